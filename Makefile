@@ -1,0 +1,36 @@
+# `make serve` installs everything (venv, packages, model weights) and starts the server.
+# `make test` runs exactly what CI runs (.ci/run calls it).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= ./data
+
+.PHONY: install models serve test check lint typecheck
+
+$(BIN)/alphacdn: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(BIN)/alphacdn
+
+install: $(BIN)/alphacdn
+
+models: install
+	$(BIN)/alphacdn fetch-models
+
+serve: models
+	$(BIN)/alphacdn serve --data-dir $(DATA)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	scripts/typecheck.sh
+
+# the suite needs the small models only (u2netp for mattes, centernet for hints)
+test: install lint typecheck
+	$(BIN)/alphacdn fetch-models --for-tests
+	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+
+check: test

@@ -1,0 +1,1 @@
+"""The language: Cloudinary URL grammar → typed steps → Plan; canonical key; signing. Pure."""

@@ -1,0 +1,104 @@
+"""Errors are values with a status.
+
+    CdnError (500)
+    ├── InvalidTransformation (400)   a bad or unknown component: the public text names it
+    ├── InvalidRequest (400)          a bad form field / query parameter
+    ├── Unauthorized (401)            bad or missing signature, strict transformations
+    ├── Forbidden (403)
+    ├── NotFound (404)                no such asset / resource / layer
+    ├── PayloadTooLarge (413)         upload over the byte limit
+    ├── UnsupportedImage (415)        not an image we decode
+    ├── InvalidImage (422)            corrupt / truncated / over the pixel limit
+    ├── MatteInProgress (423)         carries Retry-After
+    ├── TooManyRequests (429)
+    └── ServiceUnavailable (503)      model missing, queue full (Retry-After)
+
+The delivery route turns any CdnError into `text/plain` with an `X-Cld-Error` header; the JSON
+APIs turn it into `{"error": {"message": …}}`. `detail` goes to the logs only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+
+class CdnError(Exception):
+    status: ClassVar[int] = 500
+
+    def __init__(
+        self, public: str, *, detail: str = "", headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(public)
+        self.public = public
+        self.detail = detail
+        self.headers: dict[str, str] = dict(headers or {})
+
+
+class InvalidTransformation(CdnError):
+    status = 400
+
+
+class InvalidRequest(CdnError):
+    status = 400
+
+
+class Unauthorized(CdnError):
+    status = 401
+
+
+class Forbidden(CdnError):
+    status = 403
+
+
+class NotFound(CdnError):
+    status = 404
+
+
+class PayloadTooLarge(CdnError):
+    status = 413
+
+
+class UnsupportedImage(CdnError):
+    status = 415
+
+
+class InvalidImage(CdnError):
+    status = 422
+
+
+class MatteInProgress(CdnError):
+    status = 423
+
+    def __init__(self, public: str, *, retry_after: int, detail: str = "") -> None:
+        super().__init__(public, detail=detail, headers={"Retry-After": str(max(1, retry_after))})
+        self.retry_after = retry_after
+
+
+class TooManyRequests(CdnError):
+    status = 429
+
+
+class ServiceUnavailable(CdnError):
+    status = 503
+
+    def __init__(self, public: str, *, retry_after: int | None = None, detail: str = "") -> None:
+        headers = {"Retry-After": str(max(1, retry_after))} if retry_after is not None else None
+        super().__init__(public, detail=detail, headers=headers)
+        self.retry_after = retry_after
+
+
+__all__ = [
+    "CdnError",
+    "Forbidden",
+    "InvalidImage",
+    "InvalidRequest",
+    "InvalidTransformation",
+    "MatteInProgress",
+    "NotFound",
+    "PayloadTooLarge",
+    "ServiceUnavailable",
+    "TooManyRequests",
+    "Unauthorized",
+    "UnsupportedImage",
+]

@@ -1,0 +1,55 @@
+"""The Plan: an immutable, printable, hashable value for everything a delivery URL says."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .steps import BackgroundRemoval, Step
+from .values import Flag, Format, QualityPreset
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """One `/`-separated component: its steps in application order."""
+
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """Delivery settings gathered from `f_ q_ fl_` anywhere in the chain (last wins) and the
+    URL's extension. `format=None` means: the extension's format, else the original's."""
+
+    format: Format | None = None
+    quality: int | None = None
+    quality_preset: QualityPreset | None = None
+    flags: frozenset[Flag] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    components: tuple[Component, ...] = ()
+    output: Output = field(default_factory=Output)
+    #: names of the `t_` named transformations expanded into this plan (strict mode allows them)
+    named: tuple[str, ...] = ()
+
+    @property
+    def removal(self) -> BackgroundRemoval | None:
+        """The background-removal step, if the chain starts with one."""
+        if self.components and self.components[0].steps:
+            first = self.components[0].steps[0]
+            if isinstance(first, BackgroundRemoval):
+                return first
+        return None
+
+    def after_removal(self) -> Plan:
+        """The plan without its leading background-removal component (applied to the matte)."""
+        if self.removal is None:
+            return self
+        first, *rest = self.components
+        remaining = first.steps[1:]
+        comps = ((Component(remaining),) if remaining else ()) + tuple(rest)
+        return Plan(comps, self.output, self.named)
+
+
+__all__ = ["Component", "Output", "Plan"]

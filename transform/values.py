@@ -1,0 +1,100 @@
+"""Typed parameter values shared by the steps: lengths, colours, crop modes, gravities, formats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+#: A length is an int (pixels) or a float (relative to the current image: `w_0.5`, `w_1.0`).
+Length = int | float
+
+
+class CropMode(Enum):
+    SCALE = "scale"
+    FIT = "fit"
+    LIMIT = "limit"
+    MFIT = "mfit"
+    FILL = "fill"
+    LFILL = "lfill"
+    PAD = "pad"
+    LPAD = "lpad"
+    MPAD = "mpad"
+    FILL_PAD = "fill_pad"
+    CROP = "crop"
+    THUMB = "thumb"
+
+
+class Gravity(Enum):
+    NORTH_WEST = "north_west"
+    NORTH = "north"
+    NORTH_EAST = "north_east"
+    WEST = "west"
+    CENTER = "center"
+    EAST = "east"
+    SOUTH_WEST = "south_west"
+    SOUTH = "south"
+    SOUTH_EAST = "south_east"
+    #: salient region (libvips attention), or the matte's subject box when a matte exists
+    AUTO = "auto"
+
+
+class Format(Enum):
+    JPG = "jpg"
+    PNG = "png"
+    WEBP = "webp"
+    AVIF = "avif"
+    GIF = "gif"
+    #: negotiated from `Accept` (and alpha) at delivery time
+    AUTO = "auto"
+
+
+class QualityPreset(Enum):
+    """`q_auto[:good|best|eco|low]`."""
+
+    GOOD = "good"
+    BEST = "best"
+    ECO = "eco"
+    LOW = "low"
+
+
+class Flag(Enum):
+    PROGRESSIVE = "progressive"
+    STRIP_PROFILE = "strip_profile"
+    KEEP_IPTC = "keep_iptc"
+    ATTACHMENT = "attachment"
+    PRESERVE_TRANSPARENCY = "preserve_transparency"
+
+
+@dataclass(frozen=True, slots=True)
+class Color:
+    """An sRGB colour with alpha, 0..255 each. Parsed from `red`, `rgb:ff0000`, `rgb:ff000080`."""
+
+    r: int
+    g: int
+    b: int
+    a: int = 255
+
+    def hex(self) -> str:
+        """`rrggbb` or `rrggbbaa` (alpha only when not opaque)."""
+        base = f"{self.r:02x}{self.g:02x}{self.b:02x}"
+        return base if self.a == 255 else base + f"{self.a:02x}"
+
+
+BLACK = Color(0, 0, 0)
+WHITE = Color(255, 255, 255)
+GRAY = Color(128, 128, 128)
+RED = Color(255, 0, 0)
+
+__all__ = [
+    "BLACK",
+    "GRAY",
+    "RED",
+    "WHITE",
+    "Color",
+    "CropMode",
+    "Flag",
+    "Format",
+    "Gravity",
+    "Length",
+    "QualityPreset",
+]
