@@ -101,8 +101,8 @@ class JobSettings:
     queue_max: int = 64
     #: matte jobs run at once per process (one inference at a time is the design)
     concurrency: int = 1
-    #: a "running" claim older than this is considered dead and re-queued
-    lease_seconds: int = 600
+    #: a running job's lease; renewed every third of it, so only a dead process lets it lapse
+    lease_seconds: int = 30
 
 
 @dataclass(frozen=True, slots=True)

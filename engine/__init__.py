@@ -1,0 +1,33 @@
+"""Pixels: pyvips load (shrink-on-load, orientation, colour), geometry, effects, encode.
+
+Pure given bytes: no file or network I/O, no cache. Every step type has exactly one pixel
+function, registered with `@applies` (see `registry`).
+"""
+
+from .arrays import encode_rgba_png, scale_image, to_rgb_array
+from .encode import CONTENT_TYPES, QUALITY, encode, negotiate_format, quality_for
+from .load import SourceInfo, load, probe
+from .registry import APPLIERS, Context, applies, apply_step
+from .render import Rendered, render
+from .runtime import configure
+
+__all__ = [
+    "APPLIERS",
+    "CONTENT_TYPES",
+    "QUALITY",
+    "Context",
+    "Rendered",
+    "SourceInfo",
+    "applies",
+    "apply_step",
+    "configure",
+    "encode",
+    "encode_rgba_png",
+    "load",
+    "negotiate_format",
+    "probe",
+    "quality_for",
+    "render",
+    "scale_image",
+    "to_rgb_array",
+]

@@ -6,6 +6,7 @@
     ├── Unauthorized (401)            bad or missing signature, strict transformations
     ├── Forbidden (403)
     ├── NotFound (404)                no such asset / resource / layer
+    ├── MethodNotAllowed (405)
     ├── PayloadTooLarge (413)         upload over the byte limit
     ├── UnsupportedImage (415)        not an image we decode
     ├── InvalidImage (422)            corrupt / truncated / over the pixel limit
@@ -55,6 +56,10 @@ class NotFound(CdnError):
     status = 404
 
 
+class MethodNotAllowed(CdnError):
+    status = 405
+
+
 class PayloadTooLarge(CdnError):
     status = 413
 
@@ -95,6 +100,7 @@ __all__ = [
     "InvalidRequest",
     "InvalidTransformation",
     "MatteInProgress",
+    "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
     "ServiceUnavailable",

@@ -30,8 +30,15 @@ class Output:
 class Plan:
     components: tuple[Component, ...] = ()
     output: Output = field(default_factory=Output)
-    #: names of the `t_` named transformations expanded into this plan (strict mode allows them)
-    named: tuple[str, ...] = ()
+    #: names of the `t_` named transformations expanded into this plan (strict mode allows them).
+    #: Not part of equality: a plan is what it does, however it was spelled.
+    named: tuple[str, ...] = field(default=(), compare=False)
+
+    def canonical(self) -> str:
+        """The canonical chain text (the cache key's input); see `transform.canonical`."""
+        from .canonical import canonical
+
+        return canonical(self)
 
     @property
     def removal(self) -> BackgroundRemoval | None:

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated
 
-from .registry import Range, action
+from .registry import Qualifier, Range, Stage, action
 from .values import BLACK, GRAY, RED, WHITE, Color, CropMode, Gravity, Length
 
 # ── geometry ────────────────────────────────────────────────────────────────────────────────
 
 
-@action("c")
+@action("c", stage=Stage.RESIZE)
 @dataclass(frozen=True, slots=True)
 class Resize:
     """`w_ h_ c_ g_ x_ y_ z_ ar_ dpr_` (and `b_` as the pad colour of pad modes).
@@ -50,7 +50,7 @@ class RotateMode(Enum):
     VFLIP = "vflip"
 
 
-@action("a")
+@action("a", stage=Stage.ROTATE)
 @dataclass(frozen=True, slots=True)
 class Rotate:
     """`a_<degrees>` (clockwise; non-multiples of 90 grow the canvas, transparent or `b_`),
@@ -61,7 +61,7 @@ class Rotate:
     degrees: Annotated[float, Range(-360.0, 360.0)] = 0.0
 
 
-@action("r")
+@action("r", stage=Stage.ROUND_CORNERS)
 @dataclass(frozen=True, slots=True)
 class RoundCorners:
     """`r_<pixels>` or `r_max` (radius None: an ellipse / circle). Corners become transparent
@@ -70,7 +70,7 @@ class RoundCorners:
     radius: Annotated[int, Range(1, 10000)] | None = None
 
 
-@action("bo")
+@action("bo", stage=Stage.BORDER)
 @dataclass(frozen=True, slots=True)
 class Border:
     """`bo_<width>px_solid_<color>` e.g. `bo_4px_solid_black`, `bo_2px_solid_rgb:ff0000`."""
@@ -79,7 +79,7 @@ class Border:
     color: Color = BLACK
 
 
-@action("o")
+@action("o", stage=Stage.OPACITY)
 @dataclass(frozen=True, slots=True)
 class Opacity:
     """`o_<0-100>`: multiply alpha by percent / 100."""
@@ -87,7 +87,7 @@ class Opacity:
     percent: Annotated[int, Range(0, 100)] = 100
 
 
-@action("b")
+@action("b", stage=Stage.BACKGROUND)
 @dataclass(frozen=True, slots=True)
 class Background:
     """`b_<name>` / `b_rgb:RRGGBB[AA]` on its own (not a pad colour): fill transparent areas."""
@@ -182,7 +182,7 @@ class Vignette:
     strength: Annotated[int, Range(0, 100)] = 20
 
 
-@action("e_trim")
+@action("e_trim", stage=Stage.TRIM)
 @dataclass(frozen=True, slots=True)
 class Trim:
     """`e_trim[:<0-100>]`, default 10: trim borders of the corner colour (or transparency)."""
@@ -196,7 +196,7 @@ class Colorize:
     """`e_colorize[:<0-100>]`, default 100, colour from `co_` (default gray)."""
 
     level: Annotated[int, Range(0, 100)] = 100
-    color: Color = GRAY
+    color: Annotated[Color, Qualifier("co")] = GRAY
 
 
 @action("e_tint")
@@ -205,7 +205,7 @@ class Tint:
     """`e_tint[:<0-100>[:<color>]]`, default 60 and red (`co_` also sets the colour)."""
 
     amount: Annotated[int, Range(0, 100)] = 60
-    color: Color = RED
+    color: Annotated[Color, Qualifier("co")] = RED
 
 
 # ── background removal (issue 4): only as the first component ───────────────────────────────
@@ -220,7 +220,7 @@ HINT_CLASSES: frozenset[str] = frozenset(
 )  # fmt: skip
 
 
-@action("e_background_removal")
+@action("e_background_removal", stage=Stage.REMOVAL)
 @dataclass(frozen=True, slots=True)
 class BackgroundRemoval:
     """`e_background_removal[:fineedges_y|n][;hints_(a;b)]` (options joined with `;`).

@@ -1,0 +1,156 @@
+"""The matte runner: turns a 423 into a finished cut-out, once per (asset version, model, options).
+
+Flow for a delivery URL that starts with `e_background_removal`:
+
+    require(asset, plan) ─ matte cached? ── yes → (cut-out PNG, headers)
+                         └ no → job store: submit once (atomic across workers) → 423 Retry-After
+    job runner (per worker process): claim → load original → model → refine → PNG → matte cache
+
+Job state lives in the persisted job store (`alphacdn.cache`), so a restart re-queues jobs left
+"running" by a dead process (expired lease) and keeps the queued ones. A failed job answers its
+error (422), never an eternal 423. The queue is bounded: beyond `queue_max` → 503.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from alphacdn.cache import AssetRecord, JobRecord, QueueFull, matte_key
+from alphacdn.jobs.cutout import CutoutMaker, MatteOutcome
+from alphacdn.jobs.runner import JobRunner
+from alphacdn.services import Services
+from alphacdn.transform import Plan
+from alphacdn.transform.errors import InvalidImage, MatteInProgress, ServiceUnavailable
+from alphacdn.transform.steps import BackgroundRemoval
+
+log = logging.getLogger("alphacdn.jobs")
+
+KIND = "matte"
+
+
+def removal_options(removal: BackgroundRemoval) -> str:
+    """The canonical option text that, with the model, names one matte."""
+    parts = [f"fineedges_{'y' if removal.fine_edges else 'n'}"]
+    if removal.hints:
+        parts.append("hints_(" + ";".join(sorted(removal.hints)) + ")")
+    return ";".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class MatteJob:
+    """What a queued matte job needs, as stored in the job payload."""
+
+    cloud: str
+    public_id: str
+    version: int
+    model: str
+    fine_edges: bool
+    hints: tuple[str, ...]
+
+    def payload(self) -> dict[str, Any]:
+        return {"cloud": self.cloud, "public_id": self.public_id, "version": self.version,
+                "model": self.model, "fine_edges": self.fine_edges, "hints": list(self.hints)}
+
+    @classmethod
+    def from_payload(cls, p: dict[str, Any]) -> MatteJob:
+        return cls(str(p["cloud"]), str(p["public_id"]), int(p["version"]), str(p["model"]),
+                   bool(p["fine_edges"]), tuple(p.get("hints", ())))
+
+
+class MatteRunner:
+    """Submits matte jobs, answers 423s with an honest Retry-After, and runs the jobs."""
+
+    def __init__(self, services: Services, maker: CutoutMaker, runner: JobRunner) -> None:
+        self.services = services
+        self.maker = maker
+        self.runner = runner
+        self.jobs = runner.store
+        self.model = services.settings.models.default_model
+        runner.handlers[KIND] = self.handle
+        #: model runs per asset in this process (exposed in /metrics)
+        self.runs: dict[str, int] = {}
+
+    def key(self, asset: AssetRecord, removal: BackgroundRemoval) -> str:
+        return matte_key(asset.cloud, asset.public_id, asset.version, self.model,
+                         removal_options(removal))
+
+    # ── the request side ─────────────────────────────────────────────────────────────────────
+    async def require(self, asset: AssetRecord, plan: Plan) -> tuple[bytes, dict[str, str]]:
+        """The cut-out for the plan's removal, or raise 423 (started/queued), 422 (failed), 503."""
+        removal = plan.removal
+        assert removal is not None
+        key = self.key(asset, removal)
+        found = await anyio.to_thread.run_sync(self.services.derived.get_matte, key)
+        if found is not None:
+            return found.body, dict(found.meta.get("headers", {}))
+        return await self.submit(asset, removal, key)
+
+    async def submit(
+        self, asset: AssetRecord, removal: BackgroundRemoval, key: str
+    ) -> tuple[bytes, dict[str, str]]:
+        """Start the job once (or find it) and answer 423; a failed job answers its error."""
+        record = await anyio.to_thread.run_sync(self.jobs.get, key)
+        if record is not None and record.status == "failed":
+            raise InvalidImage(f"Background removal failed: {record.error}")
+        if record is not None and record.status == "done":
+            # the job finished but its matte was evicted from the cache: run it again
+            record = await anyio.to_thread.run_sync(self.jobs.retry, key)
+            self.runner.wake()
+        if record is None:
+            missing = self.maker.missing_message(self.model)
+            if missing:
+                raise ServiceUnavailable(missing)
+            job = MatteJob(asset.cloud, asset.public_id, asset.version, self.model,
+                           removal.fine_edges, removal.hints)
+            limit = self.services.settings.jobs.queue_max
+            try:
+                record, created = await anyio.to_thread.run_sync(
+                    lambda: self.jobs.submit(key, KIND, job.payload(), limit=limit)
+                )
+            except QueueFull:
+                raise ServiceUnavailable(
+                    f"Background removal queue is full ({limit} jobs); try again later",
+                    retry_after=self.retry_after(limit),
+                ) from None
+            if created:
+                self.runner.wake()
+        depth = await anyio.to_thread.run_sync(self.jobs.depth)
+        status = record.status if record is not None else "queued"
+        raise MatteInProgress(
+            f"Background removal in progress for {asset.public_id} ({status}); "
+            "retry shortly",
+            retry_after=self.retry_after(depth),
+        )
+
+    def retry_after(self, depth: int) -> int:
+        """Seconds until a new job is likely done: queue depth × measured seconds per matte."""
+        per_job = self.maker.estimated_seconds(self.model)
+        runners = max(1, self.services.settings.jobs.concurrency)
+        return max(1, math.ceil(per_job * max(1, depth) / runners))
+
+    # ── the runner side ──────────────────────────────────────────────────────────────────────
+    async def handle(self, record: JobRecord) -> dict[str, Any]:
+        """Job handler for kind `matte`."""
+        job = MatteJob.from_payload(record.payload)
+        outcome = await anyio.to_thread.run_sync(lambda: self._compute(record.key, job))
+        tag = f"{job.cloud}/{job.public_id}"
+        self.runs[tag] = self.runs.get(tag, 0) + 1
+        return outcome.result_json()
+
+    def _compute(self, key: str, job: MatteJob) -> MatteOutcome:
+        """Blocking: read the original, make the cut-out, store it in the matte cache."""
+        source = self.services.originals.read(job.cloud, job.public_id, version=job.version)
+        outcome = self.maker.make(source, job.model, fine_edges=job.fine_edges, hints=job.hints,
+                                  max_pixels=self.services.settings.engine.max_source_pixels)
+        tag = f"{job.cloud}/{job.public_id}"
+        self.services.derived.put_matte(key, outcome.png, {"headers": outcome.headers()}, tag=tag)
+        return outcome
+
+
+__all__ = ["MatteJob", "MatteRunner", "removal_options"]

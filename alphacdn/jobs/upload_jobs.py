@@ -1,0 +1,205 @@
+"""Upload-time work: `background_removal=cloudinary_ai[:hint…][:fine_edges]`, `eager`, webhooks.
+
+    background_removal  → answer `info.background_removal.cloudinary_ai.status = pending`, then a
+                          job replaces the asset with the PNG cut-out (new version, original kept
+                          as a backup) and POSTs `notification_url` with url + confidence.
+    eager (+ eager_async, eager_notification_url)
+                        → render each chain into the derived cache (mattes first for chains that
+                          start with `e_background_removal`), synchronously unless eager_async.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import anyio.to_thread
+import httpx
+from starlette.requests import Request
+
+from alphacdn.cache import AssetRecord, JobRecord
+from alphacdn.jobs.mattes import MatteRunner
+from alphacdn.services import Services
+from alphacdn.transform import canonical, parse_chain
+from alphacdn.transform.errors import CdnError, InvalidRequest, MatteInProgress
+from alphacdn.transform.steps import HINT_CLASSES, BackgroundRemoval
+from alphacdn.transform.values import Format
+from alphacdn.uploads import base_url
+
+log = logging.getLogger("alphacdn.jobs")
+
+REMOVAL_KIND = "upload_removal"
+EAGER_KIND = "eager"
+#: a synchronous eager upload waits at most this long for its mattes
+EAGER_SYNC_TIMEOUT = 300.0
+
+
+def parse_removal_param(value: str) -> BackgroundRemoval:
+    """`cloudinary_ai[:<hint>…][:fine_edges]` → BackgroundRemoval (400 naming a bad part)."""
+    name, *opts = value.split(":")
+    if name != "cloudinary_ai":
+        raise InvalidRequest(f"Invalid background_removal value {value!r}: use cloudinary_ai")
+    hints: list[str] = []
+    fine = False
+    for opt in opts:
+        if opt == "fine_edges":
+            fine = True
+        elif opt in HINT_CLASSES:
+            hints.append(opt)
+        else:
+            raise InvalidRequest(f"Invalid background_removal option {opt!r} in {value!r}")
+    return BackgroundRemoval(fine_edges=fine, hints=tuple(sorted(set(hints))))
+
+
+async def notify(url: str, body: dict[str, Any]) -> None:
+    """POST a webhook; failures are logged, never raised (the work itself succeeded)."""
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            await client.post(url, json=body)
+    except httpx.HTTPError as exc:
+        log.warning("notification to %s failed: %s", url, exc)
+
+
+class UploadJobs:
+    """Registers the upload hook and the two job kinds it queues."""
+
+    def __init__(self, services: Services, mattes: MatteRunner) -> None:
+        self.services = services
+        self.mattes = mattes
+        mattes.runner.handlers[REMOVAL_KIND] = self.run_removal
+        mattes.runner.handlers[EAGER_KIND] = self.run_eager
+        services.upload_hooks.append(self.after_upload)
+
+    async def after_upload(
+        self, request: Request, record: AssetRecord, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        base = base_url(request, self.services)
+        if params.get("background_removal"):
+            removal = parse_removal_param(str(params["background_removal"]))
+            payload = {"cloud": record.cloud, "public_id": record.public_id,
+                       "version": record.version, "fine_edges": removal.fine_edges,
+                       "hints": list(removal.hints), "base": base,
+                       "notification_url": params.get("notification_url", "")}
+            key = f"upload_removal:{record.cloud}/{record.public_id}@{record.version}"
+            await anyio.to_thread.run_sync(
+                lambda: self.mattes.jobs.submit(key, REMOVAL_KIND, payload)
+            )
+            self.mattes.runner.wake()
+            extra["info"] = {"background_removal": {"cloudinary_ai": {"status": "pending"}}}
+        if params.get("eager"):
+            chains = [c for c in str(params["eager"]).split("|") if c]
+            for chain in chains:
+                parse_chain(chain.rsplit("/", 1)[0] if _has_format(chain) else chain,
+                            named=self.services.named.table())
+            payload = {"cloud": record.cloud, "public_id": record.public_id,
+                       "version": record.version, "chains": chains, "base": base,
+                       "notification_url": params.get("eager_notification_url")
+                       or params.get("notification_url", "")}
+            is_async = str(params.get("eager_async", "")).lower() in ("1", "true")
+            key = f"eager:{record.cloud}/{record.public_id}@{record.version}"
+            if is_async:
+                await anyio.to_thread.run_sync(
+                    lambda: self.mattes.jobs.submit(key, EAGER_KIND, payload)
+                )
+                self.mattes.runner.wake()
+                extra["eager"] = [{"transformation": c, "status": "pending"} for c in chains]
+            else:
+                extra["eager"] = await self._eager(payload, wait=True)
+        return extra
+
+    # ── job handlers ─────────────────────────────────────────────────────────────────────────
+    async def run_removal(self, job: JobRecord) -> dict[str, Any]:
+        """Replace the asset with its cut-out (new version, original kept as backup)."""
+        p = job.payload
+        cloud, public_id = str(p["cloud"]), str(p["public_id"])
+        current = await self.services.stat(cloud, public_id)
+        if current is None or current.version != int(p["version"]):
+            return {"skipped": "asset changed or deleted"}
+        outcome = await anyio.to_thread.run_sync(
+            lambda: self.mattes.maker.make(
+                self.services.originals.read(cloud, public_id), self.mattes.model,
+                fine_edges=bool(p["fine_edges"]), hints=tuple(p["hints"]),
+                max_pixels=self.services.settings.engine.max_source_pixels)
+        )
+        info = {"background_removal": {"cloudinary_ai": {
+            "status": "complete", "confidence": round(outcome.confidence, 4),
+            "hints": outcome.hints_report or None}}}
+        meta = {**current.meta, "format": "png", "width": outcome.width,
+                "height": outcome.height, "info": info, "confidence": outcome.confidence}
+        record = await anyio.to_thread.run_sync(
+            lambda: self.services.originals.put(cloud, public_id, outcome.png, meta,
+                                                backup=True)
+        )
+        await self.services.invalidate(cloud, public_id)
+        url = _url(str(p["base"]), record.cloud, "", record)
+        body = {"notification_type": "info", "info_kind": "cloudinary_ai",
+                "info_status": "complete", "public_id": public_id, "version": record.version,
+                "url": url, "secure_url": url, "confidence": outcome.confidence,
+                "info_data": info["background_removal"]["cloudinary_ai"]}
+        if p.get("notification_url"):
+            await notify(str(p["notification_url"]), body)
+        return body
+
+    async def run_eager(self, job: JobRecord) -> dict[str, Any]:
+        results = await self._eager(job.payload, wait=True)
+        return {"eager": results}
+
+    async def _eager(self, p: dict[str, Any], *, wait: bool) -> list[dict[str, Any]]:
+        """Render every eager chain into the derived cache; POST the notification if asked."""
+        cloud, public_id = str(p["cloud"]), str(p["public_id"])
+        asset = await self.services.stat(cloud, public_id)
+        if asset is None:
+            return []
+        results = []
+        for raw in p["chains"]:
+            chain, fmt = (raw.rsplit("/", 1) if _has_format(raw) else (raw, asset.format))
+            plan = parse_chain(chain, named=self.services.named.table())
+            ext = Format("jpg" if fmt == "jpeg" else fmt)
+            deadline = time.monotonic() + EAGER_SYNC_TIMEOUT
+            while True:
+                try:
+                    served = await self.services.rendered(
+                        asset=asset, plan=plan, canonical_text=canonical(plan),
+                        fmt_key=(plan.output.format or ext).value, accept="",
+                        default_format=ext)
+                    break
+                except MatteInProgress:
+                    if not wait or time.monotonic() > deadline:
+                        raise
+                    await anyio.sleep(0.2)
+                except CdnError as exc:
+                    results.append({"transformation": raw, "status": "failed",
+                                    "error": exc.public})
+                    served = None
+                    break
+            if served is None:
+                continue
+            await self.services.remember_eager(asset, chain)
+            results.append({"transformation": raw, "status": "processed",
+                            "bytes": len(served.body), "format": served.extension,
+                            "url": _url(str(p["base"]), cloud, chain, asset, served.extension),
+                            "secure_url": _url(str(p["base"]), cloud, chain, asset,
+                                               served.extension)})
+        if p.get("notification_url"):
+            await notify(str(p["notification_url"]), {
+                "notification_type": "eager", "public_id": public_id,
+                "version": asset.version, "eager": results})
+        return results
+
+
+def _has_format(chain: str) -> bool:
+    last = chain.rsplit("/", 1)[-1]
+    return last in ("jpg", "jpeg", "png", "webp", "avif", "gif")
+
+
+def _url(base: str, cloud: str, chain: str, record: AssetRecord, ext: str | None = None) -> str:
+    middle = f"{chain}/" if chain else ""
+    return (f"{base}/{cloud}/image/upload/{middle}v{record.version}/"
+            f"{quote(record.public_id)}.{ext or record.format}")
+
+
+__all__ = ["UploadJobs", "notify", "parse_removal_param"]

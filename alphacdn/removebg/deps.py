@@ -1,0 +1,78 @@
+"""The seam between the API surface and the rest of alphacdn: `RemoveBgDeps` and its values.
+
+The wiring implements `RemoveBgDeps` with the real matte cache and job runner, so an image sent
+here and to the CDN is matted once; tests implement it with a tiny deterministic cut-out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+#: credits charged per image, from the reference (`auto` resolves to one of these)
+PREVIEW_CREDITS = 0.25
+FULL_CREDITS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class CutoutResult:
+    """A cut-out at the source's full resolution (EXIF orientation applied).
+
+    `rgba` is a 4-band uchar sRGB `pyvips.Image` or an HxWx4 uint8 numpy array whose RGB is the
+    (edge-corrected) foreground colour; `type` is the requested or detected foreground type
+    (`person product animal car graphic transportation other`).
+    """
+
+    rgba: Any
+    confidence: float
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """One API key's allowance; balances live in the state dir, these are the starting values."""
+
+    key: str
+    #: starting credit balance (persisted and decremented from here on first use)
+    credits: float = 50.0
+    #: free preview calls per calendar month (charged 0 credits)
+    free_calls: int = 50
+    #: rate limit in megapixel-weighted images per minute
+    rate_limit: int = 500
+
+
+class RemoveBgDeps(Protocol):
+    """What the removebg and tasks routes need from the application."""
+
+    @property
+    def state_dir(self) -> Path:
+        """Where credits, rate windows and tasks persist (shared by all worker processes)."""
+        ...
+
+    @property
+    def api_keys(self) -> Mapping[str, ApiKey]:
+        """Known `X-Api-Key` values."""
+        ...
+
+    @property
+    def allow_private_urls(self) -> bool:
+        """Let webhooks reach loopback / private addresses (fetches go through `fetch`)."""
+        ...
+
+    async def cutout(self, image: bytes, *, fine_edges: bool, type: str) -> CutoutResult:
+        """Matte the encoded image (cached by content); `type` is a ForegroundType value."""
+        ...
+
+    async def fetch(self, url: str, *, max_bytes: int) -> bytes:
+        """Fetch a remote image safely (`alphacdn.net.fetch_url`); raise `net.FetchError`."""
+        ...
+
+    async def publish(self, name: str, data: bytes, media_type: str) -> str | None:
+        """Store a task result where the CDN serves it and return its URL; None = serve it
+        from `/v2/tasks/<id>/files/<name>` (the default)."""
+        ...
+
+
+__all__ = ["FULL_CREDITS", "PREVIEW_CREDITS", "ApiKey", "CutoutResult", "RemoveBgDeps"]

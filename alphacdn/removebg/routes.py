@@ -1,0 +1,135 @@
+"""The remove.bg-style API surface: `/v1.0/removebg`, `/v1.0/account`, `/v2/tasks/…`,
+`/openapi.json`.
+
+    api = RemoveBgApi(deps)                   # deps: RemoveBgDeps (see deps.py)
+    routes = api.routes()                     # mount in the app (plain paths, no prefix)
+    async with api.lifespan(): ...            # starts/stops the task runner, closes the stores
+
+`removebg_routes(deps)` returns both the routes and that api object (whose `lifespan()` or
+`runner.start()` / `runner.stop()` the app lifespan must call).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from alphacdn.removebg.deps import RemoveBgDeps
+from alphacdn.removebg.guard import guarded
+from alphacdn.removebg.limits import Limits
+from alphacdn.removebg.openapi import openapi_document
+from alphacdn.removebg.params import parse_params
+from alphacdn.removebg.request import read_parameters
+from alphacdn.removebg.runner import TaskRunner
+from alphacdn.removebg.service import Outcome, RemoveBg
+from alphacdn.removebg.task_routes import TaskEndpoints
+from alphacdn.removebg.tasks import TaskStore
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "image/" not in accept
+
+
+def _json_result(outcome: Outcome) -> dict[str, object]:
+    """remove.bg's JSON response (`Accept: application/json`)."""
+    c = outcome.composed
+    top, left, width, height = c.foreground
+    return {
+        "data": {
+            "result_b64": base64.b64encode(c.body).decode(),
+            "format": c.extension,
+            "width": c.width,
+            "height": c.height,
+            "foreground_top": top,
+            "foreground_left": left,
+            "foreground_width": width,
+            "foreground_height": height,
+            "type": outcome.type,
+            "credits_charged": outcome.credits,
+            "confidence": round(outcome.confidence, 4),
+        }
+    }
+
+
+class RemoveBgApi:
+    """Routes + the objects behind them (limits, task store, task runner) for one deps."""
+
+    def __init__(
+        self,
+        deps: RemoveBgDeps,
+        *,
+        render_threads: int = 2,
+        task_concurrency: int = 1,
+        poll_seconds: float = 0.5,
+        lease_seconds: float = 60.0,
+        rate_window_seconds: int = 60,
+    ) -> None:
+        deps.state_dir.mkdir(parents=True, exist_ok=True)
+        self.deps = deps
+        self.limits = Limits(deps.state_dir, deps.api_keys, window_seconds=rate_window_seconds)
+        self.service = RemoveBg(deps, self.limits, render_threads)
+        self.store = TaskStore(deps.state_dir)
+        self.runner = TaskRunner(
+            self.store,
+            self.service,
+            concurrency=task_concurrency,
+            poll_seconds=poll_seconds,
+            lease_seconds=lease_seconds,
+        )
+        self.tasks = TaskEndpoints(self.limits, self.store, self.runner)
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/v1.0/removebg", guarded(self.remove_background), methods=["POST"]),
+            Route("/v1.0/account", guarded(self.account), methods=["GET"]),
+            Route("/v2/tasks/create", guarded(self.tasks.create), methods=["POST"]),
+            Route("/v2/tasks/{task_id}", guarded(self.tasks.get), methods=["GET"]),
+            Route("/v2/tasks/{task_id}/files/{name}", guarded(self.tasks.file), methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
+        ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[RemoveBgApi]:
+        await self.runner.start()
+        try:
+            yield self
+        finally:
+            await self.runner.stop()
+            self.store.close()
+            self.limits.close()
+
+    async def remove_background(self, request: Request, headers: dict[str, str]) -> Response:
+        key = self.limits.authenticate(request.headers.get("x-api-key"))
+        headers.update(self.limits.rate_headers(key))
+        fields, files = await read_parameters(request)
+        params = parse_params(fields, files)
+        outcome = await self.service.run(params, key)
+        headers.update(outcome.headers())
+        if _wants_json(request):
+            return JSONResponse(_json_result(outcome), headers=headers)
+        return Response(
+            outcome.composed.body, media_type=outcome.composed.media_type, headers=headers
+        )
+
+    async def account(self, request: Request, headers: dict[str, str]) -> Response:
+        key = self.limits.authenticate(request.headers.get("x-api-key"))
+        headers.update(self.limits.rate_headers(key))
+        return JSONResponse(self.limits.account(key), headers=headers)
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi_document(str(request.base_url).rstrip("/")))
+
+
+def removebg_routes(deps: RemoveBgDeps) -> tuple[list[BaseRoute], RemoveBgApi]:
+    """Routes for `deps` plus the api object whose `lifespan()` runs the task runner."""
+    api = RemoveBgApi(deps)
+    return api.routes(), api
+
+
+__all__ = ["RemoveBgApi", "removebg_routes"]

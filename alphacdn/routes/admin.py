@@ -1,0 +1,163 @@
+"""Admin API basics, as `cloudinary.api` calls them (HTTP basic auth with api_key:api_secret).
+
+    GET    /v1_1/<cloud>/resources/image[/upload]            list (prefix, max_results, next_cursor)
+    GET    /v1_1/<cloud>/resources/image/upload/<public_id>   one resource
+    DELETE /v1_1/<cloud>/resources/image/upload               delete (public_ids[]) + invalidate
+    GET    /v1_1/<cloud>/transformations                      list named transformations
+    POST   /v1_1/<cloud>/transformations                      create (name, transformation)
+    PUT    /v1_1/<cloud>/transformations                      update (transformation=<name>, unsafe_update)
+    DELETE /v1_1/<cloud>/transformations                      delete (transformation=<name>)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+from typing import Any
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from alphacdn.services import Services
+from alphacdn.transform import parse_chain
+from alphacdn.transform.errors import InvalidRequest, NotFound, Unauthorized
+from alphacdn.uploads import asset_json, read_body
+
+
+def _authorize(request: Request) -> Services:
+    services: Services = request.app.state.services
+    cloud = request.path_params["cloud"]
+    if cloud not in services.settings.http.clouds:
+        raise NotFound(f"Unknown cloud name: {cloud}")
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        raise Unauthorized("Missing authentication (basic auth with api_key:api_secret)")
+    try:
+        key, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("Malformed Authorization header") from None
+    expected = services.settings.http.api_keys.get(key)
+    if expected is None or not hmac.compare_digest(expected, secret):
+        raise Unauthorized("Invalid api_key or api_secret")
+    return services
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    """Query parameters merged with a JSON or form body (the SDK sends JSON)."""
+    params: dict[str, Any] = {}
+    for k, v in request.query_params.multi_items():
+        if k.endswith("[]"):
+            params.setdefault(k[:-2], []).append(v)
+        else:
+            params[k] = v
+    if request.method in ("POST", "PUT", "DELETE"):
+        body = await read_body(request, 1024 * 1024)
+        if body:
+            ctype = request.headers.get("content-type", "")
+            if "json" in ctype:
+                try:
+                    data = json.loads(body)
+                except ValueError:
+                    raise InvalidRequest("Request body is not valid JSON") from None
+                if isinstance(data, dict):
+                    params.update(data)
+            else:
+                form = await request.form()
+                for name, value in form.multi_items():
+                    if name.endswith("[]"):
+                        params.setdefault(name[:-2], []).append(str(value))
+                    else:
+                        params[name] = str(value)
+    return params
+
+
+async def list_resources(request: Request) -> Response:
+    services = _authorize(request)
+    p = await _params(request)
+    try:
+        max_results = min(500, max(1, int(p.get("max_results", 10))))
+    except ValueError:
+        raise InvalidRequest("max_results must be an integer") from None
+    records, cursor = await anyio.to_thread.run_sync(
+        lambda: services.originals.list(
+            request.path_params["cloud"],
+            prefix=str(p.get("prefix", "")),
+            max_results=max_results,
+            next_cursor=p.get("next_cursor"),
+        )
+    )
+    body: dict[str, Any] = {"resources": [asset_json(request, services, r) for r in records]}
+    if cursor:
+        body["next_cursor"] = cursor
+    return JSONResponse(body)
+
+
+async def get_resource(request: Request) -> Response:
+    services = _authorize(request)
+    cloud, public_id = request.path_params["cloud"], request.path_params["public_id"]
+    try:
+        record = await services.stat(cloud, public_id)
+    except ValueError:
+        record = None
+    if record is None:
+        raise NotFound(f"Resource not found - {public_id}")
+    return JSONResponse(asset_json(request, services, record))
+
+
+async def delete_resources(request: Request) -> Response:
+    services = _authorize(request)
+    p = await _params(request)
+    ids = p.get("public_ids") or []
+    if isinstance(ids, str):
+        ids = [ids]
+    if not ids:
+        raise InvalidRequest("Missing required parameter - public_ids")
+    deleted: dict[str, str] = {}
+    for public_id in ids:
+        try:
+            found = await services.delete(request.path_params["cloud"], str(public_id))
+        except ValueError:
+            found = False
+        deleted[str(public_id)] = "deleted" if found else "not_found"
+    return JSONResponse({"deleted": deleted, "partial": False})
+
+
+async def transformations(request: Request) -> Response:
+    services = _authorize(request)
+    p = await _params(request)
+    table = services.named.table()
+    if request.method == "GET":
+        name = p.get("transformation")
+        if name:
+            name = str(name).removeprefix("t_")
+            if name not in table:
+                raise NotFound(f"Transformation {name} not found")
+            return JSONResponse({"name": f"t_{name}", "named": True, "allowed_for_strict": True,
+                                 "info": [{"transformation": table[name]}], "used": False})
+        return JSONResponse({"transformations": [
+            {"name": f"t_{n}", "named": True, "allowed_for_strict": True, "used": False}
+            for n in sorted(table)
+        ]})
+    if request.method == "DELETE":
+        name = str(p.get("transformation", "")).removeprefix("t_")
+        if not services.named.delete(name):
+            raise NotFound(f"Transformation {name} not found")
+        return JSONResponse({"message": "deleted"})
+    # POST create / PUT update
+    if request.method == "POST":
+        name = str(p.get("name", ""))
+        chain = str(p.get("transformation", ""))
+    else:
+        name = str(p.get("transformation", "")).removeprefix("t_")
+        chain = str(p.get("unsafe_update", "")) or table.get(name, "")
+    if not name or not chain:
+        raise InvalidRequest("Missing required parameters - name and transformation")
+    parse_chain(chain, named=table)  # a bad definition is refused now, not at delivery time
+    services.named.set(name, chain)
+    return JSONResponse({"message": "created" if request.method == "POST" else "updated"})
+
+
+__all__ = ["delete_resources", "get_resource", "list_resources", "transformations"]

@@ -1,0 +1,183 @@
+"""`POST /v1_1/<cloud>/image/upload` and `/destroy`: Cloudinary's upload API, as the SDK calls it.
+
+Form fields (multipart or urlencoded): `file` (multipart file, data URI, base64, or a remote
+URL when enabled), `public_id`, `folder`, `overwrite`, `tags`, `invalidate`, `api_key`,
+`timestamp`, `signature` (`signature_algorithm`), plus the extension points `eager`,
+`eager_async`, `eager_notification_url`, `notification_url`, `background_removal` handled by
+upload hooks (see `alphacdn.uploads`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import secrets
+import time
+from typing import Any
+
+import anyio.to_thread
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from alphacdn import engine
+from alphacdn.services import Services
+from alphacdn.transform import verify_api_signature
+from alphacdn.transform.errors import (
+    CdnError,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+)
+from alphacdn.uploads import asset_json, read_body
+
+#: a signed request older than this is refused, as Cloudinary does ("Stale request")
+STALE_SECONDS = 3600
+_DATA_URI = re.compile(r"^data:([\w/+.-]+)?(;[\w-]+=[^;,]*)*;base64,(.*)$", re.S)
+
+
+def _truthy(v: Any) -> bool:
+    return str(v).lower() in ("1", "true", "yes")
+
+
+async def _form(request: Request, services: Services) -> tuple[dict[str, Any], bytes | None]:
+    """Read the (bounded) body; return the string params and the uploaded file's bytes if any."""
+    limit = services.settings.http.max_upload_bytes
+    await read_body(request, limit)
+    form = await request.form(max_part_size=limit + 1)
+    params: dict[str, Any] = {}
+    file_bytes: bytes | None = None
+    for key, value in form.multi_items():
+        name = key[:-2] if key.endswith("[]") else key
+        if isinstance(value, UploadFile):
+            if name == "file":
+                file_bytes = await value.read()
+            continue
+        if key.endswith("[]"):
+            params.setdefault(name, []).append(value)
+        else:
+            params[name] = value
+    await form.close()
+    return params, file_bytes
+
+
+def check_signature(services: Services, params: dict[str, Any]) -> None:
+    """Verify `api_key`/`timestamp`/`signature` exactly as the SDK signs them."""
+    key = params.get("api_key")
+    if not key:
+        raise Unauthorized("Must supply api_key")
+    secret = services.settings.http.api_keys.get(str(key))
+    if secret is None:
+        raise Unauthorized(f"Unknown API key {key}")
+    if "signature" not in params:
+        raise Unauthorized("Missing required parameter - signature")
+    try:
+        ts = int(params.get("timestamp", ""))
+    except ValueError:
+        raise Unauthorized("Missing required parameter - timestamp") from None
+    if abs(time.time() - ts) > STALE_SECONDS:
+        raise Unauthorized(f"Stale request - reported time is {ts} which is out of range")
+    if not verify_api_signature(params, secret):
+        raise Unauthorized("Invalid Signature. String to sign was not what we expected")
+
+
+async def _file_data(services: Services, params: dict[str, Any], file_bytes: bytes | None) -> bytes:
+    if file_bytes is not None:
+        return file_bytes
+    raw = params.get("file")
+    if not raw:
+        raise InvalidRequest("Missing required parameter - file")
+    text = str(raw)
+    m = _DATA_URI.match(text)
+    if m:
+        try:
+            return base64.b64decode(m.group(3), validate=False)
+        except (binascii.Error, ValueError):
+            raise InvalidRequest("Invalid data URI in file") from None
+    if text.startswith(("http://", "https://")):
+        if not services.settings.http.allow_remote_upload:
+            raise InvalidRequest("Remote URL uploads are disabled (ALPHACDN_ALLOW_REMOTE_UPLOAD)")
+        return await services.fetch_remote(text)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest("file must be a multipart file, a data URI, base64 or a URL") from None
+
+
+def _public_id(params: dict[str, Any]) -> str:
+    pid = str(params.get("public_id") or "").strip().strip("/")
+    if not pid:
+        pid = secrets.token_urlsafe(15).replace("-", "a").replace("_", "b").lower()[:20]
+    folder = str(params.get("folder") or "").strip().strip("/")
+    return f"{folder}/{pid}" if folder else pid
+
+
+async def upload(request: Request) -> Response:
+    """Store an original and answer Cloudinary's upload JSON."""
+    services: Services = request.app.state.services
+    cloud = request.path_params["cloud"]
+    if cloud not in services.settings.http.clouds:
+        raise NotFound(f"Unknown cloud name: {cloud}")
+    params, file_bytes = await _form(request, services)
+    check_signature(services, params)
+    data = await _file_data(services, params, file_bytes)
+    if len(data) > services.settings.http.max_upload_bytes:
+        raise PayloadTooLarge(
+            f"File size too large: {len(data)} bytes, maximum is "
+            f"{services.settings.http.max_upload_bytes}"
+        )
+    info = await anyio.to_thread.run_sync(engine.probe, data)
+    if info.width * info.height > services.settings.engine.max_source_pixels:
+        raise InvalidRequest(
+            f"Image too large: {info.width}x{info.height} = {info.width * info.height} pixels, "
+            f"maximum is {services.settings.engine.max_source_pixels}"
+        )
+    public_id = _public_id(params)
+    tags = params.get("tags") or []
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",") if t.strip()]
+    overwrite = _truthy(params.get("overwrite", "true"))
+    existing = await services.stat(cloud, public_id)
+    if existing is not None and not overwrite:
+        body = asset_json(request, services, existing)
+        body["existing"] = True
+        return JSONResponse(body)
+    meta = {
+        "format": info.format,
+        "width": info.width,
+        "height": info.height,
+        "tags": list(tags),
+        "original_filename": params.get("filename", ""),
+    }
+    try:
+        record = await anyio.to_thread.run_sync(
+            lambda: services.originals.put(cloud, public_id, data, meta)
+        )
+    except ValueError as exc:  # unsafe public_id
+        raise InvalidRequest(f"Invalid public_id: {exc}") from None
+    if existing is not None or _truthy(params.get("invalidate", "false")):
+        await services.invalidate(cloud, public_id)
+    body = asset_json(request, services, record)
+    body.update(await services.after_upload(request, record, params))
+    return JSONResponse(body)
+
+
+async def destroy(request: Request) -> Response:
+    """`uploader.destroy(public_id)`: delete the original and every derived file."""
+    services: Services = request.app.state.services
+    cloud = request.path_params["cloud"]
+    params, _ = await _form(request, services)
+    check_signature(services, params)
+    public_id = str(params.get("public_id") or "")
+    if not public_id:
+        raise InvalidRequest("Missing required parameter - public_id")
+    try:
+        found = await services.delete(cloud, public_id)
+    except ValueError as exc:
+        raise InvalidRequest(f"Invalid public_id: {exc}") from None
+    return JSONResponse({"result": "ok" if found else "not found"})
+
+
+__all__ = ["CdnError", "check_signature", "destroy", "upload"]

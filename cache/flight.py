@@ -1,0 +1,152 @@
+"""Single-flight: N concurrent requests for one missing result do the work once, on one host.
+
+Two layers, because they fail differently:
+
+- within a process, a dict of in-flight calls: followers simply await the leader's outcome;
+- across worker processes, `Claims`: a lease row in a diskcache, taken with `add` (an atomic
+  INSERT under SQLite's write lock, so exactly one process wins) and carrying an expiry, so a
+  holder that crashed blocks the others for at most `ttl` seconds. Losers poll the caller's
+  `check` (typically a derived-cache lookup) until the result appears or the claim disappears,
+  then try to claim themselves.
+
+A scale-out version (Redis `SET NX PX`) only has to replace `Claims`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import anyio
+import anyio.to_thread
+import diskcache
+
+__all__ = ["Claims", "SingleFlight"]
+
+T = TypeVar("T")
+
+
+class Claims:
+    """Expiring exclusive claims on string keys, shared by every process using `directory`."""
+
+    def __init__(self, directory: Path) -> None:
+        # never evict a live claim for space; expired ones are still culled on each `add`
+        self._cache = diskcache.Cache(str(directory), eviction_policy="none")
+
+    def try_claim(self, key: str, ttl: float) -> str | None:
+        """Take the claim for `ttl` seconds; return its token, or None if someone holds it."""
+        token = uuid.uuid4().hex
+        # `add` only inserts if the key is absent or expired, atomically across processes.
+        return token if self._cache.add(key, token, expire=ttl, retry=True) else None
+
+    def release(self, key: str, token: str) -> bool:
+        """Give the claim back, only if `token` still holds it (it may have expired and moved)."""
+        with self._cache.transact(retry=True):
+            if self._cache.get(key) != token:
+                return False
+            return bool(self._cache.delete(key))
+
+    def renew(self, key: str, token: str, ttl: float) -> bool:
+        """Extend a claim we still hold by `ttl` seconds from now; False if it was lost."""
+        with self._cache.transact(retry=True):
+            if self._cache.get(key) != token:
+                return False
+            return bool(self._cache.touch(key, expire=ttl))
+
+    def held(self, key: str) -> bool:
+        """Whether some live (unexpired) claim exists for `key`."""
+        return self._cache.get(key) is not None
+
+    @contextmanager
+    def claim(self, key: str, ttl: float) -> Iterator[bool]:
+        """`with claims.claim(key, ttl) as won:` — released on exit if won."""
+        token = self.try_claim(key, ttl)
+        try:
+            yield token is not None
+        finally:
+            if token is not None:
+                self.release(key, token)
+
+    def close(self) -> None:
+        """Close this process's SQLite connection."""
+        self._cache.close()
+
+
+@dataclass
+class _Call:
+    done: anyio.Event = field(default_factory=anyio.Event)
+    ok: bool = False
+    value: Any = None
+    error: BaseException | None = None
+
+
+class SingleFlight:
+    """Deduplicate concurrent producers of one key, in this process and across processes."""
+
+    def __init__(self, claims: Claims, *, ttl: float = 120.0, poll_interval: float = 0.05) -> None:
+        """`ttl` must exceed the longest `produce` (a crashed holder blocks others that long)."""
+        self._claims = claims
+        self._ttl = ttl
+        self._poll = poll_interval
+        self._calls: dict[str, _Call] = {}
+
+    async def run(
+        self,
+        key: str,
+        produce: Callable[[], Awaitable[T]],
+        check: Callable[[], T | None],
+    ) -> T:
+        """Return `check()` if it has a result, else `produce()` once for all concurrent callers.
+
+        `produce` must make its result visible to `check` (e.g. store it in the derived cache)
+        before returning, so callers in other processes find it. `check` is synchronous and
+        runs in a worker thread. An error of `produce` reaches every caller waiting in this
+        process; callers elsewhere then try themselves.
+        """
+        while (call := self._calls.get(key)) is not None:
+            await call.done.wait()
+            if call.ok:
+                return cast(T, call.value)
+            if call.error is not None:
+                raise call.error
+            # the leader was cancelled (its client went away): one of us takes over
+        call = _Call()
+        self._calls[key] = call
+        try:
+            call.value = await self._lead(key, produce, check)
+            call.ok = True
+            return cast(T, call.value)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except BaseException as exc:
+            call.error = exc
+            raise
+        finally:
+            del self._calls[key]
+            call.done.set()
+
+    async def _lead(
+        self, key: str, produce: Callable[[], Awaitable[T]], check: Callable[[], T | None]
+    ) -> T:
+        while True:
+            hit = await anyio.to_thread.run_sync(check)
+            if hit is not None:
+                return hit
+            token = await anyio.to_thread.run_sync(self._claims.try_claim, key, self._ttl)
+            if token is not None:
+                try:
+                    # another process may have finished between our check and our claim
+                    hit = await anyio.to_thread.run_sync(check)
+                    return hit if hit is not None else await produce()
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await anyio.to_thread.run_sync(self._claims.release, key, token)
+            while await anyio.to_thread.run_sync(self._claims.held, key):
+                await anyio.sleep(self._poll)
+                hit = await anyio.to_thread.run_sync(check)
+                if hit is not None:
+                    return hit

@@ -1,0 +1,141 @@
+"""Output formats: `f_auto` negotiation, per-format quality (`q_`, `q_auto`), metadata, encoders.
+
+Quality by `q_auto` preset (no `q_` at all means `good`; an explicit `q_<n>` is used as given):
+
+| preset | JPEG | WebP | AVIF | PNG            |
+|--------|------|------|------|----------------|
+| best   | 90   | 90   | 72   | lossless       |
+| good   | 80   | 80   | 60   | lossless       |
+| eco    | 70   | 70   | 50   | 256-colour palette |
+| low    | 60   | 55   | 40   | 256-colour palette |
+
+AVIF's quantiser is stricter than JPEG's at the same number, hence lower values for the same
+look. Metadata: every output is sRGB with nothing embedded (no EXIF, XMP or ICC profile: browsers
+assume sRGB); `fl_keep_iptc` keeps IPTC and XMP. JPEGs are progressive above 100 kpx or with
+`fl_progressive`, Huffman-optimised.
+"""
+
+from __future__ import annotations
+
+import pyvips
+from alphacdn.transform.values import Flag, Format, QualityPreset
+
+from . import alpha
+
+CONTENT_TYPES: dict[Format, str] = {
+    Format.JPG: "image/jpeg",
+    Format.PNG: "image/png",
+    Format.WEBP: "image/webp",
+    Format.AVIF: "image/avif",
+    Format.GIF: "image/gif",
+}
+ALPHA_FORMATS = frozenset({Format.PNG, Format.WEBP, Format.AVIF, Format.GIF})
+#: source formats delivered as themselves when the URL names no format
+WEB_FORMATS: dict[str, Format] = {
+    "jpg": Format.JPG,
+    "png": Format.PNG,
+    "webp": Format.WEBP,
+    "gif": Format.GIF,
+    "avif": Format.AVIF,
+}
+QUALITY: dict[QualityPreset, dict[Format, int]] = {
+    QualityPreset.BEST: {Format.JPG: 90, Format.WEBP: 90, Format.AVIF: 72},
+    QualityPreset.GOOD: {Format.JPG: 80, Format.WEBP: 80, Format.AVIF: 60},
+    QualityPreset.ECO: {Format.JPG: 70, Format.WEBP: 70, Format.AVIF: 50},
+    QualityPreset.LOW: {Format.JPG: 60, Format.WEBP: 55, Format.AVIF: 40},
+}
+PROGRESSIVE_PIXELS = 100_000
+#: AVIF encoder effort (0 fastest … 9 slowest); 2 costs ~3× WebP, see bench/README_engine.md
+AVIF_EFFORT = 2
+
+
+def _accepts(accept: str) -> set[str]:
+    """Media types in an `Accept` header with a non-zero q."""
+    types = set()
+    for item in accept.lower().split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        q = 1.0
+        for p in params:
+            if p.startswith("q="):
+                try:
+                    q = float(p[2:])
+                except ValueError:
+                    q = 0.0
+        if media and q > 0:
+            types.add(media)
+    return types
+
+
+def negotiate_format(accept: str, has_alpha: bool) -> Format:
+    """`f_auto`: AVIF, else WebP when accepted, else PNG for alpha images, else JPEG."""
+    types = _accepts(accept)
+    if "image/avif" in types:
+        return Format.AVIF
+    if "image/webp" in types:
+        return Format.WEBP
+    return Format.PNG if has_alpha else Format.JPG
+
+
+def quality_for(fmt: Format, quality: int | None, preset: QualityPreset | None) -> int:
+    """The encoder quality for `fmt` from `q_<n>` or `q_auto[:preset]` (default: good)."""
+    if quality is not None:
+        return quality
+    return QUALITY[preset or QualityPreset.GOOD].get(fmt, 80)
+
+
+def uses_alpha(image: pyvips.Image) -> bool:
+    """Whether the image has an alpha band that is not fully opaque."""
+    return bool(image.hasalpha()) and image[image.bands - 1].min() < 255
+
+
+def _keep(flags: frozenset[Flag]) -> int:
+    keep = pyvips.enums.ForeignKeep
+    if Flag.KEEP_IPTC in flags:
+        return int(keep.IPTC | keep.XMP)
+    return int(keep.NONE)
+
+
+def encode(
+    image: pyvips.Image,
+    fmt: Format,
+    *,
+    quality: int | None = None,
+    preset: QualityPreset | None = None,
+    flags: frozenset[Flag] = frozenset(),
+) -> bytes:
+    """Encode an 8-bit sRGB image; alpha is flattened on white for JPEG, dropped when opaque."""
+    if fmt is Format.AUTO:
+        raise ValueError("resolve f_auto with negotiate_format() before encoding")
+    if image.hasalpha() and fmt is not Format.JPG:
+        image = image.copy_memory()  # read twice: the alpha check, then the encoder
+    if image.hasalpha() and (fmt is Format.JPG or not uses_alpha(image)):
+        image = alpha.flatten(image)
+    keep = _keep(flags)
+    q = quality_for(fmt, quality, preset)
+    if fmt is Format.JPG:
+        progressive = Flag.PROGRESSIVE in flags or image.width * image.height > PROGRESSIVE_PIXELS
+        return bytes(
+            image.jpegsave_buffer(Q=q, optimize_coding=True, interlace=progressive, keep=keep)
+        )
+    if fmt is Format.WEBP:
+        return bytes(image.webpsave_buffer(Q=q, effort=4, keep=keep))
+    if fmt is Format.AVIF:
+        return bytes(
+            image.heifsave_buffer(Q=q, compression="av1", effort=AVIF_EFFORT, bitdepth=8, keep=keep)
+        )
+    if fmt is Format.PNG:
+        palette = quality is None and preset in (QualityPreset.ECO, QualityPreset.LOW)
+        return bytes(image.pngsave_buffer(compression=6, palette=palette, keep=keep))
+    return bytes(image.gifsave_buffer(keep=keep))
+
+
+__all__ = [
+    "ALPHA_FORMATS",
+    "CONTENT_TYPES",
+    "QUALITY",
+    "WEB_FORMATS",
+    "encode",
+    "negotiate_format",
+    "quality_for",
+    "uses_alpha",
+]

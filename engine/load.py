@@ -1,0 +1,142 @@
+"""Decode sources: header probe, pixel limit, shrink-on-load, EXIF orientation, sRGB, 8 bit.
+
+Everything leaving `load` is an 8-bit sRGB image with 3 bands, or 4 when it has alpha, upright
+(EXIF orientation applied) and fully decoded, so a corrupt file fails here as `InvalidImage`
+and never halfway through encoding. Animated sources (GIF, WebP) load their first frame.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import pyvips
+from alphacdn.transform.errors import InvalidImage, UnsupportedImage
+
+#: vips loader → format name as Cloudinary spells it (its upload API's `format`); any other
+#: loader (vips, matlab, csv…) is refused
+_LOADERS = {
+    "jpegload": "jpg",
+    "pngload": "png",
+    "webpload": "webp",
+    "gifload": "gif",
+    "heifload": "heif",
+    "tiffload": "tiff",
+    "jxlload": "jxl",
+    "jp2kload": "jp2k",
+}
+#: load options: decode errors and truncation raise instead of leaving grey blocks
+_FAIL_ON = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """What the header says. `width`/`height` are upright (after EXIF orientation)."""
+
+    format: str
+    width: int
+    height: int
+    has_alpha: bool
+    pages: int
+    orientation: int
+    interpretation: str
+    has_icc: bool
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def _header(data: bytes) -> pyvips.Image:
+    if not data:
+        raise UnsupportedImage("empty file: not an image")
+    try:
+        image = pyvips.Image.new_from_buffer(data, "")
+    except pyvips.Error as e:
+        raise UnsupportedImage("not an image format we decode", detail=str(e)) from None
+    loader = str(image.get("vips-loader")).removesuffix("_buffer").removesuffix("_source")
+    if loader not in _LOADERS:
+        raise UnsupportedImage(f"unsupported image format ({loader})")
+    return image
+
+
+def _field(image: pyvips.Image, name: str, default: int) -> int:
+    return int(image.get(name)) if image.get_typeof(name) != 0 else default
+
+
+def _info(image: pyvips.Image) -> SourceInfo:
+    fmt = _LOADERS[str(image.get("vips-loader")).removesuffix("_buffer").removesuffix("_source")]
+    if fmt == "heif" and image.get_typeof("heif-compression") != 0:
+        fmt = "avif" if image.get("heif-compression") == "av1" else "heic"
+    orientation = _field(image, "orientation", 1)
+    width, height = image.width, image.height
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return SourceInfo(
+        format=fmt,
+        width=width,
+        height=height,
+        has_alpha=bool(image.hasalpha()),
+        pages=_field(image, "n-pages", 1),
+        orientation=orientation,
+        interpretation=str(image.interpretation),
+        has_icc=image.get_typeof("icc-profile-data") != 0,
+    )
+
+
+def probe(data: bytes) -> SourceInfo:
+    """Read the header only: format, upright size, alpha, pages, orientation, profile."""
+    return _info(_header(data))
+
+
+def check_pixels(info: SourceInfo, max_pixels: int) -> None:
+    """Refuse a source whose header claims more than `max_pixels` (decompression bombs)."""
+    if info.pixels > max_pixels:
+        raise InvalidImage(
+            f"source image is {info.width}x{info.height} ({info.pixels / 1e6:.1f} MP), over the "
+            f"limit of {max_pixels / 1e6:.1f} MP"
+        )
+
+
+def to_srgb8(image: pyvips.Image) -> pyvips.Image:
+    """Convert any decoded image to 8-bit sRGB, 3 or 4 bands, through its ICC profile if any."""
+    if image.get_typeof("icc-profile-data") != 0:
+        # a broken profile: fall back to the colourspace conversion below
+        with contextlib.suppress(pyvips.Error):
+            image = image.icc_transform("srgb", embedded=True, intent="relative")
+    elif image.interpretation == "cmyk":
+        image = image.icc_transform("srgb", input_profile="cmyk", intent="relative")
+    if image.interpretation != "srgb" or image.format != "uchar":
+        image = image.colourspace("srgb")
+    if image.format != "uchar":
+        image = image.cast("uchar")
+    bands = 4 if image.hasalpha() else 3
+    if image.bands > bands:
+        image = image[0:3].bandjoin(image[image.bands - 1]) if bands == 4 else image[0:3]
+    return image.copy(interpretation="srgb")
+
+
+def load(data: bytes, *, max_pixels: int, target: tuple[int, int] | None = None) -> pyvips.Image:
+    """Decode `data` upright in 8-bit sRGB. With `target` (the upright size the first resize
+    scales the whole source to) the decoder shrinks on load when that is a reduction."""
+    header = _header(data)
+    info = _info(header)
+    check_pixels(info, max_pixels)
+    try:
+        if target is not None and target[0] * target[1] < info.pixels:
+            image = pyvips.Image.thumbnail_buffer(
+                data,
+                target[0],
+                height=target[1],
+                size="force",
+                option_string=f"fail_on={_FAIL_ON}",
+            )
+        else:
+            image = pyvips.Image.new_from_buffer(data, "", fail_on=_FAIL_ON).autorot()
+        # decode now: a truncated or corrupt file must fail here, as a 422
+        return to_srgb8(image).copy_memory()
+    except pyvips.Error as e:
+        raise InvalidImage("corrupt or truncated image", detail=str(e)) from None
+
+
+__all__ = ["SourceInfo", "check_pixels", "load", "probe", "to_srgb8"]

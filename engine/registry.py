@@ -1,0 +1,68 @@
+"""The one map from step type to the pyvips function that applies it.
+
+Each pixel function is attached where its code lives, with `@applies(Blur)`; `apply_step`
+looks it up. A test walks `alphacdn.transform.registry.ACTIONS` and fails if a step has no
+applier, so there is no second list of effects anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pyvips
+from alphacdn.transform.steps import Step
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What an applier may need besides the image and its step.
+
+    `alpha_output` is True/False when the output format is known to carry alpha or not, and
+    None when it follows the image (`f_auto` choosing between JPEG and PNG).
+    """
+
+    alpha_output: bool | None = True
+    #: largest canvas a step may create (the source pixel limit)
+    max_pixels: int = 50_000_000
+    #: width / height asked for by the component's resize (for `a_auto_right/left`)
+    target_aspect: float | None = None
+    load_asset: Callable[[str], bytes] | None = None
+
+    def transparent_ok(self, image: pyvips.Image) -> bool:
+        """Whether new empty areas (padding, rotation corners) may be transparent."""
+        if self.alpha_output is None:
+            return bool(image.hasalpha())
+        return self.alpha_output
+
+
+Applier = Callable[[pyvips.Image, Any, Context], pyvips.Image]
+F = TypeVar("F", bound=Applier)
+
+#: step class → pixel function
+APPLIERS: dict[type, Applier] = {}
+
+
+def applies(step_type: type) -> Callable[[F], F]:
+    """Attach a pixel function `(image, step, ctx) -> image` to a step class."""
+
+    def register(fn: F) -> F:
+        if step_type in APPLIERS:
+            raise RuntimeError(f"{step_type.__name__} has two appliers")
+        APPLIERS[step_type] = fn
+        return fn
+
+    return register
+
+
+def apply_step(image: pyvips.Image, step: Step, ctx: Context) -> pyvips.Image:
+    """Run one step through its registered applier."""
+    try:
+        fn = APPLIERS[type(step)]
+    except KeyError:
+        raise RuntimeError(f"no applier registered for {type(step).__name__}") from None
+    return fn(image, step, ctx)
+
+
+__all__ = ["APPLIERS", "Applier", "Context", "applies", "apply_step"]

@@ -1,0 +1,136 @@
+"""One render: source bytes + Plan → encoded bytes, in one direction.
+
+probe header (pixel limit) → choose the format → load (shrinking on load for a leading resize)
+→ apply each step through the registry → encode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pyvips
+from alphacdn.transform.plan import Plan
+from alphacdn.transform.steps import BackgroundRemoval, Resize, Step
+from alphacdn.transform.values import Flag, Format
+
+from . import effects, geometry  # noqa: F401  (registers their appliers)
+from .encode import (
+    ALPHA_FORMATS,
+    CONTENT_TYPES,
+    WEB_FORMATS,
+    encode,
+    negotiate_format,
+    uses_alpha,
+)
+from .load import SourceInfo, check_pixels, load, probe
+from .registry import Context, applies, apply_step
+from .resize import plan_box, resolve
+
+
+#: intermediate images up to this size are kept in memory between steps
+_MATERIALIZE_PIXELS = 16_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """An encoded derived image. `negotiated`: the format came from `Accept` (send
+    `Vary: Accept`); `attachment`: `fl_attachment` asked for a download."""
+
+    body: bytes
+    format: Format
+    content_type: str
+    width: int
+    height: int
+    negotiated: bool
+    attachment: bool = False
+
+
+@applies(BackgroundRemoval)
+def apply_background_removal(image: pyvips.Image, step: BackgroundRemoval, ctx: Context) -> None:
+    """`e_background_removal`: done by the wiring, which renders `plan.after_removal()`."""
+    raise RuntimeError("render() got a plan with background removal; pass plan.after_removal()")
+
+
+def _requested(plan: Plan, default_format: Format | None, info: SourceInfo) -> Format | None:
+    """The asked-for format; AUTO for negotiation; None: JPEG or PNG depending on alpha."""
+    fmt = plan.output.format or default_format
+    if fmt is None:
+        fmt = WEB_FORMATS.get(info.format)
+    return fmt
+
+
+def _shrink_on_load(
+    steps: list[Step], info: SourceInfo
+) -> tuple[tuple[int, int] | None, list[Step]]:
+    """For a leading resize: the size to decode at, and the steps with that resize resolved
+    against the source (relative lengths must refer to the source, not the shrunk image)."""
+    if not steps or not isinstance(steps[0], Resize):
+        return None, steps
+    resolved = resolve(steps[0], info.width, info.height)
+    box = plan_box(resolved, info.width, info.height)
+    return box.scaled, [resolved, *steps[1:]]
+
+
+def _aspect(image: pyvips.Image, steps: tuple[Step, ...]) -> float | None:
+    """The width / height a component's resize asks for (for `a_auto_right/left`)."""
+    for step in steps:
+        if isinstance(step, Resize):
+            r = resolve(step, image.width, image.height)
+            if isinstance(r.width, int) and isinstance(r.height, int):
+                return r.width / r.height
+    return None
+
+
+def render(
+    source: bytes,
+    plan: Plan,
+    *,
+    accept: str = "",
+    default_format: Format | None = None,
+    max_pixels: int,
+    load_asset: Callable[[str], bytes] | None = None,
+) -> Rendered:
+    """Decode `source`, apply the plan's steps in order and encode the result."""
+    info = probe(source)
+    check_pixels(info, max_pixels)
+    fmt = _requested(plan, default_format, info)
+    negotiated = fmt is Format.AUTO
+    if fmt is Format.AUTO:
+        fmt = negotiate_format(accept, has_alpha=True)
+        # without AVIF/WebP support f_auto picks JPEG or PNG after the steps, by alpha
+        fmt = fmt if fmt in (Format.AVIF, Format.WEBP) else None
+    ctx = Context(
+        alpha_output=None if fmt is None else fmt in ALPHA_FORMATS,
+        max_pixels=max_pixels,
+        load_asset=load_asset,
+    )
+    first = list(plan.components[0].steps) if plan.components else []
+    target, first = _shrink_on_load(first, info)
+    image = load(source, max_pixels=max_pixels, target=target)
+    for index, component in enumerate(plan.components):
+        steps = tuple(first) if index == 0 else component.steps
+        comp_ctx = dataclasses.replace(ctx, target_aspect=_aspect(image, steps))
+        for step in steps:
+            image = apply_step(image, step, comp_ctx)
+            if image.width * image.height <= _MATERIALIZE_PIXELS:
+                # steps that read pixels (trim, smartcrop, alpha checks) would otherwise
+                # re-run the whole lazy chain before them each time
+                image = image.copy_memory()
+    if fmt is None:
+        fmt = Format.PNG if uses_alpha(image) else Format.JPG
+    out = plan.output
+    body = encode(image, fmt, quality=out.quality, preset=out.quality_preset, flags=out.flags)
+    return Rendered(
+        body=body,
+        format=fmt,
+        content_type=CONTENT_TYPES[fmt],
+        width=image.width,
+        height=image.height,
+        negotiated=negotiated,
+        attachment=Flag.ATTACHMENT in out.flags,
+    )
+
+
+__all__ = ["Rendered", "render"]

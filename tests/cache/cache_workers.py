@@ -1,0 +1,103 @@
+"""Child-process bodies for the cross-process cache tests (importable by `spawn` children)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import diskcache.core
+from alphacdn.cache import Claims, DerivedCache, Entry, JobStore, SingleFlight
+
+SIZE_LIMIT = 64 * 1024 * 1024
+_barrier: Any = None
+
+
+def init(barrier: Any) -> None:
+    """Pool initializer: keep the shared barrier (it can only be passed at process start)."""
+    global _barrier
+    _barrier = barrier
+
+
+def _go() -> None:
+    if _barrier is not None:
+        _barrier.wait(timeout=30)
+
+
+def crash_mid_write(directory: str, key: str, body: bytes) -> None:
+    """Put `body`, but die (no cleanup, like SIGKILL) after half of the value file is written."""
+    real_open = open
+
+    class _Dying:
+        def __init__(self, f: Any) -> None:
+            self._f, self._written = f, 0
+
+        def __enter__(self) -> _Dying:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._f.close()
+
+        def write(self, chunk: bytes) -> int:
+            if self._written + len(chunk) > len(body) // 2:
+                self._f.write(chunk[: len(body) // 2 - self._written])
+                self._f.flush()
+                os._exit(3)
+            self._written += len(chunk)
+            return int(self._f.write(chunk))
+
+    def dying_open(path: str, mode: str = "r", **kw: Any) -> Any:
+        return _Dying(real_open(path, mode, **kw))
+
+    diskcache.core.open = dying_open  # type: ignore[attr-defined]  # module global, child only
+    DerivedCache(Path(directory), size_limit=SIZE_LIMIT).put(key, body, {"n": 1}, tag="t")
+
+
+def crash_before_commit(directory: str, key: str, body: bytes) -> None:
+    """Put `body`, but die after the value file is complete, before its row is committed."""
+    os.fsync = lambda fd: os._exit(3)  # child only
+    DerivedCache(Path(directory), size_limit=SIZE_LIMIT).put(key, body, {"n": 1}, tag="t")
+
+
+def put_forever(directory: str, key: str, size: int) -> None:
+    """Overwrite `key` with bodies of one repeated byte `i` and meta `{"i": i}` until killed."""
+    cache = DerivedCache(Path(directory), size_limit=SIZE_LIMIT)
+    i = 0
+    while True:
+        i = (i + 1) % 256
+        cache.put(key, bytes([i]) * size, {"i": i}, tag="t")
+
+
+def single_flight_once(state_dir: str, derived_dir: str, log: str) -> bytes:
+    """Run one SingleFlight for a shared key; every produce appends a line to `log`."""
+    derived = DerivedCache(Path(derived_dir), size_limit=SIZE_LIMIT)
+    flight = SingleFlight(Claims(Path(state_dir)), ttl=10, poll_interval=0.02)
+
+    async def produce() -> Entry:
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        await asyncio.sleep(0.3)
+        derived.put("k", b"rendered", {"by": os.getpid()}, tag="t")
+        return Entry(b"rendered", {})
+
+    _go()
+    entry = asyncio.run(flight.run("k", produce, lambda: derived.get("k")))
+    return entry.body
+
+
+def submit_all(state_dir: str, keys: list[str]) -> list[str]:
+    """Submit every key; return the keys this process created."""
+    store = JobStore(Path(state_dir))
+    _go()
+    return [k for k in keys if store.submit(k, "matte", {"k": k})[1]]
+
+
+def claim_all(state_dir: str, owner: str) -> list[str]:
+    """Claim jobs until the queue is empty; return their keys."""
+    store = JobStore(Path(state_dir))
+    _go()
+    claimed = []
+    while (rec := store.claim_next(owner, 60)) is not None:
+        claimed.append(rec.key)
+    return claimed

@@ -1,0 +1,169 @@
+"""`e_background_removal` through a real server with the small `u2netp` model: 423 → 200 flow,
+one job for many requests, restart resumes, failures are clean, upload-time removal and eager."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import cloudinary.uploader
+import httpx
+import numpy as np
+import pytest
+import pyvips
+
+from alphacdn.cache import LocalOriginals
+from tests.conftest import FIXTURES
+from tests.e2e.conftest import configure_sdk, upload_fixture
+from tests.e2e.server import Server
+from tests.e2e.webhook import WebhookListener
+
+pytestmark = pytest.mark.model
+
+TIGER = FIXTURES / "e2e" / "tiger-on-backdrop.jpg"
+TIGER_ALPHA = FIXTURES / "e2e" / "tiger-on-backdrop.alpha.png"
+#: u2netp on this composite scores ≈0.9 IoU against the exact alpha; 0.8 leaves room for
+#: platform differences while still failing on an empty, inverted or box-shaped matte
+IOU_MIN = 0.8
+
+
+def _iou(alpha: np.ndarray, truth: np.ndarray) -> float:
+    a, t = alpha > 127, truth > 127
+    return float((a & t).sum() / max(1, (a | t).sum()))
+
+
+def _poll(url: str, timeout: float = 90, **headers: str) -> tuple[httpx.Response, list[int]]:
+    """GET until the answer is not 423; return it and the statuses seen."""
+    seen: list[int] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        resp = httpx.get(url, headers=headers, timeout=60)
+        seen.append(resp.status_code)
+        if resp.status_code != 423 or time.monotonic() > deadline:
+            return resp, seen
+        assert int(resp.headers["retry-after"]) >= 1
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("bg")).start()
+    configure_sdk(srv)
+    upload_fixture("tiger-on-backdrop.jpg", "tiger")
+    yield srv
+    srv.stop()
+
+
+def test_first_request_423_then_cutout_matching_truth(server: Server) -> None:
+    url = f"{server.url}/demo/image/upload/e_background_removal/tiger.png"
+    first = httpx.get(url)
+    assert first.status_code == 423
+    assert int(first.headers["retry-after"]) >= 1
+    assert "x-cld-error" in first.headers
+    resp, seen = _poll(url)
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "image/png"
+    img = pyvips.Image.new_from_buffer(resp.content, "")
+    assert img.bands == 4 and (img.width, img.height) == (400, 273)
+    alpha = np.asarray(img[3].numpy())
+    truth = np.asarray(pyvips.Image.new_from_file(str(TIGER_ALPHA)).numpy())
+    assert _iou(alpha, truth) > IOU_MIN
+    assert 0.0 <= float(resp.headers["x-alphacdn-confidence"]) <= 1.0
+
+
+def test_later_transformations_reuse_the_matte(server: Server) -> None:
+    _poll(f"{server.url}/demo/image/upload/e_background_removal/tiger.png")
+    for chain in ("e_background_removal/w_100/e_grayscale", "e_background_removal/c_fill,w_50,h_50",
+                  "e_background_removal/b_red", "e_background_removal,w_120"):
+        resp = httpx.get(f"{server.url}/demo/image/upload/{chain}/tiger.png")
+        assert resp.status_code == 200, (chain, resp.text)
+    # JPEG output flattens on white (no b_)
+    jpg = httpx.get(f"{server.url}/demo/image/upload/e_background_removal/w_80/tiger.jpg")
+    assert jpg.status_code == 200 and jpg.headers["content-type"] == "image/jpeg"
+    corner = pyvips.Image.new_from_buffer(jpg.content, "").crop(0, 0, 4, 4).avg()
+    assert corner > 240
+    # f_auto keeps alpha: WebP when accepted
+    auto = httpx.get(f"{server.url}/demo/image/upload/e_background_removal/f_auto/tiger",
+                     headers={"accept": "image/webp"})
+    assert auto.headers["content-type"] == "image/webp"
+    assert pyvips.Image.new_from_buffer(auto.content, "").hasalpha()
+
+
+def test_hints_parsed_and_reported(server: Server) -> None:
+    url = f"{server.url}/demo/image/upload/e_background_removal:hints_(cat;dog)/tiger.png"
+    resp, _ = _poll(url)
+    assert resp.status_code == 200
+    assert "x-alphacdn-hints" in resp.headers
+    bad = httpx.get(f"{server.url}/demo/image/upload/e_background_removal:hints_(tiger)/tiger.png")
+    assert bad.status_code == 400 and "tiger" in bad.headers["x-cld-error"]
+
+
+def test_many_concurrent_first_requests_start_one_job(server: Server) -> None:
+    upload_fixture("tiger-on-backdrop.jpg", "tiger2")
+    url = f"{server.url}/demo/image/upload/e_background_removal/tiger2.png"
+    with ThreadPoolExecutor(25) as pool:
+        statuses = list(pool.map(lambda _: httpx.get(url, timeout=60).status_code, range(50)))
+    assert set(statuses) <= {423, 200} and 423 in statuses
+    resp, _ = _poll(url)
+    assert resp.status_code == 200
+    jobs = httpx.get(server.url + "/metrics").json()["jobs"]
+    assert jobs["matte_runs"]["demo/tiger2"] == 1
+
+
+def test_corrupt_source_fails_the_job_cleanly(server: Server) -> None:
+    # a corrupt original can only get in behind the upload API's back (disk damage, a bug):
+    # the job must fail with a clear error, never an eternal 423
+    store = LocalOriginals(server.data_dir / "originals")
+    data = TIGER.read_bytes()
+    store.put("demo", "broken", data[: len(data) // 2], {"format": "jpg", "width": 400,
+                                                          "height": 273})
+    resp, seen = _poll(f"{server.url}/demo/image/upload/e_background_removal/broken.png")
+    assert resp.status_code == 422, (seen, resp.text)
+    assert "failed" in resp.headers["x-cld-error"].lower()
+
+
+def test_restart_during_a_job_resumes_it(tmp_path: Path) -> None:
+    srv = Server(tmp_path / "d", env={"ALPHACDN_JOB_LEASE_SECONDS": "2"}).start()
+    try:
+        configure_sdk(srv)
+        upload_fixture("tiger-on-backdrop.jpg", "restart")
+        url = f"{srv.url}/demo/image/upload/e_background_removal/restart.png"
+        assert httpx.get(url).status_code == 423
+        srv.stop(kill=True)  # the job is queued or running: SIGKILL leaves it so
+        srv.start()
+        resp, _ = _poll(url)
+        assert resp.status_code == 200
+    finally:
+        srv.stop()
+
+
+def test_upload_with_background_removal_and_notification(server: Server) -> None:
+    with WebhookListener() as hook:
+        result: dict[str, Any] = cloudinary.uploader.upload(
+            str(TIGER), public_id="tiger-upload", background_removal="cloudinary_ai",
+            notification_url=hook.url)
+        assert result["info"]["background_removal"]["cloudinary_ai"]["status"] == "pending"
+        [note] = hook.wait_for(1)
+    assert note["public_id"] == "tiger-upload"
+    assert note["version"] > result["version"]
+    assert 0.0 <= note["confidence"] <= 1.0
+    png = httpx.get(note["url"])
+    assert png.status_code == 200
+    assert pyvips.Image.new_from_buffer(png.content, "").hasalpha()
+
+
+def test_eager_with_removal_prepares_derived_files(server: Server) -> None:
+    with WebhookListener() as hook:
+        cloudinary.uploader.upload(
+            str(TIGER), public_id="tiger-eager",
+            eager=[{"effect": "background_removal"}, {"effect": "background_removal",
+                                                      "width": 100, "crop": "scale"}],
+            eager_async=True, eager_notification_url=hook.url)
+        [note] = hook.wait_for(1)
+    assert [e["status"] for e in note["eager"]] == ["processed", "processed"]
+    # never a 423: the matte and the derived files are ready
+    resp = httpx.get(f"{server.url}/demo/image/upload/e_background_removal,w_100/tiger-eager.png")
+    assert resp.status_code == 200

@@ -1,0 +1,84 @@
+"""A transformation chain (`c_fill,w_400/e_grayscale/t_thumb`) → `Plan`.
+
+`/` separates components applied in order. `f_ q_ fl_` anywhere feed `Plan.output`; components
+left with no steps disappear. `t_<name>` (or `t_a.b`) expands named transformations in place:
+their components first, then the rest of the `t_` component as a component of its own; nesting is
+allowed up to `MAX_NAMED_DEPTH`, a cycle or an unknown name is a 400. Background removal may
+only be the very first step of the chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from .component import parse_component
+from .errors import InvalidTransformation
+from .fields import invalid
+from .output import apply_output
+from .plan import Component, Output, Plan
+from .steps import BackgroundRemoval
+
+MAX_NAMED_DEPTH = 8
+#: components after named expansion; guards against exponential `t_` fan-out
+MAX_COMPONENTS = 64
+NO_NAMES: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(slots=True)
+class _Builder:
+    named: Mapping[str, str]
+    components: list[Component] = field(default_factory=list)
+    output: Output = field(default_factory=Output)
+    used: list[str] = field(default_factory=list)
+
+    def walk(self, chain: str, stack: tuple[str, ...]) -> None:
+        for text in chain.split("/"):
+            if not text:
+                continue
+            pc = parse_component(text)
+            for name in pc.named:
+                self.expand(name, pc.named_param, stack)
+            for code, value, param in pc.output:
+                self.output = apply_output(self.output, code, value, param)
+            if pc.steps:
+                if len(self.components) >= MAX_COMPONENTS:
+                    raise invalid(text, f"more than {MAX_COMPONENTS} components")
+                self.components.append(Component(pc.steps))
+
+    def expand(self, name: str, param: str, stack: tuple[str, ...]) -> None:
+        if name not in self.named:
+            raise invalid(param, f"unknown named transformation {name!r}")
+        if name in stack:
+            raise invalid(param, "named transformations refer to each other in a cycle: "
+                          + " → ".join((*stack, name)))  # fmt: skip
+        if len(stack) >= MAX_NAMED_DEPTH:
+            raise invalid(param, f"named transformations nested deeper than {MAX_NAMED_DEPTH}")
+        if name not in self.used:
+            self.used.append(name)
+        try:
+            self.walk(self.named[name], (*stack, name))
+        except InvalidTransformation as e:
+            if stack:  # the outermost name adds the context once
+                raise
+            raise InvalidTransformation(f"{e.public} in named transformation t_{name}",
+                                        detail=e.detail) from e  # fmt: skip
+
+
+def _check_removal(components: list[Component]) -> None:
+    for i, comp in enumerate(components):
+        for j, step in enumerate(comp.steps):
+            if isinstance(step, BackgroundRemoval) and (i, j) != (0, 0):
+                raise invalid("e_background_removal", "must be the first component of the chain")
+
+
+def parse_chain(chain: str, *, named: Mapping[str, str] = NO_NAMES) -> Plan:
+    """Parse a transformation chain into a `Plan` (raises `InvalidTransformation`)."""
+    builder = _Builder(named)
+    builder.walk(chain, ())
+    _check_removal(builder.components)
+    return Plan(tuple(builder.components), builder.output, tuple(builder.used))
+
+
+__all__ = ["MAX_COMPONENTS", "MAX_NAMED_DEPTH", "NO_NAMES", "parse_chain"]
