@@ -28,12 +28,14 @@ from alphacdn.cache import (
     Entry,
     LocalOriginals,
     SingleFlight,
+    UnsafePublicId,
     asset_tag,
     derived_key,
 )
 from alphacdn.named import NamedTransformations
 from alphacdn.settings import Settings
 from alphacdn.transform import DeliveryRequest, Plan
+from alphacdn.transform.errors import InvalidRequest, ServiceUnavailable
 from alphacdn.transform.values import Format
 
 log = logging.getLogger("alphacdn")
@@ -97,7 +99,11 @@ class Services:
 
     # ── lookups ──────────────────────────────────────────────────────────────────────────────
     async def stat(self, cloud: str, public_id: str) -> AssetRecord | None:
-        return await anyio.to_thread.run_sync(self.originals.stat, cloud, public_id)
+        """The asset's record, None if absent; 400 for a public_id that could escape the store."""
+        try:
+            return await anyio.to_thread.run_sync(self.originals.stat, cloud, public_id)
+        except UnsafePublicId as exc:
+            raise InvalidRequest(f"Invalid public_id: {exc}") from None
 
     def named_only(self, req: DeliveryRequest) -> bool:
         """True when every component of the URL is a named transformation (`t_…`)."""
@@ -170,8 +176,6 @@ class Services:
         extra: dict[str, str] = {}
         if plan.removal is not None:
             if self.matte_source is None:
-                from alphacdn.transform.errors import ServiceUnavailable
-
                 raise ServiceUnavailable("Background removal is not available on this server")
             source, extra = await self.matte_source(asset, plan)
             render_plan = plan.after_removal()

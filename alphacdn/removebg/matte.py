@@ -26,13 +26,13 @@ def to_rgba(image: Image | NDArray[np.uint8]) -> Image:
             raise ValueError("cut-out array must be HxWx4 uint8")
         h, w, bands = arr.shape
         image = pyvips.Image.new_from_memory(arr.tobytes(), w, h, bands, "uchar")
-    if image.interpretation not in ("srgb", "b-w") and image.bands >= 3:
-        image = image.colourspace("srgb")
+    if image.format != "uchar" and image.interpretation in ("multiband", "b-w", "srgb"):
+        image = image.cast("uchar")
+    if image.interpretation != "srgb" or image.bands < 3:
+        image = image.colourspace("srgb")  # grey, 16-bit, CMYK … → 8-bit sRGB (alpha kept)
     if image.bands == 3:
         image = image.bandjoin(255)
-    if image.bands == 2:  # grey + alpha
-        image = image[0].bandjoin([image[0], image[0], image[1]])
-    return image.cast("uchar").copy(interpretation="srgb")
+    return image.extract_band(0, n=4).cast("uchar").copy(interpretation="srgb")
 
 
 def resize_premultiplied(rgba: Image, scale: float) -> Image:
@@ -55,14 +55,23 @@ def with_alpha(rgba: Image, alpha: Image) -> Image:
     return rgba.extract_band(0, n=3).bandjoin(alpha.cast("uchar")).copy(interpretation="srgb")
 
 
+def _min_max_filter(alpha: Image, radius: int, *, maximum: bool) -> Image:
+    """Square min (erode) or max (dilate) filter, separable: rows then columns. The image is
+    padded by the radius first so that windows larger than a tiny image still work."""
+    size = 2 * radius + 1
+    index = size - 1 if maximum else 0
+    width, height = alpha.width, alpha.height
+    padded = alpha.embed(radius, radius, width + 2 * radius, height + 2 * radius, extend="copy")
+    filtered = padded.rank(size, 1, index).rank(1, size, index)
+    return filtered.extract_area(radius, radius, width, height)
+
+
 def edit_alpha(alpha: Image, mask: MaskControls) -> Image:
     """shrink (min filter) → expand (max filter) → feather (gaussian) → invert, on one band."""
     if mask.shrink:
-        size = 2 * mask.shrink + 1  # square min filter, separable: rows then columns
-        alpha = alpha.rank(size, 1, 0).rank(1, size, 0)
+        alpha = _min_max_filter(alpha, mask.shrink, maximum=False)
     if mask.expand:
-        size = 2 * mask.expand + 1
-        alpha = alpha.rank(size, 1, size - 1).rank(1, size, size - 1)
+        alpha = _min_max_filter(alpha, mask.expand, maximum=True)
     if mask.feather:
         alpha = alpha.gaussblur(mask.feather / 2.0).cast("uchar")
     if mask.invert:
@@ -76,14 +85,20 @@ def restrict_to_region(alpha: Image, left: int, top: int, width: int, height: in
     return inside.embed(left, top, alpha.width, alpha.height, extend="black")
 
 
+def _nonzero_span(profile: Image) -> tuple[int, int]:
+    values = np.frombuffer(profile.cast("double").write_to_memory(), dtype=np.float64)
+    hits = np.flatnonzero(values)
+    return int(hits[0]), int(hits[-1]) + 1
+
+
 def foreground_box(alpha: Image, threshold: int = 8) -> tuple[int, int, int, int]:
     """(left, top, width, height) of the pixels with alpha above `threshold`; width 0 if none."""
     if alpha.max() <= threshold:
         return (0, 0, 0, 0)
-    left, top, width, height = alpha.find_trim(threshold=threshold, background=[0])
-    if width == 0 or height == 0:  # find_trim's median filter can erase a tiny subject
-        return (0, 0, alpha.width, alpha.height)
-    return (int(left), int(top), int(width), int(height))
+    columns, rows = (alpha > threshold).project()  # sums per column and per row
+    x0, x1 = _nonzero_span(columns)
+    y0, y1 = _nonzero_span(rows)
+    return (x0, y0, x1 - x0, y1 - y0)
 
 
 def shadow_layer(rgba: Image, kind: str, opacity: int, box: tuple[int, int, int, int]) -> Image:

@@ -98,10 +98,7 @@ async def list_resources(request: Request) -> Response:
 async def get_resource(request: Request) -> Response:
     services = _authorize(request)
     cloud, public_id = request.path_params["cloud"], request.path_params["public_id"]
-    try:
-        record = await services.stat(cloud, public_id)
-    except ValueError:
-        record = None
+    record = await services.stat(cloud, public_id)
     if record is None:
         raise NotFound(f"Resource not found - {public_id}")
     return JSONResponse(asset_json(request, services, record))

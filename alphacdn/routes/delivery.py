@@ -67,10 +67,7 @@ async def deliver(request: Request) -> Response:
     req = parse_url(request.scope["path"], named=services.named.table())
     if req.cloud not in services.settings.http.clouds:
         raise NotFound(f"Unknown cloud name: {req.cloud}")
-    try:
-        asset = await services.stat(req.cloud, req.public_id)
-    except ValueError:  # an unsafe public_id can name nothing we store
-        asset = None
+    asset = await services.stat(req.cloud, req.public_id)
     if asset is None:
         raise NotFound(f"Resource not found - {req.public_id}")
     _check_access(services, req)

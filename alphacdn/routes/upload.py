@@ -26,10 +26,12 @@ from alphacdn.services import Services
 from alphacdn.transform import verify_api_signature
 from alphacdn.transform.errors import (
     CdnError,
+    InvalidImage,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
     Unauthorized,
+    UnsupportedImage,
 )
 from alphacdn.uploads import asset_json, read_body
 
@@ -106,6 +108,23 @@ async def _file_data(services: Services, params: dict[str, Any], file_bytes: byt
         raise InvalidRequest("file must be a multipart file, a data URI, base64 or a URL") from None
 
 
+def _verify(data: bytes, services: Services) -> engine.SourceInfo:
+    """Header check (format, pixel limit) then a cheap full decode (shrink-on-load), so a
+    truncated or corrupt file is refused now rather than failing every later delivery."""
+    max_pixels = services.settings.engine.max_source_pixels
+    try:
+        info = engine.probe(data)
+        if info.pixels > max_pixels:
+            raise InvalidRequest(
+                f"Invalid image file: {info.width}x{info.height} is {info.pixels} pixels, "
+                f"over the limit of {max_pixels}"
+            )
+        engine.load(data, max_pixels=max_pixels, target=(64, 64))
+    except (UnsupportedImage, InvalidImage) as exc:
+        raise InvalidRequest(f"Invalid image file: {exc.public}") from None
+    return info
+
+
 def _public_id(params: dict[str, Any]) -> str:
     pid = str(params.get("public_id") or "").strip().strip("/")
     if not pid:
@@ -128,12 +147,7 @@ async def upload(request: Request) -> Response:
             f"File size too large: {len(data)} bytes, maximum is "
             f"{services.settings.http.max_upload_bytes}"
         )
-    info = await anyio.to_thread.run_sync(engine.probe, data)
-    if info.width * info.height > services.settings.engine.max_source_pixels:
-        raise InvalidRequest(
-            f"Image too large: {info.width}x{info.height} = {info.width * info.height} pixels, "
-            f"maximum is {services.settings.engine.max_source_pixels}"
-        )
+    info = await anyio.to_thread.run_sync(lambda: _verify(data, services))
     public_id = _public_id(params)
     tags = params.get("tags") or []
     if isinstance(tags, str):
