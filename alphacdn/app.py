@@ -38,9 +38,12 @@ async def metrics(request: Request) -> Response:
     }
     if services.mattes is not None:
         runner = services.mattes.runner
-        body["jobs"] = {"completed": runner.completed, "failed": runner.failed,
-                        "queued_or_running": runner.store.depth(),
-                        "matte_runs": dict(services.mattes.runs)}
+        body["jobs"] = {
+            "completed": runner.completed,
+            "failed": runner.failed,
+            "queued_or_running": runner.store.depth(),
+            "matte_runs": dict(services.mattes.runs),
+        }
     return JSONResponse(body)
 
 
@@ -55,8 +58,9 @@ def build_routes() -> list[BaseRoute]:
         Route(f"{v}/resources/image/upload", admin.list_resources, methods=["GET"]),
         Route(f"{v}/resources/image/upload", admin.delete_resources, methods=["DELETE"]),
         Route(f"{v}/resources/image/upload/{{public_id:path}}", admin.get_resource),
-        Route(f"{v}/transformations", admin.transformations,
-              methods=["GET", "POST", "PUT", "DELETE"]),
+        Route(
+            f"{v}/transformations", admin.transformations, methods=["GET", "POST", "PUT", "DELETE"]
+        ),
         Route("/{cloud}/image/{rest:path}", delivery.deliver, methods=["GET", "HEAD"]),
     ]
 
@@ -81,8 +85,12 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=build_routes(),
-        exception_handlers={CdnError: cdn_error_handler, Exception: unexpected_error_handler,
-                            404: not_found_handler, 405: method_not_allowed_handler},
+        exception_handlers={
+            CdnError: cdn_error_handler,
+            Exception: unexpected_error_handler,
+            404: not_found_handler,
+            405: method_not_allowed_handler,
+        },
         lifespan=lifespan,
     )
     app.state.services = services
@@ -107,8 +115,11 @@ def _attach_jobs(services: Services) -> None:
     from alphacdn.jobs.upload_jobs import UploadJobs
 
     s = services.settings
-    runner = JobRunner(JobStore(s.cache.state_dir / "jobs"), concurrency=s.jobs.concurrency,
-                       lease_seconds=s.jobs.lease_seconds)
+    runner = JobRunner(
+        JobStore(s.cache.state_dir / "jobs"),
+        concurrency=s.jobs.concurrency,
+        lease_seconds=s.jobs.lease_seconds,
+    )
     mattes = MatteRunner(services, CutoutMaker(s), runner)
     missing = mattes.maker.missing_message(mattes.model)
     if missing:

@@ -35,15 +35,17 @@ def _parser() -> argparse.ArgumentParser:
 
     fetch = sub.add_parser("fetch-models", help="download, verify (sha256) and install weights")
     fetch.add_argument("names", nargs="*", help="models to fetch (default: all)")
-    fetch.add_argument("--for-tests", action="store_true",
-                       help="only the small models the test suite needs")
+    fetch.add_argument(
+        "--for-tests", action="store_true", help="only the small models the test suite needs"
+    )
     fetch.add_argument("--models-dir", help="ALPHACDN_MODELS_DIR (default <data-dir>/models)")
 
     models = sub.add_parser("models", help="list known models, installed or not")
     models.add_argument("--models-dir", help="ALPHACDN_MODELS_DIR")
 
-    rb = sub.add_parser("remove-bg", help="send a folder through a remove.bg-style API",
-                        add_help=False)
+    rb = sub.add_parser(
+        "remove-bg", help="send a folder through a remove.bg-style API", add_help=False
+    )
     rb.add_argument("args", nargs=argparse.REMAINDER)
     return p
 
@@ -60,8 +62,12 @@ def _serve(args: argparse.Namespace) -> None:
 
     env = dict(os.environ)
     env.setdefault("ALPHACDN_DATA_DIR", "./data")
-    for flag, var in (("host", "ALPHACDN_HOST"), ("port", "ALPHACDN_PORT"),
-                      ("data_dir", "ALPHACDN_DATA_DIR"), ("workers", "ALPHACDN_WORKERS")):
+    for flag, var in (
+        ("host", "ALPHACDN_HOST"),
+        ("port", "ALPHACDN_PORT"),
+        ("data_dir", "ALPHACDN_DATA_DIR"),
+        ("workers", "ALPHACDN_WORKERS"),
+    ):
         value = getattr(args, flag)
         if value is not None:
             env[var] = str(value)

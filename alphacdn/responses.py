@@ -23,8 +23,14 @@ def _header_safe(text: str) -> str:
 def error_response(request: Request, exc: CdnError) -> Response:
     """The one place a `CdnError` becomes an HTTP response."""
     if exc.detail:
-        log.info("%s %s → %s %s (%s)", request.method, request.url.path, exc.status, exc.public,
-                 exc.detail)
+        log.info(
+            "%s %s → %s %s (%s)",
+            request.method,
+            request.url.path,
+            exc.status,
+            exc.public,
+            exc.detail,
+        )
     headers = dict(exc.headers)
     if request.url.path.startswith(_JSON_PREFIXES):
         return JSONResponse({"error": {"message": exc.public}}, exc.status, headers=headers)

@@ -83,8 +83,9 @@ class Services:
         c = settings.cache
         self.originals = LocalOriginals(c.originals_dir)
         self.derived = DerivedCache(c.derived_dir, size_limit=c.size_limit_bytes)
-        self.named = NamedTransformations(c.state_dir / "named.json",
-                                          settings.engine.named_transformations)
+        self.named = NamedTransformations(
+            c.state_dir / "named.json", settings.engine.named_transformations
+        )
         self.flight = SingleFlight(Claims(c.state_dir / "flight"))
         self.render_limiter = anyio.CapacityLimiter(settings.engine.render_threads)
         self.matte_source: MatteSource | None = None
@@ -108,8 +109,7 @@ class Services:
     def named_only(self, req: DeliveryRequest) -> bool:
         """True when every component of the URL is a named transformation (`t_…`)."""
         return all(
-            seg.startswith("t_") and "," not in seg
-            for seg in req.transformation.split("/") if seg
+            seg.startswith("t_") and "," not in seg for seg in req.transformation.split("/") if seg
         )
 
     def is_eager(self, req: DeliveryRequest) -> bool:
@@ -144,8 +144,12 @@ class Services:
         from alphacdn.net import fetch_url
 
         http = self.settings.http
-        return await fetch_url(url, max_bytes=http.max_upload_bytes, timeout=30.0,
-                               allow_private=http.allow_private_urls)
+        return await fetch_url(
+            url,
+            max_bytes=http.max_upload_bytes,
+            timeout=30.0,
+            allow_private=http.allow_private_urls,
+        )
 
     async def after_upload(
         self, request: Request, record: AssetRecord, params: dict[str, Any]
@@ -212,7 +216,9 @@ class Services:
                 "headers": extra,
             }
             tag = asset_tag(asset.cloud, asset.public_id)
-            await anyio.to_thread.run_sync(lambda: self.derived.put(key, result.body, meta, tag=tag))
+            await anyio.to_thread.run_sync(
+                lambda: self.derived.put(key, result.body, meta, tag=tag)
+            )
             return Entry(result.body, meta)
 
         def check() -> Entry | None:

@@ -23,8 +23,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     # multipart overhead: allow a little over the file limit for the other fields
     hard = limit + 64 * 1024
     if declared is not None and declared.isdigit() and int(declared) > hard:
-        raise PayloadTooLarge(f"File size too large: request body is {declared} bytes, "
-                              f"maximum upload is {limit}")
+        raise PayloadTooLarge(
+            f"File size too large: request body is {declared} bytes, maximum upload is {limit}"
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -46,8 +47,10 @@ def base_url(request: Request, services: Services) -> str:
 
 
 def delivery_url(request: Request, services: Services, record: AssetRecord) -> str:
-    return (f"{base_url(request, services)}/{record.cloud}/image/upload/v{record.version}/"
-            f"{quote(record.public_id)}.{record.format}")
+    return (
+        f"{base_url(request, services)}/{record.cloud}/image/upload/v{record.version}/"
+        f"{quote(record.public_id)}.{record.format}"
+    )
 
 
 def asset_json(request: Request, services: Services, record: AssetRecord) -> dict[str, Any]:

@@ -15,9 +15,9 @@ def matte_confidence(alpha: npt.NDArray[np.floating]) -> float:
 
     The product of four factors, each in [0, 1]:
 
-    - decisive = share of pixels with α < 0.05 or α > 0.95, mapped linearly so that 80 % → 0 and
+    - decisive = share of pixels with α < 0.05 or α > 0.95, mapped linearly so that 60 % → 0 and
       100 % → 1 (a model that is unsure about much of the image leaves a wide grey area);
-    - sharpness = exp(−max(0, w − 2) / 6), where w = (uncertain pixels) / (length of the
+    - sharpness = exp(−max(0, w − 2) / 30), where w = (uncertain pixels) / (length of the
       binarised mask's boundary) is the mean width of the soft band in pixels: a crisp or
       hair-thin band is 1–3 px wide, a blurry guess is tens of pixels;
     - area = min(1, a / 0.01) · min(1, (0.99 − a) / 0.04), a = foreground share: an empty
@@ -33,7 +33,7 @@ def matte_confidence(alpha: npt.NDArray[np.floating]) -> float:
     if n == 0:
         return 0.0
     uncertain = (a >= LOW) & (a <= HIGH)
-    decisive = float(np.clip((1.0 - uncertain.mean() - 0.8) / 0.2, 0.0, 1.0))
+    decisive = float(np.clip((1.0 - uncertain.mean() - 0.6) / 0.4, 0.0, 1.0))
 
     fg = a > 0.5
     area_share = float(fg.mean())
@@ -43,7 +43,7 @@ def matte_confidence(alpha: npt.NDArray[np.floating]) -> float:
 
     boundary = int(np.count_nonzero(fg ^ ndimage.binary_erosion(fg)))
     width = float(uncertain.sum()) / max(boundary, 1)
-    sharpness = float(np.exp(-max(0.0, width - 2.0) / 6.0))
+    sharpness = float(np.exp(-max(0.0, width - 2.0) / 30.0))
 
     labels, count = ndimage.label(fg)
     sizes = np.bincount(labels.ravel())[1:]

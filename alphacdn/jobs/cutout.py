@@ -44,8 +44,13 @@ class MatteOutcome:
         return h
 
     def result_json(self) -> dict[str, Any]:
-        return {"confidence": self.confidence, "width": self.width, "height": self.height,
-                "hints": self.hints_report, "timings": self.timings}
+        return {
+            "confidence": self.confidence,
+            "width": self.width,
+            "height": self.height,
+            "hints": self.hints_report,
+            "timings": self.timings,
+        }
 
 
 class CutoutMaker:
@@ -55,8 +60,9 @@ class CutoutMaker:
         m = settings.models
         user = None
         if m.user_model_path is not None:
-            user = user_model(m.user_model_path, m.user_model_size, m.user_model_mean,
-                              m.user_model_std)
+            user = user_model(
+                m.user_model_path, m.user_model_size, m.user_model_mean, m.user_model_std
+            )
         self.matter = Matter(m.models_dir, ort_threads=m.ort_threads, user_model=user)
 
     def missing_message(self, model: str) -> str | None:
@@ -70,8 +76,15 @@ class CutoutMaker:
     def estimated_seconds(self, model: str) -> float:
         return float(self.matter.estimated_seconds(model))
 
-    def make(self, source: bytes, model: str, *, fine_edges: bool, hints: tuple[str, ...],
-             max_pixels: int) -> MatteOutcome:
+    def make(
+        self,
+        source: bytes,
+        model: str,
+        *,
+        fine_edges: bool,
+        hints: tuple[str, ...],
+        max_pixels: int,
+    ) -> MatteOutcome:
         image = engine.load(source, max_pixels=max_pixels)
         scaled_from = None
         if image.width * image.height > MATTE_MAX_PIXELS:
@@ -86,11 +99,16 @@ class CutoutMaker:
             # class selection arrives with the hints issue; until then the header says so
             hints_report = "not-applied;requested=" + ";".join(hints)
         png = engine.encode_rgba_png(np.ascontiguousarray(rgba))
-        return MatteOutcome(png=png, width=rgba.shape[1], height=rgba.shape[0],
-                            confidence=float(cut.confidence), scaled_from=scaled_from,
-                            hints=hints, hints_report=hints_report,
-                            timings={k: round(v, 4) for k, v in cut.timings.items()})
-
+        return MatteOutcome(
+            png=png,
+            width=rgba.shape[1],
+            height=rgba.shape[0],
+            confidence=float(cut.confidence),
+            scaled_from=scaled_from,
+            hints=hints,
+            hints_report=hints_report,
+            timings={k: round(v, 4) for k, v in cut.timings.items()},
+        )
 
 
 __all__ = ["MATTE_MAX_PIXELS", "CutoutMaker", "MatteOutcome"]

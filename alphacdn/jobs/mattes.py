@@ -54,13 +54,25 @@ class MatteJob:
     hints: tuple[str, ...]
 
     def payload(self) -> dict[str, Any]:
-        return {"cloud": self.cloud, "public_id": self.public_id, "version": self.version,
-                "model": self.model, "fine_edges": self.fine_edges, "hints": list(self.hints)}
+        return {
+            "cloud": self.cloud,
+            "public_id": self.public_id,
+            "version": self.version,
+            "model": self.model,
+            "fine_edges": self.fine_edges,
+            "hints": list(self.hints),
+        }
 
     @classmethod
     def from_payload(cls, p: dict[str, Any]) -> MatteJob:
-        return cls(str(p["cloud"]), str(p["public_id"]), int(p["version"]), str(p["model"]),
-                   bool(p["fine_edges"]), tuple(p.get("hints", ())))
+        return cls(
+            str(p["cloud"]),
+            str(p["public_id"]),
+            int(p["version"]),
+            str(p["model"]),
+            bool(p["fine_edges"]),
+            tuple(p.get("hints", ())),
+        )
 
 
 class MatteRunner:
@@ -77,8 +89,9 @@ class MatteRunner:
         self.runs: dict[str, int] = {}
 
     def key(self, asset: AssetRecord, removal: BackgroundRemoval) -> str:
-        return matte_key(asset.cloud, asset.public_id, asset.version, self.model,
-                         removal_options(removal))
+        return matte_key(
+            asset.cloud, asset.public_id, asset.version, self.model, removal_options(removal)
+        )
 
     # ── the request side ─────────────────────────────────────────────────────────────────────
     async def require(self, asset: AssetRecord, plan: Plan) -> tuple[bytes, dict[str, str]]:
@@ -106,8 +119,14 @@ class MatteRunner:
             missing = self.maker.missing_message(self.model)
             if missing:
                 raise ServiceUnavailable(missing)
-            job = MatteJob(asset.cloud, asset.public_id, asset.version, self.model,
-                           removal.fine_edges, removal.hints)
+            job = MatteJob(
+                asset.cloud,
+                asset.public_id,
+                asset.version,
+                self.model,
+                removal.fine_edges,
+                removal.hints,
+            )
             limit = self.services.settings.jobs.queue_max
             try:
                 record, created = await anyio.to_thread.run_sync(
@@ -123,8 +142,7 @@ class MatteRunner:
         depth = await anyio.to_thread.run_sync(self.jobs.depth)
         status = record.status if record is not None else "queued"
         raise MatteInProgress(
-            f"Background removal in progress for {asset.public_id} ({status}); "
-            "retry shortly",
+            f"Background removal in progress for {asset.public_id} ({status}); retry shortly",
             retry_after=self.retry_after(depth),
         )
 
@@ -133,6 +151,22 @@ class MatteRunner:
         per_job = self.maker.estimated_seconds(self.model)
         runners = max(1, self.services.settings.jobs.concurrency)
         return max(1, math.ceil(per_job * max(1, depth) / runners))
+
+    async def ensure(self, asset: AssetRecord, removal: BackgroundRemoval) -> None:
+        """Make the matte now, in the caller (eager work already runs as a job: waiting for a
+        second queued job could deadlock a single runner)."""
+        key = self.key(asset, removal)
+        if await anyio.to_thread.run_sync(self.services.derived.get_matte, key) is not None:
+            return
+        job = MatteJob(
+            asset.cloud,
+            asset.public_id,
+            asset.version,
+            self.model,
+            removal.fine_edges,
+            removal.hints,
+        )
+        await anyio.to_thread.run_sync(lambda: self._compute(key, job))
 
     # ── the runner side ──────────────────────────────────────────────────────────────────────
     async def handle(self, record: JobRecord) -> dict[str, Any]:
@@ -146,8 +180,13 @@ class MatteRunner:
     def _compute(self, key: str, job: MatteJob) -> MatteOutcome:
         """Blocking: read the original, make the cut-out, store it in the matte cache."""
         source = self.services.originals.read(job.cloud, job.public_id, version=job.version)
-        outcome = self.maker.make(source, job.model, fine_edges=job.fine_edges, hints=job.hints,
-                                  max_pixels=self.services.settings.engine.max_source_pixels)
+        outcome = self.maker.make(
+            source,
+            job.model,
+            fine_edges=job.fine_edges,
+            hints=job.hints,
+            max_pixels=self.services.settings.engine.max_source_pixels,
+        )
         tag = f"{job.cloud}/{job.public_id}"
         self.services.derived.put_matte(key, outcome.png, {"headers": outcome.headers()}, tag=tag)
         return outcome

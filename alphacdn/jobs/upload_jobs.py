@@ -1,17 +1,16 @@
 """Upload-time work: `background_removal=cloudinary_ai[:hint…][:fine_edges]`, `eager`, webhooks.
 
-    background_removal  → answer `info.background_removal.cloudinary_ai.status = pending`, then a
-                          job replaces the asset with the PNG cut-out (new version, original kept
-                          as a backup) and POSTs `notification_url` with url + confidence.
-    eager (+ eager_async, eager_notification_url)
-                        → render each chain into the derived cache (mattes first for chains that
-                          start with `e_background_removal`), synchronously unless eager_async.
+background_removal  → answer `info.background_removal.cloudinary_ai.status = pending`, then a
+                      job replaces the asset with the PNG cut-out (new version, original kept
+                      as a backup) and POSTs `notification_url` with url + confidence.
+eager (+ eager_async, eager_notification_url)
+                    → render each chain into the derived cache (mattes first for chains that
+                      start with `e_background_removal`), synchronously unless eager_async.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 from urllib.parse import quote
 
@@ -24,7 +23,7 @@ from alphacdn.cache import AssetRecord, JobRecord
 from alphacdn.jobs.mattes import MatteRunner
 from alphacdn.services import Services
 from alphacdn.transform import canonical, parse_chain
-from alphacdn.transform.errors import CdnError, InvalidRequest, MatteInProgress
+from alphacdn.transform.errors import CdnError, InvalidRequest
 from alphacdn.transform.steps import HINT_CLASSES, BackgroundRemoval
 from alphacdn.transform.values import Format
 from alphacdn.uploads import base_url
@@ -33,8 +32,6 @@ log = logging.getLogger("alphacdn.jobs")
 
 REMOVAL_KIND = "upload_removal"
 EAGER_KIND = "eager"
-#: a synchronous eager upload waits at most this long for its mattes
-EAGER_SYNC_TIMEOUT = 300.0
 
 
 def parse_removal_param(value: str) -> BackgroundRemoval:
@@ -80,10 +77,15 @@ class UploadJobs:
         base = base_url(request, self.services)
         if params.get("background_removal"):
             removal = parse_removal_param(str(params["background_removal"]))
-            payload = {"cloud": record.cloud, "public_id": record.public_id,
-                       "version": record.version, "fine_edges": removal.fine_edges,
-                       "hints": list(removal.hints), "base": base,
-                       "notification_url": params.get("notification_url", "")}
+            payload = {
+                "cloud": record.cloud,
+                "public_id": record.public_id,
+                "version": record.version,
+                "fine_edges": removal.fine_edges,
+                "hints": list(removal.hints),
+                "base": base,
+                "notification_url": params.get("notification_url", ""),
+            }
             key = f"upload_removal:{record.cloud}/{record.public_id}@{record.version}"
             await anyio.to_thread.run_sync(
                 lambda: self.mattes.jobs.submit(key, REMOVAL_KIND, payload)
@@ -93,12 +95,19 @@ class UploadJobs:
         if params.get("eager"):
             chains = [c for c in str(params["eager"]).split("|") if c]
             for chain in chains:
-                parse_chain(chain.rsplit("/", 1)[0] if _has_format(chain) else chain,
-                            named=self.services.named.table())
-            payload = {"cloud": record.cloud, "public_id": record.public_id,
-                       "version": record.version, "chains": chains, "base": base,
-                       "notification_url": params.get("eager_notification_url")
-                       or params.get("notification_url", "")}
+                parse_chain(
+                    chain.rsplit("/", 1)[0] if _has_format(chain) else chain,
+                    named=self.services.named.table(),
+                )
+            payload = {
+                "cloud": record.cloud,
+                "public_id": record.public_id,
+                "version": record.version,
+                "chains": chains,
+                "base": base,
+                "notification_url": params.get("eager_notification_url")
+                or params.get("notification_url", ""),
+            }
             is_async = str(params.get("eager_async", "")).lower() in ("1", "true")
             key = f"eager:{record.cloud}/{record.public_id}@{record.version}"
             if is_async:
@@ -108,7 +117,7 @@ class UploadJobs:
                 self.mattes.runner.wake()
                 extra["eager"] = [{"transformation": c, "status": "pending"} for c in chains]
             else:
-                extra["eager"] = await self._eager(payload, wait=True)
+                extra["eager"] = await self._eager(payload)
         return extra
 
     # ── job handlers ─────────────────────────────────────────────────────────────────────────
@@ -121,34 +130,55 @@ class UploadJobs:
             return {"skipped": "asset changed or deleted"}
         outcome = await anyio.to_thread.run_sync(
             lambda: self.mattes.maker.make(
-                self.services.originals.read(cloud, public_id), self.mattes.model,
-                fine_edges=bool(p["fine_edges"]), hints=tuple(p["hints"]),
-                max_pixels=self.services.settings.engine.max_source_pixels)
+                self.services.originals.read(cloud, public_id, version=int(p["version"])),
+                self.mattes.model,
+                fine_edges=bool(p["fine_edges"]),
+                hints=tuple(p["hints"]),
+                max_pixels=self.services.settings.engine.max_source_pixels,
+            )
         )
-        info = {"background_removal": {"cloudinary_ai": {
-            "status": "complete", "confidence": round(outcome.confidence, 4),
-            "hints": outcome.hints_report or None}}}
-        meta = {**current.meta, "format": "png", "width": outcome.width,
-                "height": outcome.height, "info": info, "confidence": outcome.confidence}
+        info = {
+            "background_removal": {
+                "cloudinary_ai": {
+                    "status": "complete",
+                    "confidence": round(outcome.confidence, 4),
+                    "hints": outcome.hints_report or None,
+                }
+            }
+        }
+        meta = {
+            **current.meta,
+            "format": "png",
+            "width": outcome.width,
+            "height": outcome.height,
+            "info": info,
+            "confidence": outcome.confidence,
+        }
         record = await anyio.to_thread.run_sync(
-            lambda: self.services.originals.put(cloud, public_id, outcome.png, meta,
-                                                backup=True)
+            lambda: self.services.originals.put(cloud, public_id, outcome.png, meta, backup=True)
         )
         await self.services.invalidate(cloud, public_id)
         url = _url(str(p["base"]), record.cloud, "", record)
-        body = {"notification_type": "info", "info_kind": "cloudinary_ai",
-                "info_status": "complete", "public_id": public_id, "version": record.version,
-                "url": url, "secure_url": url, "confidence": outcome.confidence,
-                "info_data": info["background_removal"]["cloudinary_ai"]}
+        body = {
+            "notification_type": "info",
+            "info_kind": "cloudinary_ai",
+            "info_status": "complete",
+            "public_id": public_id,
+            "version": record.version,
+            "url": url,
+            "secure_url": url,
+            "confidence": outcome.confidence,
+            "info_data": info["background_removal"]["cloudinary_ai"],
+        }
         if p.get("notification_url"):
             await notify(str(p["notification_url"]), body)
         return body
 
     async def run_eager(self, job: JobRecord) -> dict[str, Any]:
-        results = await self._eager(job.payload, wait=True)
+        results = await self._eager(job.payload)
         return {"eager": results}
 
-    async def _eager(self, p: dict[str, Any], *, wait: bool) -> list[dict[str, Any]]:
+    async def _eager(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         """Render every eager chain into the derived cache; POST the notification if asked."""
         cloud, public_id = str(p["cloud"]), str(p["public_id"])
         asset = await self.services.stat(cloud, public_id)
@@ -156,38 +186,44 @@ class UploadJobs:
             return []
         results = []
         for raw in p["chains"]:
-            chain, fmt = (raw.rsplit("/", 1) if _has_format(raw) else (raw, asset.format))
+            chain, fmt = raw.rsplit("/", 1) if _has_format(raw) else (raw, asset.format)
             plan = parse_chain(chain, named=self.services.named.table())
             ext = Format("jpg" if fmt == "jpeg" else fmt)
-            deadline = time.monotonic() + EAGER_SYNC_TIMEOUT
-            while True:
-                try:
-                    served = await self.services.rendered(
-                        asset=asset, plan=plan, canonical_text=canonical(plan),
-                        fmt_key=(plan.output.format or ext).value, accept="",
-                        default_format=ext)
-                    break
-                except MatteInProgress:
-                    if not wait or time.monotonic() > deadline:
-                        raise
-                    await anyio.sleep(0.2)
-                except CdnError as exc:
-                    results.append({"transformation": raw, "status": "failed",
-                                    "error": exc.public})
-                    served = None
-                    break
-            if served is None:
+            try:
+                if plan.removal is not None:
+                    await self.mattes.ensure(asset, plan.removal)
+                served = await self.services.rendered(
+                    asset=asset,
+                    plan=plan,
+                    canonical_text=canonical(plan),
+                    fmt_key=(plan.output.format or ext).value,
+                    accept="",
+                    default_format=ext,
+                )
+            except CdnError as exc:
+                results.append({"transformation": raw, "status": "failed", "error": exc.public})
                 continue
             await self.services.remember_eager(asset, chain)
-            results.append({"transformation": raw, "status": "processed",
-                            "bytes": len(served.body), "format": served.extension,
-                            "url": _url(str(p["base"]), cloud, chain, asset, served.extension),
-                            "secure_url": _url(str(p["base"]), cloud, chain, asset,
-                                               served.extension)})
+            results.append(
+                {
+                    "transformation": raw,
+                    "status": "processed",
+                    "bytes": len(served.body),
+                    "format": served.extension,
+                    "url": _url(str(p["base"]), cloud, chain, asset, served.extension),
+                    "secure_url": _url(str(p["base"]), cloud, chain, asset, served.extension),
+                }
+            )
         if p.get("notification_url"):
-            await notify(str(p["notification_url"]), {
-                "notification_type": "eager", "public_id": public_id,
-                "version": asset.version, "eager": results})
+            await notify(
+                str(p["notification_url"]),
+                {
+                    "notification_type": "eager",
+                    "public_id": public_id,
+                    "version": asset.version,
+                    "eager": results,
+                },
+            )
         return results
 
 
@@ -198,8 +234,10 @@ def _has_format(chain: str) -> bool:
 
 def _url(base: str, cloud: str, chain: str, record: AssetRecord, ext: str | None = None) -> str:
     middle = f"{chain}/" if chain else ""
-    return (f"{base}/{cloud}/image/upload/{middle}v{record.version}/"
-            f"{quote(record.public_id)}.{ext or record.format}")
+    return (
+        f"{base}/{cloud}/image/upload/{middle}v{record.version}/"
+        f"{quote(record.public_id)}.{ext or record.format}"
+    )
 
 
 __all__ = ["UploadJobs", "notify", "parse_removal_param"]

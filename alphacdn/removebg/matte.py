@@ -101,6 +101,12 @@ def foreground_box(alpha: Image, threshold: int = 8) -> tuple[int, int, int, int
     return (x0, y0, x1 - x0, y1 - y0)
 
 
+def _place(image: Image, x: int, y: int, width: int, height: int) -> Image:
+    """`image` at (x, y) on a black width × height canvas, clipped (any offset is fine)."""
+    canvas_w, canvas_h = max(width, x + image.width), max(height, y + image.height)
+    return image.embed(x, y, canvas_w, canvas_h, extend="black").extract_area(0, 0, width, height)
+
+
 def shadow_layer(rgba: Image, kind: str, opacity: int, box: tuple[int, int, int, int]) -> Image:
     """A black RGBA layer the size of `rgba` holding a soft shadow of its alpha."""
     left, top, width, height = box
@@ -109,12 +115,12 @@ def shadow_layer(rgba: Image, kind: str, opacity: int, box: tuple[int, int, int,
     if kind == "drop":
         offset = max(1, round(size * 0.02))
         blurred = alpha.gaussblur(max(1.0, size * 0.015))
-        shadow = blurred.embed(offset, offset, alpha.width, alpha.height, extend="black")
+        shadow = _place(blurred, offset, offset, alpha.width, alpha.height)
     else:  # "3D" / "car": a ground contact shadow, the subject's footprint squashed flat
         flat_h = max(2, round(height * 0.12))
         footprint = alpha.extract_area(left, top, width, height).resize(1.0, vscale=flat_h / height)
         base = top + height - flat_h // 2
-        shadow = footprint.embed(left, base, alpha.width, alpha.height + flat_h, extend="black")
+        shadow = _place(footprint, left, base, alpha.width, alpha.height + flat_h)
         shadow = shadow.gaussblur(max(1.0, flat_h * 0.35))
         shadow = shadow.extract_area(0, 0, alpha.width, alpha.height)
     shadow = (shadow * (opacity / 100.0)).cast("uchar")

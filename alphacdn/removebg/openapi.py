@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alphacdn.removebg.params import (
+from alphacdn.removebg.options import (
     Channels,
     ForegroundType,
     OutputFormat,

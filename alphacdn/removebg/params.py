@@ -22,6 +22,15 @@ from typing import Literal, TypeVar
 
 from alphacdn.removebg.colors import parse_color
 from alphacdn.removebg.errors import ApiError, bad_param, limit_error, unknown_value
+from alphacdn.removebg.options import (
+    SIZE_ALIASES,
+    Channels,
+    ForegroundType,
+    OutputFormat,
+    ShadowType,
+    Size,
+    TypeLevel,
+)
 from alphacdn.removebg.values import (
     NO_MARGIN,
     ORIGINAL_POSITION,
@@ -40,56 +49,6 @@ from alphacdn.removebg.values import (
 #: largest accepted image file (upload, base64 or URL), from the reference
 MAX_FILE_BYTES = 22 * 1024 * 1024
 MAX_MASK_PX = 250
-
-
-class Size(StrEnum):
-    PREVIEW = "preview"
-    MEDIUM = "medium"
-    HD = "hd"
-    FULL = "full"
-    MP50 = "50MP"
-    AUTO = "auto"
-
-
-SIZE_ALIASES = {"small": Size.PREVIEW, "regular": Size.PREVIEW, "4k": Size.FULL}
-
-
-class OutputFormat(StrEnum):
-    AUTO = "auto"
-    PNG = "png"
-    WEBP = "webp"
-    JPG = "jpg"
-    ZIP = "zip"
-
-
-class ForegroundType(StrEnum):
-    AUTO = "auto"
-    PERSON = "person"
-    PRODUCT = "product"
-    ANIMAL = "animal"
-    CAR = "car"
-    GRAPHIC = "graphic"
-    TRANSPORTATION = "transportation"
-
-
-class TypeLevel(StrEnum):
-    NONE = "none"
-    COARSE = "1"
-    SPECIFIC = "2"
-    LATEST = "latest"
-
-
-class Channels(StrEnum):
-    RGBA = "rgba"
-    ALPHA = "alpha"
-
-
-class ShadowType(StrEnum):
-    NONE = "none"
-    DROP = "drop"
-    THREE_D = "3D"
-    CAR = "car"
-    AUTO = "auto"
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,7 +77,10 @@ class TaskRunner:
         while True:
             claim = None
             if len(self._running) < self.concurrency:
-                claim = await asyncio.to_thread(self.store.claim, self.lease_seconds)
+                try:
+                    claim = await asyncio.to_thread(self.store.claim, self.lease_seconds)
+                except Exception:  # a locked or broken store must not end the loop
+                    log.exception("claiming a task failed")
             if claim is not None:
                 job = asyncio.create_task(self._run(claim))
                 self._running.add(job)

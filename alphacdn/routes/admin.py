@@ -1,12 +1,12 @@
 """Admin API basics, as `cloudinary.api` calls them (HTTP basic auth with api_key:api_secret).
 
-    GET    /v1_1/<cloud>/resources/image[/upload]            list (prefix, max_results, next_cursor)
-    GET    /v1_1/<cloud>/resources/image/upload/<public_id>   one resource
-    DELETE /v1_1/<cloud>/resources/image/upload               delete (public_ids[]) + invalidate
-    GET    /v1_1/<cloud>/transformations                      list named transformations
-    POST   /v1_1/<cloud>/transformations                      create (name, transformation)
-    PUT    /v1_1/<cloud>/transformations                      update (transformation=<name>, unsafe_update)
-    DELETE /v1_1/<cloud>/transformations                      delete (transformation=<name>)
+GET    /v1_1/<cloud>/resources/image[/upload]            list (prefix, max_results, next_cursor)
+GET    /v1_1/<cloud>/resources/image/upload/<public_id>   one resource
+DELETE /v1_1/<cloud>/resources/image/upload               delete (public_ids[]) + invalidate
+GET    /v1_1/<cloud>/transformations                      list named transformations
+POST   /v1_1/<cloud>/transformations                      create (name, transformation)
+PUT    /v1_1/<cloud>/transformations                      update (transformation=<name>, unsafe_update)
+DELETE /v1_1/<cloud>/transformations                      delete (transformation=<name>)
 """
 
 from __future__ import annotations
@@ -132,12 +132,23 @@ async def transformations(request: Request) -> Response:
             name = str(name).removeprefix("t_")
             if name not in table:
                 raise NotFound(f"Transformation {name} not found")
-            return JSONResponse({"name": f"t_{name}", "named": True, "allowed_for_strict": True,
-                                 "info": [{"transformation": table[name]}], "used": False})
-        return JSONResponse({"transformations": [
-            {"name": f"t_{n}", "named": True, "allowed_for_strict": True, "used": False}
-            for n in sorted(table)
-        ]})
+            return JSONResponse(
+                {
+                    "name": f"t_{name}",
+                    "named": True,
+                    "allowed_for_strict": True,
+                    "info": [{"transformation": table[name]}],
+                    "used": False,
+                }
+            )
+        return JSONResponse(
+            {
+                "transformations": [
+                    {"name": f"t_{n}", "named": True, "allowed_for_strict": True, "used": False}
+                    for n in sorted(table)
+                ]
+            }
+        )
     if request.method == "DELETE":
         name = str(p.get("transformation", "")).removeprefix("t_")
         if not services.named.delete(name):

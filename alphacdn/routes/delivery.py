@@ -95,8 +95,9 @@ async def deliver(request: Request) -> Response:
         name = req.public_id.rsplit("/", 1)[-1] + "." + entry.extension
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
     if _etag_matches(request.headers.get("if-none-match"), entry.etag):
-        return Response(status_code=304, headers={k: v for k, v in headers.items()
-                                                  if k != "Content-Type"})
+        return Response(
+            status_code=304, headers={k: v for k, v in headers.items() if k != "Content-Type"}
+        )
     body = b"" if request.method == "HEAD" else entry.body
     resp = Response(body, headers=headers)
     if request.method == "HEAD":

@@ -57,6 +57,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
+@pytest.fixture(autouse=True)
+def _sdk_on_module_server(server: Server) -> None:
+    configure_sdk(server)  # a test that starts its own server repoints the SDK
+
+
 def test_first_request_423_then_cutout_matching_truth(server: Server) -> None:
     url = f"{server.url}/demo/image/upload/e_background_removal/tiger.png"
     first = httpx.get(url)
@@ -76,8 +81,12 @@ def test_first_request_423_then_cutout_matching_truth(server: Server) -> None:
 
 def test_later_transformations_reuse_the_matte(server: Server) -> None:
     _poll(f"{server.url}/demo/image/upload/e_background_removal/tiger.png")
-    for chain in ("e_background_removal/w_100/e_grayscale", "e_background_removal/c_fill,w_50,h_50",
-                  "e_background_removal/b_red", "e_background_removal,w_120"):
+    for chain in (
+        "e_background_removal/w_100/e_grayscale",
+        "e_background_removal/c_fill,w_50,h_50",
+        "e_background_removal/b_red",
+        "e_background_removal,w_120",
+    ):
         resp = httpx.get(f"{server.url}/demo/image/upload/{chain}/tiger.png")
         assert resp.status_code == 200, (chain, resp.text)
     # JPEG output flattens on white (no b_)
@@ -86,8 +95,10 @@ def test_later_transformations_reuse_the_matte(server: Server) -> None:
     corner = pyvips.Image.new_from_buffer(jpg.content, "").crop(0, 0, 4, 4).avg()
     assert corner > 240
     # f_auto keeps alpha: WebP when accepted
-    auto = httpx.get(f"{server.url}/demo/image/upload/e_background_removal/f_auto/tiger",
-                     headers={"accept": "image/webp"})
+    auto = httpx.get(
+        f"{server.url}/demo/image/upload/e_background_removal/f_auto/tiger",
+        headers={"accept": "image/webp"},
+    )
     assert auto.headers["content-type"] == "image/webp"
     assert pyvips.Image.new_from_buffer(auto.content, "").hasalpha()
 
@@ -118,8 +129,9 @@ def test_corrupt_source_fails_the_job_cleanly(server: Server) -> None:
     # the job must fail with a clear error, never an eternal 423
     store = LocalOriginals(server.data_dir / "originals")
     data = TIGER.read_bytes()
-    store.put("demo", "broken", data[: len(data) // 2], {"format": "jpg", "width": 400,
-                                                          "height": 273})
+    store.put(
+        "demo", "broken", data[: len(data) // 2], {"format": "jpg", "width": 400, "height": 273}
+    )
     resp, seen = _poll(f"{server.url}/demo/image/upload/e_background_removal/broken.png")
     assert resp.status_code == 422, (seen, resp.text)
     assert "failed" in resp.headers["x-cld-error"].lower()
@@ -143,8 +155,11 @@ def test_restart_during_a_job_resumes_it(tmp_path: Path) -> None:
 def test_upload_with_background_removal_and_notification(server: Server) -> None:
     with WebhookListener() as hook:
         result: dict[str, Any] = cloudinary.uploader.upload(
-            str(TIGER), public_id="tiger-upload", background_removal="cloudinary_ai",
-            notification_url=hook.url)
+            str(TIGER),
+            public_id="tiger-upload",
+            background_removal="cloudinary_ai",
+            notification_url=hook.url,
+        )
         assert result["info"]["background_removal"]["cloudinary_ai"]["status"] == "pending"
         [note] = hook.wait_for(1)
     assert note["public_id"] == "tiger-upload"
@@ -158,10 +173,15 @@ def test_upload_with_background_removal_and_notification(server: Server) -> None
 def test_eager_with_removal_prepares_derived_files(server: Server) -> None:
     with WebhookListener() as hook:
         cloudinary.uploader.upload(
-            str(TIGER), public_id="tiger-eager",
-            eager=[{"effect": "background_removal"}, {"effect": "background_removal",
-                                                      "width": 100, "crop": "scale"}],
-            eager_async=True, eager_notification_url=hook.url)
+            str(TIGER),
+            public_id="tiger-eager",
+            eager=[
+                {"effect": "background_removal"},
+                {"effect": "background_removal", "width": 100, "crop": "scale"},
+            ],
+            eager_async=True,
+            eager_notification_url=hook.url,
+        )
         [note] = hook.wait_for(1)
     assert [e["status"] for e in note["eager"]] == ["processed", "processed"]
     # never a 423: the matte and the derived files are ready

@@ -54,15 +54,27 @@ def dog(server: Server) -> dict[str, Any]:
 
 
 def test_upload_response_has_cloudinary_fields(dog: dict[str, Any]) -> None:
-    for key in ("public_id", "version", "width", "height", "format", "bytes", "url",
-                "secure_url", "etag", "created_at", "tags"):
+    for key in (
+        "public_id",
+        "version",
+        "width",
+        "height",
+        "format",
+        "bytes",
+        "url",
+        "secure_url",
+        "etag",
+        "created_at",
+        "tags",
+    ):
         assert key in dog, key
     assert (dog["width"], dog["height"], dog["format"]) == (480, 360, "jpg")
 
 
 @pytest.mark.parametrize(("options", "size"), SIZES, ids=[str(o) for o, _ in SIZES])
-def test_sdk_url_dimensions(dog: dict[str, Any], options: dict[str, Any],
-                            size: tuple[int, int]) -> None:
+def test_sdk_url_dimensions(
+    dog: dict[str, Any], options: dict[str, Any], size: tuple[int, int]
+) -> None:
     url = delivery_url("dog", format="png", **options)
     resp = _get(url)
     assert resp.status_code == 200, (url, resp.text)
@@ -77,9 +89,21 @@ def test_effects_through_sdk(dog: dict[str, Any]) -> None:
     r, g, b = (gray[i] for i in range(3))
     assert abs((r - g).abs().avg()) < 1.5 and abs((g - b).abs().avg()) < 1.5
     assert (colour[0] - colour[2]).abs().avg() > 5
-    for effect in ("blur:300", "sharpen", "sepia", "brightness:30", "contrast:50",
-                   "saturation:-50", "negate", "pixelate:8", "vignette", "blackwhite",
-                   "colorize:50", "tint:40:blue", "trim"):
+    for effect in (
+        "blur:300",
+        "sharpen",
+        "sepia",
+        "brightness:30",
+        "contrast:50",
+        "saturation:-50",
+        "negate",
+        "pixelate:8",
+        "vignette",
+        "blackwhite",
+        "colorize:50",
+        "tint:40:blue",
+        "trim",
+    ):
         resp = _get(delivery_url("dog", effect=effect, width=160, format="png"))
         assert resp.status_code == 200, (effect, resp.text)
 
@@ -177,8 +201,9 @@ def test_exif_orientation_applied(server: Server) -> None:
         ("/demo/image/upload/t_nosuch/dog.jpg", 400, "nosuch"),
     ],
 )
-def test_bad_urls_get_clear_4xx(server: Server, dog: dict[str, Any], path: str, status: int,
-                                needle: str) -> None:
+def test_bad_urls_get_clear_4xx(
+    server: Server, dog: dict[str, Any], path: str, status: int, needle: str
+) -> None:
     resp = _get(server.url + path)
     assert resp.status_code == status, resp.text
     assert resp.headers["content-type"].startswith("text/plain")

@@ -9,8 +9,8 @@ import zipfile
 from typing import Any
 
 import httpx
-import pyvips
 import pytest
+import pyvips
 
 from tests.removebg.helpers import KEY, POOR_KEY, SLOW_KEY, Listener, make_image
 

@@ -24,7 +24,7 @@ def test_served_document_is_openapi_3(client: httpx.Client) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @pytest.mark.filterwarnings("ignore")
 def test_api_conforms_to_its_schema(case: schemathesis.Case, server: ThreadServer) -> None:
     # acceptance checks are left out: "exactly one image source" and "a decodable image" are

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pyvips
 import pytest
+import pyvips
 
 from alphacdn.removebg.tasks import TaskStore
 from tests.removebg.helpers import KEY, FakeDeps, Listener, ThreadServer, build_app, make_image
