@@ -1,4 +1,4 @@
-"""Turning `CdnError` values into responses: plain text + `X-Cld-Error` for delivery, JSON for APIs."""
+"""`CdnError` → response: plain text + `X-Cld-Error` for delivery, JSON for the APIs."""
 
 from __future__ import annotations
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import diskcache
 import anyio.to_thread
-
+import diskcache
 from starlette.requests import Request
 
 from alphacdn import engine

@@ -9,6 +9,8 @@ the refined band is brought back to full resolution and blended in only where it
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 
 import numpy as np
@@ -17,10 +19,11 @@ from scipy import ndimage
 
 F32 = npt.NDArray[np.float32]
 
-#: the solve runs on at most this many pixels (the band's bounding box, downscaled if larger)
-WORK_PIXELS = 600_000
+#: the solve runs on at most this many pixels (the band's bounding box, downscaled if larger):
+#: 0.3 MP takes 1–5 s on 2 cores, 1 MP 2–3× longer for no better SAD on the matting set
+WORK_PIXELS = 300_000
 #: alpha inside (LOW, HIGH) is uncertain; the sure regions are eroded by this many pixels
-LOW, HIGH = 0.02, 0.98
+LOW, HIGH = 0.1, 0.9
 ERODE = 3
 
 
@@ -39,7 +42,7 @@ def refine_band(image: F32, alpha: F32) -> F32:
     """Alpha with its uncertain band re-estimated by closed-form matting guided by `image`."""
     from pymatting import estimate_alpha_cf  # numba JIT: import only when asked for
 
-    from .refine import resize_float
+    from .refine import guided_upsample, resize_float
 
     trimap = trimap_from_alpha(alpha)
     unknown = trimap == 0.5
@@ -59,8 +62,12 @@ def refine_band(image: F32, alpha: F32) -> F32:
     crop_tri = trimap_from_alpha(crop_alpha, erode=max(1, round(ERODE * scale)))
     if not (crop_tri == 0.5).any() or not (crop_tri != 0.5).any():
         return alpha
-    solved = estimate_alpha_cf(crop_img.astype(np.float64), crop_tri.astype(np.float64))
-    solved = resize_float(np.clip(solved, 0.0, 1.0).astype(np.float32), w, h)
+    # pymatting prints a warning to stdout when its preconditioner needs a retry: keep it quiet
+    with contextlib.redirect_stdout(io.StringIO()):
+        solved = estimate_alpha_cf(crop_img.astype(np.float64), crop_tri.astype(np.float64))
+    solved = np.clip(solved, 0.0, 1.0).astype(np.float32)
+    # back to full resolution along the image's edges (a bilinear upsample would blur them)
+    solved = guided_upsample(solved, image[y0:y1, x0:x1], radius=2, eps=1e-4) if scale < 1 else solved
 
     out = alpha.copy()
     band = unknown[y0:y1, x0:x1]

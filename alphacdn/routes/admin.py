@@ -5,7 +5,7 @@ GET    /v1_1/<cloud>/resources/image/upload/<public_id>   one resource
 DELETE /v1_1/<cloud>/resources/image/upload               delete (public_ids[]) + invalidate
 GET    /v1_1/<cloud>/transformations                      list named transformations
 POST   /v1_1/<cloud>/transformations                      create (name, transformation)
-PUT    /v1_1/<cloud>/transformations                      update (transformation=<name>, unsafe_update)
+PUT    /v1_1/<cloud>/transformations                      update (transformation, unsafe_update)
 DELETE /v1_1/<cloud>/transformations                      delete (transformation=<name>)
 """
 

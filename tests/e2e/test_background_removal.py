@@ -14,8 +14,8 @@ import httpx
 import numpy as np
 import pytest
 import pyvips
-
 from alphacdn.cache import LocalOriginals
+
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, upload_fixture
 from tests.e2e.server import Server
@@ -68,7 +68,7 @@ def test_first_request_423_then_cutout_matching_truth(server: Server) -> None:
     assert first.status_code == 423
     assert int(first.headers["retry-after"]) >= 1
     assert "x-cld-error" in first.headers
-    resp, seen = _poll(url)
+    resp, _ = _poll(url)
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"] == "image/png"
     img = pyvips.Image.new_from_buffer(resp.content, "")

@@ -216,8 +216,8 @@ def test_bad_uploads(server: Server) -> None:
     with pytest.raises(cloudinary.exceptions.Error, match="Invalid image file"):
         cloudinary.uploader.upload(io.BytesIO(b"this is not an image"), public_id="junk")
     data = (FIXTURES / "e2e" / "dog-bike.jpg").read_bytes()
-    with pytest.raises(cloudinary.exceptions.Error, match="(?i)invalid image file.*truncated"):
+    with pytest.raises(cloudinary.exceptions.Error, match=r"(?i)invalid image file.*truncated"):
         cloudinary.uploader.upload(io.BytesIO(data[: len(data) // 2]), public_id="truncated")
-    with pytest.raises(cloudinary.exceptions.Error, match="(?i)public_id"):
+    with pytest.raises(cloudinary.exceptions.Error, match=r"(?i)public_id"):
         cloudinary.uploader.upload(FIXTURES / "e2e" / "anim.gif", public_id="../../escape")
     assert not (server.data_dir.parent / "escape").exists()
