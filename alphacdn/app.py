@@ -42,7 +42,8 @@ async def metrics(request: Request) -> Response:
             "completed": runner.completed,
             "failed": runner.failed,
             "queued_or_running": runner.store.depth(),
-            "matte_runs": dict(services.mattes.runs),
+            "matte_jobs": dict(services.mattes.runs),
+            "model_runs": dict(services.mattes.maker.model_runs),
         }
     return JSONResponse(body)
 
@@ -120,7 +121,7 @@ def _attach_jobs(services: Services) -> None:
         concurrency=s.jobs.concurrency,
         lease_seconds=s.jobs.lease_seconds,
     )
-    mattes = MatteRunner(services, CutoutMaker(s), runner)
+    mattes = MatteRunner(services, CutoutMaker(s, services.derived), runner)
     missing = mattes.maker.missing_message(mattes.model)
     if missing:
         log.warning("background removal unavailable until the model is installed: %s", missing)

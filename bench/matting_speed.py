@@ -50,7 +50,8 @@ for f in sys.argv[5:]:
     for _ in range(runs):
         t = time.perf_counter(); remove(im, session=session); ts.append(time.perf_counter() - t)
     out[os.path.basename(f)] = statistics.median(ts)
-print(json.dumps({"seconds": out, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": out, "peak_rss_mb": rss}))
 """
 
 
@@ -70,11 +71,12 @@ def load_images(folder: Path, limit: int, max_mp: float, tmp: Path) -> list[Path
     return out
 
 
-def worker(variant: str, model: str, models_dir: Path, threads: int, runs: int, files: list[str]) -> None:
+def worker(
+    variant: str, model: str, models_dir: Path, threads: int, runs: int, files: list[str]
+) -> None:
     import numpy as np
     import onnxruntime as ort
     import pyvips
-
     from alphacdn.models import Matter, make_cutout
     from alphacdn.models.sessions import model_input
 
@@ -156,7 +158,13 @@ def main() -> int:
             env_home = tempfile.mkdtemp()
             os.symlink(model_path, Path(env_home) / Path(model_path).name)
             os.environ["U2NET_HOME"] = env_home
-            cmd = [str(a.rembg), "-c", REMBG_WORKER, a.model, str(Path(env_home) / Path(model_path).name)]
+            cmd = [
+                str(a.rembg),
+                "-c",
+                REMBG_WORKER,
+                a.model,
+                str(Path(env_home) / Path(model_path).name),
+            ]
             results["rembg"] = run([*cmd, str(a.runs), str(a.threads), *files])
         else:
             print(f"rembg not found at {a.rembg}: skipped")
@@ -175,11 +183,12 @@ def report(results: dict[str, dict[str, Any]], names: list[str], a: argparse.Nam
         o = results.get("ours", {}).get("seconds", {}).get(n, {})
         f = results.get("fine", {}).get("seconds", {}).get(n, {})
         rb = results.get("rembg", {}).get("seconds", {}).get(n, float("nan"))
+        nan = float("nan")
         row = {
-            "raw": r, "ours": o.get("total", float("nan")), "infer": o.get("inference", float("nan")),
-            "upsmp": o.get("upsample", float("nan")), "decon": o.get("decontaminate", float("nan")),
-            "ratio": o.get("inference", float("nan")) / r, "fine": f.get("total", float("nan")),
-            "f.edge": f.get("fine_edges", float("nan")), "rembg": rb, "rratio": rb / r,
+            "raw": r, "ours": o.get("total", nan), "infer": o.get("inference", nan),
+            "upsmp": o.get("upsample", nan), "decon": o.get("decontaminate", nan),
+            "ratio": o.get("inference", nan) / r, "fine": f.get("total", nan),
+            "f.edge": f.get("fine_edges", nan), "rembg": rb, "rratio": rb / r,
         }  # fmt: skip
         for k, v in row.items():
             cols.setdefault(k, []).append(v)

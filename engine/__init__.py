@@ -4,7 +4,7 @@ Pure given bytes: no file or network I/O, no cache. Every step type has exactly 
 function, registered with `@applies` (see `registry`).
 """
 
-from .arrays import encode_rgba_png, scale_image, to_rgb_array
+from .arrays import decode_rgba_png, encode_rgba_png, scale_image, to_rgb_array
 from .encode import CONTENT_TYPES, QUALITY, encode, negotiate_format, quality_for
 from .load import SourceInfo, load, probe
 from .registry import APPLIERS, Context, applies, apply_step
@@ -21,6 +21,7 @@ __all__ = [
     "applies",
     "apply_step",
     "configure",
+    "decode_rgba_png",
     "encode",
     "encode_rgba_png",
     "load",

@@ -33,4 +33,14 @@ def encode_rgba_png(rgba: npt.NDArray[np.uint8]) -> bytes:
     return bytes(image.pngsave_buffer(compression=1, keep=pyvips.enums.ForeignKeep.NONE))
 
 
-__all__ = ["encode_rgba_png", "scale_image", "to_rgb_array"]
+def decode_rgba_png(data: bytes) -> npt.NDArray[np.uint8]:
+    """The H×W×4 uint8 array of a cached RGBA cut-out PNG."""
+    image = pyvips.Image.new_from_buffer(data, "")
+    if image.bands != 4 or image.format != "uchar":
+        raise ValueError(f"expected an 8-bit RGBA PNG, got {image.bands} bands {image.format}")
+    return np.ndarray(
+        buffer=image.write_to_memory(), dtype=np.uint8, shape=(image.height, image.width, 4)
+    ).copy()
+
+
+__all__ = ["decode_rgba_png", "encode_rgba_png", "scale_image", "to_rgb_array"]

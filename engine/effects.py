@@ -91,9 +91,16 @@ def apply_blur(image: pyvips.Image, step: Blur, ctx: Context) -> pyvips.Image:
 
 @applies(Sharpen)
 def apply_sharpen(image: pyvips.Image, step: Sharpen, ctx: Context) -> pyvips.Image:
-    """`e_sharpen[:<1-2000>]`: unsharp mask, jaggy-area gain = strength / 50."""
-    m2 = min(20.0, step.strength / 50)
-    return _on_colour(image, lambda rgb: rgb.sharpen(sigma=1.0, m1=0.5, m2=m2).colourspace("srgb"))
+    """`e_sharpen[:<1-2000>]`: unsharp mask whose gain and clamps grow with strength / 100."""
+    k = step.strength / 100
+
+    def sharpen(rgb: pyvips.Image) -> pyvips.Image:
+        out = rgb.sharpen(
+            sigma=1.0, x1=2.0, m1=0.5 * k, m2=2.0 * k, y2=min(100, 10 * k), y3=min(100, 20 * k)
+        )
+        return out.colourspace("srgb")
+
+    return _on_colour(image, sharpen)
 
 
 @applies(Brightness)

@@ -8,6 +8,7 @@ and never halfway through encoding. Animated sources (GIF, WebP) load their firs
 from __future__ import annotations
 
 import contextlib
+import struct
 from dataclasses import dataclass
 
 import pyvips
@@ -98,9 +99,35 @@ def check_pixels(info: SourceInfo, max_pixels: int) -> None:
         )
 
 
+def _description(profile: bytes) -> str:
+    """The `desc` text of an ICC profile (v2 `desc` or v4 `mluc`), '' if unreadable."""
+    try:
+        count = int.from_bytes(profile[128:132], "big")
+        for i in range(min(count, 64)):
+            sig, offset, size = struct.unpack_from(">4sII", profile, 132 + 12 * i)
+            if sig != b"desc":
+                continue
+            data = profile[offset : offset + size]
+            if data[:4] == b"desc":
+                return data[12 : 12 + int.from_bytes(data[8:12], "big")].decode("latin-1")
+            if data[:4] == b"mluc":
+                length, start = struct.unpack_from(">II", data, 20)
+                return data[start : start + length].decode("utf-16-be", "replace")
+    except (struct.error, ValueError):
+        pass
+    return ""
+
+
+def _is_srgb(image: pyvips.Image) -> bool:
+    """Whether the embedded profile is an sRGB one (transforming through it is a no-op)."""
+    if image.interpretation != "srgb" or image.format != "uchar":
+        return False
+    return "srgb" in _description(bytes(image.get("icc-profile-data"))).lower()
+
+
 def to_srgb8(image: pyvips.Image) -> pyvips.Image:
     """Convert any decoded image to 8-bit sRGB, 3 or 4 bands, through its ICC profile if any."""
-    if image.get_typeof("icc-profile-data") != 0:
+    if image.get_typeof("icc-profile-data") != 0 and not _is_srgb(image):
         # a broken profile: fall back to the colourspace conversion below
         with contextlib.suppress(pyvips.Error):
             image = image.icc_transform("srgb", embedded=True, intent="relative")

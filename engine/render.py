@@ -28,7 +28,6 @@ from .load import SourceInfo, check_pixels, load, probe
 from .registry import Context, applies, apply_step
 from .resize import plan_box, resolve
 
-
 #: intermediate images up to this size are kept in memory between steps
 _MATERIALIZE_PIXELS = 16_000_000
 

@@ -60,14 +60,16 @@ def refine_band(image: F32, alpha: F32) -> F32:
     crop_img = resize_float(np.ascontiguousarray(image[y0:y1, x0:x1]), ww, wh)
     crop_alpha = resize_float(np.ascontiguousarray(alpha[y0:y1, x0:x1]), ww, wh)
     crop_tri = trimap_from_alpha(crop_alpha, erode=max(1, round(ERODE * scale)))
-    if not (crop_tri == 0.5).any() or not (crop_tri != 0.5).any():
-        return alpha
+    if not ((crop_tri == 0.5).any() and (crop_tri == 1).any() and (crop_tri == 0).any()):
+        return alpha  # closed-form matting needs some of each: sure fg, sure bg and unknown
     # pymatting prints a warning to stdout when its preconditioner needs a retry: keep it quiet
     with contextlib.redirect_stdout(io.StringIO()):
         solved = estimate_alpha_cf(crop_img.astype(np.float64), crop_tri.astype(np.float64))
     solved = np.clip(solved, 0.0, 1.0).astype(np.float32)
     # back to full resolution along the image's edges (a bilinear upsample would blur them)
-    solved = guided_upsample(solved, image[y0:y1, x0:x1], radius=2, eps=1e-4) if scale < 1 else solved
+    solved = (
+        guided_upsample(solved, image[y0:y1, x0:x1], radius=2, eps=1e-4) if scale < 1 else solved
+    )
 
     out = alpha.copy()
     band = unknown[y0:y1, x0:x1]

@@ -120,7 +120,8 @@ def _guided_coefficients(guide: F32, p: F32, r: int, eps: float) -> tuple[F32, F
     cov_ip = np.stack([box(guide[..., c] * p) for c in range(3)], axis=2)
     cov_ip -= mean_i * mean_p[..., None]
     s = {
-        (i, j): box(guide[..., i] * guide[..., j]) - mean_i[..., i] * mean_i[..., j]
+        (i, j): box(guide[..., i] * guide[..., j])
+        - mean_i[..., i] * mean_i[..., j]
         + (eps if i == j else 0.0)
         for i in range(3)
         for j in range(i, 3)
@@ -134,11 +135,12 @@ def _guided_coefficients(guide: F32, p: F32, r: int, eps: float) -> tuple[F32, F
     c22 = s[0, 0] * s[1, 1] - s[0, 1] ** 2
     det = s[0, 0] * c00 + s[0, 1] * c01 + s[0, 2] * c02
     u, v, w = cov_ip[..., 0], cov_ip[..., 1], cov_ip[..., 2]
-    a = np.stack(
+    num = np.stack(
         [c00 * u + c01 * v + c02 * w, c01 * u + c11 * v + c12 * w, c02 * u + c12 * v + c22 * w],
         axis=2,
-    ) / det[..., None]
-    b = mean_p - np.einsum("hwc,hwc->hw", a, mean_i)
+    )
+    a: F32 = np.asarray(num / det[..., None], dtype=np.float32)
+    b: F32 = np.asarray(mean_p - np.einsum("hwc,hwc->hw", a, mean_i), dtype=np.float32)
     mean_a = np.stack([box(a[..., c]) for c in range(3)], axis=2)
     return mean_a, box(b)
 

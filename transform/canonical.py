@@ -10,6 +10,7 @@ can produce.
 
 from __future__ import annotations
 
+from .layers import print_layer
 from .output import print_output
 from .plan import Component, Plan
 from .resize import print_resize
@@ -23,6 +24,8 @@ def _key(token: str) -> str:
 
 def canonical_component(component: Component) -> str:
     """One component's params, sorted; repeated codes (`a_hflip.90`) joined with `.` in order."""
+    if component.layer is not None:  # a layer prints as its own run of components
+        return print_layer(component.layer, canonical_component)
     values: dict[str, list[str]] = {}
     for step in component.steps:
         for token in print_resize(step) if isinstance(step, Resize) else print_step(step):

@@ -30,8 +30,9 @@ from .syntax import parse_step
 
 #: Cloudinary params we know but do not serve (yet): a clear 400 rather than "unknown"
 UNSUPPORTED: dict[str, str] = {
-    "l": "layers (l_) are not supported yet",
-    "u": "underlays (u_) are not supported yet",
+    # layers span components: `parse_chain` takes them out before a component gets here
+    "l": "layers (l_) are parsed by the chain, not by one component",
+    "u": "underlays (u_) are parsed by the chain, not by one component",
     "d": "default images (d_) are not supported",
     "if": "conditional transformations (if_) are not supported",
     "fn": "custom functions (fn_) are not supported",

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from .component import parse_component
 from .errors import InvalidTransformation
 from .fields import invalid
+from .layer_parse import LayerMark, fold_layers, split_layer_params
 from .output import apply_output
 from .plan import Component, Output, Plan
 from .steps import BackgroundRemoval
@@ -32,20 +33,24 @@ class _Builder:
     components: list[Component] = field(default_factory=list)
     output: Output = field(default_factory=Output)
     used: list[str] = field(default_factory=list)
+    #: layer params of each component, aligned with `components` (see `transform.layers`)
+    marks: list[LayerMark | None] = field(default_factory=list)
 
     def walk(self, chain: str, stack: tuple[str, ...]) -> None:
         for text in chain.split("/"):
             if not text:
                 continue
+            mark, text = split_layer_params(text)
             pc = parse_component(text)
             for name in pc.named:
                 self.expand(name, pc.named_param, stack)
             for code, value, param in pc.output:
                 self.output = apply_output(self.output, code, value, param)
-            if pc.steps:
+            if pc.steps or mark is not None:
                 if len(self.components) >= MAX_COMPONENTS:
                     raise invalid(text, f"more than {MAX_COMPONENTS} components")
                 self.components.append(Component(pc.steps))
+                self.marks.append(mark)
 
     def expand(self, name: str, param: str, stack: tuple[str, ...]) -> None:
         if name not in self.named:
@@ -77,8 +82,9 @@ def parse_chain(chain: str, *, named: Mapping[str, str] = NO_NAMES) -> Plan:
     """Parse a transformation chain into a `Plan` (raises `InvalidTransformation`)."""
     builder = _Builder(named)
     builder.walk(chain, ())
-    _check_removal(builder.components)
-    return Plan(tuple(builder.components), builder.output, tuple(builder.used))
+    components = fold_layers(builder.components, builder.marks)
+    _check_removal(components)
+    return Plan(tuple(components), builder.output, tuple(builder.used))
 
 
 __all__ = ["MAX_COMPONENTS", "MAX_NAMED_DEPTH", "NO_NAMES", "parse_chain"]

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .steps import BackgroundRemoval, Step
 from .values import Flag, Format, QualityPreset
 
+if TYPE_CHECKING:  # layers.py builds on Component
+    from .layers import Layer
+
 
 @dataclass(frozen=True, slots=True)
 class Component:
-    """One `/`-separated component: its steps in application order."""
+    """One `/`-separated component: its steps in application order, or (with no steps) one
+    layer folded out of the chain (see `transform.layers`)."""
 
     steps: tuple[Step, ...]
+    layer: Layer | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from .colors import format_color, parse_color
 from .fields import format_float, format_number, invalid, parse_float, parse_int, specs
 from .registry import Range
 from .steps import Resize
-from .values import Color, CropMode, Gravity, Length
+from .values import AutoColor, Color, CropMode, Gravity, Length
 
 #: qualifier codes that feed `Resize` (plus `b` in pad modes)
 RESIZE_CODES: tuple[str, ...] = ("w", "h", "c", "g", "x", "y", "z", "ar", "dpr")
@@ -81,16 +81,26 @@ def _crop(text: str, param: str) -> CropMode:
         raise invalid(param, f"crop mode {text!r} is not supported") from None
 
 
+def _pad_color(text: str, param: str) -> Color | AutoColor:
+    """`b_<color>` or `b_auto[:border|predominant]`."""
+    if text == "auto" or text.startswith("auto:"):
+        try:
+            return AutoColor(text[5:] or "border")
+        except ValueError:
+            raise invalid(param, f"unsupported b_auto mode {text[5:]!r}") from None
+    color = parse_color(text)
+    if color is None:
+        raise invalid(param, f"unknown colour {text!r}")
+    return color
+
+
 def parse_resize(quals: Quals) -> tuple[Resize | None, bool]:
     """The `Resize` the qualifiers describe (None if all defaults), and whether `b` was used."""
     crop = _crop(*quals["c"]) if "c" in quals else CropMode.SCALE
-    background: Color | None = None
+    background: Color | AutoColor | None = None
     used_b = "b" in quals and crop in PAD_MODES
     if used_b:
-        text, param = quals["b"]
-        background = parse_color(text)
-        if background is None:
-            raise invalid(param, f"unknown colour {text!r}")
+        background = _pad_color(*quals["b"])
 
     def get(code: str) -> tuple[str, str] | None:
         return quals.get(code)
@@ -150,7 +160,10 @@ def print_resize(step: Resize) -> list[str]:
         out.append("ar_" + _print_aspect(step.aspect_ratio))
     if step.dpr != 1.0:
         out.append("dpr_" + format_float(step.dpr))
-    if step.background is not None:
+    if isinstance(step.background, AutoColor):
+        mode = step.background
+        out.append("b_auto" + ("" if mode is AutoColor.BORDER else ":" + mode.value))
+    elif step.background is not None:
         out.append("b_" + format_color(step.background))
     return out
 

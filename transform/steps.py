@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated
 
+from .compositing import DropShadow, Mask, Shadow  # shadows and mask controls, issue 5
 from .registry import Qualifier, Range, Stage, action
-from .values import BLACK, GRAY, RED, WHITE, Color, CropMode, Gravity, Length
+from .values import BLACK, GRAY, RED, WHITE, AutoColor, Color, CropMode, Gravity, Length
 
 # ── geometry ────────────────────────────────────────────────────────────────────────────────
 
@@ -39,7 +40,8 @@ class Resize:
     zoom: Annotated[float, Range(0.01, 100.0)] | None = None
     aspect_ratio: Annotated[float, Range(0.001, 1000.0)] | None = None
     dpr: Annotated[float, Range(0.1, 10.0)] = 1.0
-    background: Color | None = None
+    #: pad colour; `b_auto[:border|predominant]` picks it from the image
+    background: Color | AutoColor | None = None
 
 
 class RotateMode(Enum):
@@ -272,6 +274,9 @@ Step = (
     | Colorize
     | Tint
     | BackgroundRemoval
+    | Shadow
+    | DropShadow
+    | Mask
 )
 
 __all__ = [

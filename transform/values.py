@@ -65,6 +65,13 @@ class Flag(Enum):
     PRESERVE_TRANSPARENCY = "preserve_transparency"
 
 
+class AutoColor(Enum):
+    """`b_auto[:border|predominant]`: a pad colour picked from the image (default: its border)."""
+
+    BORDER = "border"
+    PREDOMINANT = "predominant"
+
+
 @dataclass(frozen=True, slots=True)
 class Color:
     """An sRGB colour with alpha, 0..255 each. Parsed from `red`, `rgb:ff0000`, `rgb:ff000080`."""
@@ -90,6 +97,7 @@ __all__ = [
     "GRAY",
     "RED",
     "WHITE",
+    "AutoColor",
     "Color",
     "CropMode",
     "Flag",

@@ -1,24 +1,59 @@
 """One cut-out, start to finish: original bytes → upright sRGB pixels → model → refined RGBA PNG.
 
 The wiring's glue between `alphacdn.engine` (decode / encode) and `alphacdn.models` (inference,
-refinement, confidence, hints). Blocking; the runner calls it in a worker thread.
+refinement, confidence, detector, hint selection). Blocking; callers run it in a worker thread.
+
+Mattes are keyed by the source's content (md5) rather than its public_id, so the same bytes
+uploaded twice, or sent to the remove.bg API and the CDN, are matted once. A hinted matte is the
+salient matte with objects of other classes removed: the salient matte and the detections are
+cached once per content (`salient_key`) and shared by every hint combination.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from alphacdn import engine
+from alphacdn.cache import DerivedCache, matte_key
 from alphacdn.models import Matter, ModelMissing, make_cutout, user_model
+from alphacdn.models.detector import (
+    Detection,
+    Detector,
+    detections_from_json,
+    detections_to_json,
+)
+from alphacdn.models.hints import select_by_hints
 from alphacdn.settings import Settings
 
 #: mattes are refined at full resolution up to this many pixels; bigger sources are scaled down
 #: (and say so in `X-Alphacdn-Matte-Scaled`): refinement memory grows with the pixel count
 MATTE_MAX_PIXELS = 16_000_000
+#: the detector sees a copy of the image at most this long (its input is 512²)
+DETECT_SIDE = 1024
+DETECTOR = "centernet-coco"
+
+
+def content_id(source: bytes) -> str:
+    """What mattes are keyed by: the md5 of the source bytes (= the asset's etag)."""
+    return hashlib.md5(source, usedforsecurity=False).hexdigest()
+
+
+def removal_options(fine_edges: bool, hints: tuple[str, ...]) -> str:
+    """The canonical option text that, with the model and content, names one matte."""
+    parts = [f"fineedges_{'y' if fine_edges else 'n'}"]
+    if hints:
+        parts.append("hints_(" + ";".join(sorted(hints)) + ")")
+    return ";".join(parts)
+
+
+def cutout_key(etag: str, model: str, fine_edges: bool, hints: tuple[str, ...]) -> str:
+    return matte_key("content", etag, 0, model, removal_options(fine_edges, hints))
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +67,8 @@ class MatteOutcome:
     scaled_from: tuple[int, int] | None
     hints: tuple[str, ...]
     hints_report: str
+    matched: bool = True
+    detected: tuple[Detection, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
 
     def headers(self) -> dict[str, str]:
@@ -40,7 +77,8 @@ class MatteOutcome:
             w, h0 = self.scaled_from
             h["X-Alphacdn-Matte-Scaled"] = f"{self.width}x{self.height} from {w}x{h0}"
         if self.hints:
-            h["X-Alphacdn-Hints"] = self.hints_report
+            h["X-Alphacdn-Hints"] = self.hints_report or "none-detected"
+            h["X-Alphacdn-Hints-Matched"] = "yes" if self.matched else "no (full matte served)"
         return h
 
     def result_json(self) -> dict[str, Any]:
@@ -49,6 +87,7 @@ class MatteOutcome:
             "width": self.width,
             "height": self.height,
             "hints": self.hints_report,
+            "hints_matched": self.matched,
             "timings": self.timings,
         }
 
@@ -56,7 +95,7 @@ class MatteOutcome:
 class CutoutMaker:
     """Owns the model sessions (created once, shared) and makes cut-outs from source bytes."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, derived: DerivedCache) -> None:
         m = settings.models
         user = None
         if m.user_model_path is not None:
@@ -64,6 +103,13 @@ class CutoutMaker:
                 m.user_model_path, m.user_model_size, m.user_model_mean, m.user_model_std
             )
         self.matter = Matter(m.models_dir, ort_threads=m.ort_threads, user_model=user)
+        self.derived = derived
+        self.max_pixels = settings.engine.max_source_pixels
+        self._detector: Detector | None = None
+        self._detector_lock = threading.Lock()
+        self._ort_threads = m.ort_threads
+        #: model inferences per asset tag in this process (exposed in /metrics)
+        self.model_runs: dict[str, int] = {}
 
     def missing_message(self, model: str) -> str | None:
         """None if the model is installed, else the message naming the install command."""
@@ -76,39 +122,108 @@ class CutoutMaker:
     def estimated_seconds(self, model: str) -> float:
         return float(self.matter.estimated_seconds(model))
 
+    def detector(self) -> Detector:
+        with self._detector_lock:
+            if self._detector is None:
+                path = self.matter.check(DETECTOR)
+                self._detector = Detector(path, threads=self._ort_threads)
+            return self._detector
+
     def make(
-        self,
-        source: bytes,
-        model: str,
-        *,
-        fine_edges: bool,
-        hints: tuple[str, ...],
-        max_pixels: int,
+        self, source: bytes, model: str, *, fine_edges: bool, hints: tuple[str, ...], tag: str
     ) -> MatteOutcome:
-        image = engine.load(source, max_pixels=max_pixels)
+        """The cut-out of `source` (salient matte cached and shared; hints applied on it)."""
+        image = engine.load(source, max_pixels=self.max_pixels)
         scaled_from = None
         if image.width * image.height > MATTE_MAX_PIXELS:
             scaled_from = (image.width, image.height)
             scale = math.sqrt(MATTE_MAX_PIXELS / (image.width * image.height))
             image = engine.scale_image(image, scale)
-        rgb = engine.to_rgb_array(image)
-        cut = make_cutout(self.matter, model, rgb, fine_edges=fine_edges)
-        rgba = cut.rgba
-        hints_report = ""
-        if hints:
-            # class selection arrives with the hints issue; until then the header says so
-            hints_report = "not-applied;requested=" + ";".join(hints)
-        png = engine.encode_rgba_png(np.ascontiguousarray(rgba))
+        etag = content_id(source)
+        salient_key = cutout_key(etag, model, fine_edges, ())
+        rgba, png, confidence, meta, timings = self._salient(
+            image, model, fine_edges, salient_key, tag
+        )
+        if not hints:
+            return MatteOutcome(
+                png=png,
+                width=rgba.shape[1],
+                height=rgba.shape[0],
+                confidence=confidence,
+                scaled_from=scaled_from,
+                hints=(),
+                hints_report="",
+                timings=timings,
+            )
+        detections = self._detections(image, salient_key, meta, tag)
+        selection = select_by_hints(np.ascontiguousarray(rgba[..., 3]), detections, hints)
+        out = rgba.copy()
+        out[..., 3] = selection.alpha
         return MatteOutcome(
-            png=png,
-            width=rgba.shape[1],
-            height=rgba.shape[0],
-            confidence=float(cut.confidence),
+            png=engine.encode_rgba_png(out),
+            width=out.shape[1],
+            height=out.shape[0],
+            confidence=confidence,
             scaled_from=scaled_from,
             hints=hints,
-            hints_report=hints_report,
-            timings={k: round(v, 4) for k, v in cut.timings.items()},
+            hints_report=selection.summary(),
+            matched=selection.matched,
+            detected=tuple(detections),
+            timings=timings,
         )
 
+    def _salient(
+        self, image: Any, model: str, fine_edges: bool, key: str, tag: str
+    ) -> tuple[np.ndarray, bytes, float, dict[str, Any], dict[str, float]]:
+        cached = self.derived.get_matte(key)
+        if cached is not None:
+            meta = dict(cached.meta)
+            rgba = engine.decode_rgba_png(cached.body)
+            return rgba, cached.body, float(meta["confidence"]), meta, {}
+        cut = make_cutout(self.matter, model, engine.to_rgb_array(image), fine_edges=fine_edges)
+        self.model_runs[tag] = self.model_runs.get(tag, 0) + 1
+        rgba = np.ascontiguousarray(cut.rgba)
+        confidence = float(cut.confidence)
+        meta = {"confidence": confidence, "headers": {"X-Alphacdn-Confidence": f"{confidence:.3f}"}}
+        png = engine.encode_rgba_png(rgba)
+        self.derived.put_matte(key, png, meta, tag=tag)
+        return rgba, png, confidence, meta, {k: round(v, 4) for k, v in cut.timings.items()}
 
-__all__ = ["MATTE_MAX_PIXELS", "CutoutMaker", "MatteOutcome"]
+    def _detections(
+        self, image: Any, salient_key: str, meta: dict[str, Any], tag: str
+    ) -> list[Detection]:
+        """Detections on the image, once per content (kept in the salient matte's metadata)."""
+        if "detections" in meta:
+            return detections_from_json(str(meta["detections"]))
+        factor = min(1.0, DETECT_SIDE / max(image.width, image.height))
+        small = engine.scale_image(image, factor) if factor < 1.0 else image
+        found = self.detector().detect(engine.to_rgb_array(small))
+        inv = 1.0 / factor
+        detections = [
+            Detection(
+                (d.box[0] * inv, d.box[1] * inv, d.box[2] * inv, d.box[3] * inv),
+                d.score,
+                d.coco_class,
+                d.hint_class,
+            )
+            for d in found
+        ]
+        cached = self.derived.get_matte(salient_key)
+        if cached is not None:
+            self.derived.put_matte(
+                salient_key,
+                cached.body,
+                {**cached.meta, "detections": detections_to_json(detections)},
+                tag=tag,
+            )
+        return detections
+
+
+__all__ = [
+    "MATTE_MAX_PIXELS",
+    "CutoutMaker",
+    "MatteOutcome",
+    "content_id",
+    "cutout_key",
+    "removal_options",
+]

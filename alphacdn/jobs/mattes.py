@@ -21,8 +21,8 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from alphacdn.cache import AssetRecord, JobRecord, QueueFull, matte_key
-from alphacdn.jobs.cutout import CutoutMaker, MatteOutcome
+from alphacdn.cache import AssetRecord, JobRecord, QueueFull
+from alphacdn.jobs.cutout import CutoutMaker, MatteOutcome, cutout_key
 from alphacdn.jobs.runner import JobRunner
 from alphacdn.services import Services
 from alphacdn.transform import Plan
@@ -32,14 +32,6 @@ from alphacdn.transform.steps import BackgroundRemoval
 log = logging.getLogger("alphacdn.jobs")
 
 KIND = "matte"
-
-
-def removal_options(removal: BackgroundRemoval) -> str:
-    """The canonical option text that, with the model, names one matte."""
-    parts = [f"fineedges_{'y' if removal.fine_edges else 'n'}"]
-    if removal.hints:
-        parts.append("hints_(" + ";".join(sorted(removal.hints)) + ")")
-    return ";".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +81,7 @@ class MatteRunner:
         self.runs: dict[str, int] = {}
 
     def key(self, asset: AssetRecord, removal: BackgroundRemoval) -> str:
-        return matte_key(
-            asset.cloud, asset.public_id, asset.version, self.model, removal_options(removal)
-        )
+        return cutout_key(asset.etag, self.model, removal.fine_edges, removal.hints)
 
     # ── the request side ─────────────────────────────────────────────────────────────────────
     async def require(self, asset: AssetRecord, plan: Plan) -> tuple[bytes, dict[str, str]]:
@@ -180,16 +170,14 @@ class MatteRunner:
     def _compute(self, key: str, job: MatteJob) -> MatteOutcome:
         """Blocking: read the original, make the cut-out, store it in the matte cache."""
         source = self.services.originals.read(job.cloud, job.public_id, version=job.version)
-        outcome = self.maker.make(
-            source,
-            job.model,
-            fine_edges=job.fine_edges,
-            hints=job.hints,
-            max_pixels=self.services.settings.engine.max_source_pixels,
-        )
         tag = f"{job.cloud}/{job.public_id}"
-        self.services.derived.put_matte(key, outcome.png, {"headers": outcome.headers()}, tag=tag)
+        outcome = self.maker.make(
+            source, job.model, fine_edges=job.fine_edges, hints=job.hints, tag=tag
+        )
+        # the maker stores the salient matte; a hinted one (or the headers) is stored here
+        meta = {"confidence": outcome.confidence, "headers": outcome.headers()}
+        self.services.derived.put_matte(key, outcome.png, meta, tag=tag)
         return outcome
 
 
-__all__ = ["MatteJob", "MatteRunner", "removal_options"]
+__all__ = ["MatteJob", "MatteRunner"]

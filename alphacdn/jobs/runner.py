@@ -59,7 +59,14 @@ class JobRunner:
                 tg.cancel_scope.cancel()
 
     async def _loop(self) -> None:
+        next_sweep = 0.0
         while True:
+            now = time.monotonic()
+            if now >= next_sweep:
+                # a job whose runner died (any process) goes back to the queue once its lease
+                # lapses; sweeping only at startup would strand it when the restart came first
+                await anyio.to_thread.run_sync(lambda: self.store.requeue_stale(time.time()))
+                next_sweep = now + max(1.0, self.lease_seconds / 2)
             record = await anyio.to_thread.run_sync(
                 lambda: self.store.claim_next(self.owner, self.lease_seconds)
             )

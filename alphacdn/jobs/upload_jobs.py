@@ -134,7 +134,7 @@ class UploadJobs:
                 self.mattes.model,
                 fine_edges=bool(p["fine_edges"]),
                 hints=tuple(p["hints"]),
-                max_pixels=self.services.settings.engine.max_source_pixels,
+                tag=f"{cloud}/{public_id}",
             )
         )
         info = {

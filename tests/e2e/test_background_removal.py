@@ -112,8 +112,15 @@ def test_hints_parsed_and_reported(server: Server) -> None:
     assert bad.status_code == 400 and "tiger" in bad.headers["x-cld-error"]
 
 
+def test_same_bytes_under_another_id_share_the_matte(server: Server) -> None:
+    _poll(f"{server.url}/demo/image/upload/e_background_removal/tiger.png")
+    upload_fixture("tiger-on-backdrop.jpg", "tiger-copy")
+    resp = httpx.get(f"{server.url}/demo/image/upload/e_background_removal/tiger-copy.png")
+    assert resp.status_code == 200  # mattes are keyed by content: no second model run
+
+
 def test_many_concurrent_first_requests_start_one_job(server: Server) -> None:
-    upload_fixture("tiger-on-backdrop.jpg", "tiger2")
+    upload_fixture("car-house.jpg", "tiger2")
     url = f"{server.url}/demo/image/upload/e_background_removal/tiger2.png"
     with ThreadPoolExecutor(25) as pool:
         statuses = list(pool.map(lambda _: httpx.get(url, timeout=60).status_code, range(50)))
@@ -121,7 +128,8 @@ def test_many_concurrent_first_requests_start_one_job(server: Server) -> None:
     resp, _ = _poll(url)
     assert resp.status_code == 200
     jobs = httpx.get(server.url + "/metrics").json()["jobs"]
-    assert jobs["matte_runs"]["demo/tiger2"] == 1
+    assert jobs["matte_jobs"]["demo/tiger2"] == 1
+    assert jobs["model_runs"]["demo/tiger2"] == 1
 
 
 def test_corrupt_source_fails_the_job_cleanly(server: Server) -> None:

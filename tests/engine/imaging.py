@@ -8,10 +8,10 @@ import zlib
 from pathlib import Path
 
 import pyvips
-
 from alphacdn.transform.plan import Component, Output, Plan
 from alphacdn.transform.steps import Step
 from alphacdn.transform.values import Flag, Format, QualityPreset
+
 from tests.conftest import FIXTURES, ROOT
 
 ENGINE_FIXTURES = FIXTURES / "engine"
@@ -55,9 +55,7 @@ def jpeg(image: pyvips.Image, q: int = 92) -> bytes:
 
 
 def solid(width: int, height: int, rgb: tuple[int, ...]) -> pyvips.Image:
-    return (pyvips.Image.black(width, height) + list(rgb)).cast("uchar").copy(
-        interpretation="srgb"
-    )
+    return (pyvips.Image.black(width, height) + list(rgb)).cast("uchar").copy(interpretation="srgb")
 
 
 def halves(width: int = 200, height: int = 100) -> pyvips.Image:
@@ -96,7 +94,9 @@ def png_header_bomb(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims `width` × `height` RGB pixels."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 16)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from alphacdn.engine import render
 from alphacdn.engine.resize import plan_box, resolve
 from alphacdn.transform.errors import InvalidTransformation
@@ -144,7 +143,9 @@ def test_rotate() -> None:
     assert (out.width, out.height) == (100, 200) and out(50, 10)[:3] == [255, 0, 0]
     out = decode(render(src, plan(Rotate(degrees=30.0)), max_pixels=MAX_PIXELS).body)
     assert out.width > 200 and out.height > 100 and out(0, 0)[3] == 0
-    out = decode(render(src, plan(Rotate(degrees=30.0), fmt=Format.JPG), max_pixels=MAX_PIXELS).body)
+    out = decode(
+        render(src, plan(Rotate(degrees=30.0), fmt=Format.JPG), max_pixels=MAX_PIXELS).body
+    )
     assert min(out(0, 0)) > 245
     flipped = decode(render(src, plan(Rotate(RotateMode.HFLIP)), max_pixels=MAX_PIXELS).body)
     assert flipped(10, 50)[:3] == [0, 0, 255]
@@ -176,7 +177,9 @@ def test_round_corners_border_opacity_background() -> None:
     assert out(50, 30)[:3] == [0, 128, 0]
     out = decode(render(src, plan(Opacity(50)), max_pixels=MAX_PIXELS).body)
     assert abs(out(10, 10)[3] - 128) <= 1
-    disc = decode(render(png(red_disc()), plan(Background(Color(0, 0, 255))), max_pixels=MAX_PIXELS).body)
+    disc = decode(
+        render(png(red_disc()), plan(Background(Color(0, 0, 255))), max_pixels=MAX_PIXELS).body
+    )
     assert disc.bands == 3 and disc(0, 0) == [0, 0, 255] and disc(100, 100) == [255, 0, 0]
 
 

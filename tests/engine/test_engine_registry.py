@@ -15,4 +15,6 @@ def test_every_action_has_an_applier() -> None:
 def test_every_applier_documents_its_url_syntax() -> None:
     for cls, fn in APPLIERS.items():
         doc = (fn.__doc__ or "").strip()
-        assert doc and "`" in doc.splitlines()[0], f"{cls.__name__}: {fn.__name__} needs a docstring"
+        assert doc and "`" in doc.splitlines()[0], (
+            f"{cls.__name__}: {fn.__name__} needs a docstring"
+        )

@@ -14,7 +14,7 @@ def test_guided_upsampling_keeps_a_sharp_edge_better_than_bilinear() -> None:
     truth = mask.astype(np.float32)
     low = resize_float(truth, 64, 64)  # the model's coarse view of the shape
     bilinear = np.clip(resize_float(low, 512, 512), 0, 1)
-    guided = guided_upsample(low, rgb)
+    guided = guided_upsample(low, rgb.astype(np.float32) / 255)
     assert guided.shape == truth.shape and guided.dtype == np.float32
     err_bilinear = np.abs(bilinear - truth).mean()
     err_guided = np.abs(guided - truth).mean()

@@ -19,6 +19,7 @@ from alphacdn.transform import (
 from alphacdn.transform.fields import FieldSpec, specs
 from alphacdn.transform.plan import Component, Plan
 from alphacdn.transform.registry import CODES
+from alphacdn.transform.compositing import DropShadow, Mask, Shadow
 from alphacdn.transform.steps import (
     BackgroundRemoval,
     Border,
@@ -88,7 +89,7 @@ IRREGULAR: dict[type, st.SearchStrategy[list[str]]] = {
             "z": st.sampled_from(["0.5", "1", "1.5", "2.0"]),
             "ar": st.sampled_from(["16:9", "4:3", "1.5", "1", "0.75", "3:2"]),
             "dpr": st.sampled_from(["1.0", "2.0", "2", "1.5", "3.0"]),
-            "b": colors,
+            "b": st.one_of(colors, st.sampled_from(["auto", "auto:border", "auto:predominant"])),
         },
     ).map(lambda d: [f"{k}_{v}" for k, v in d.items()]),
     Rotate: st.one_of(
@@ -109,6 +110,16 @@ IRREGULAR: dict[type, st.SearchStrategy[list[str]]] = {
     ).map(lambda v: [f"a_{v}"]),
     RoundCorners: st.one_of(st.integers(0, 500).map(str), st.just("max")).map(lambda v: [f"r_{v}"]),
     Border: st.tuples(st.integers(1, 50), colors).map(lambda t: [f"bo_{t[0]}px_solid_{t[1]}"]),
+    Shadow: generic_param(Shadow),
+    DropShadow: st.lists(
+        st.sampled_from(["azimuth_0", "azimuth_360", "azimuth_220", "elevation_0", "elevation_90",
+                         "elevation_40", "spread_0", "spread_100", "spread_20"]),
+        max_size=3, unique_by=lambda o: o.partition("_")[0],
+    ).map(lambda opts: ["e_dropshadow" + (":" + ";".join(opts) if opts else "")]),
+    Mask: st.lists(
+        st.sampled_from(["shrink_3", "expand_1", "expand_100", "feather_2", "invert", "alpha"]),
+        min_size=1, max_size=4, unique_by=lambda o: o.partition("_")[0],
+    ).map(lambda opts: ["e_mask:" + ";".join(opts)]),
     BackgroundRemoval: st.tuples(
         st.sampled_from(["", "fineedges_y", "fineedges_n"]),
         st.lists(st.sampled_from(sorted(HINT_CLASSES)), max_size=4),

@@ -1,0 +1,165 @@
+"""Layer params out of each component (`split_layer_params`), then layers folded out of the
+chain (`fold_layers`). The grammar is described in `transform.layers`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .colors import parse_color
+from .component import parse_component
+from .fields import invalid
+from .layers import (
+    MAX_LAYER_DEPTH,
+    MAX_LAYERS,
+    Layer,
+    LayerKind,
+    Placement,
+    Text,
+    has_relative_size,
+    parse_source,
+)
+from .plan import Component
+from .resize import parse_resize
+from .steps import BackgroundRemoval
+from .values import Gravity
+
+#: flags that belong to layers, not to the delivered file
+_LAYER_FLAGS = ("layer_apply", "relative", "no_overflow")
+_PLACING = ("g", "x", "y")
+
+
+@dataclass(frozen=True, slots=True)
+class LayerMark:
+    """What a component says about layers. `text` is the component as written (for errors)."""
+
+    text: str
+    kind: LayerKind | None = None
+    source: str | Text | None = None
+    relative: bool = False
+    #: the component's `g_ x_ y_` params: placement if the layer closes on its own component
+    placing: tuple[str, ...] = ()
+    #: the component without layer and placing params (its steps if the layer closes on it)
+    bare: str = ""
+    #: set on a `fl_layer_apply` component
+    apply: Placement | None = None
+
+
+def _placement(tokens: list[str], overflow: bool, where: str) -> Placement:
+    quals = {t.partition("_")[0]: (t.partition("_")[2], t) for t in tokens}
+    step, _ = parse_resize(quals)
+    if step is None:  # all defaults: centred
+        return Placement(overflow=overflow)
+    if step.gravity is Gravity.AUTO:
+        raise invalid(where, "g_auto cannot place a layer")
+    return Placement(step.gravity, step.x, step.y, overflow)
+
+
+def split_layer_params(text: str) -> tuple[LayerMark | None, str]:
+    """(the component's layer mark or None, the component text left for `parse_component`)."""
+    tokens = [t for t in text.split(",") if t]
+    codes = [t.partition("_")[0] for t in tokens]
+    flags = {f for t in tokens if t.startswith("fl_") for f in t[3:].split(".")}
+    openers = [t for t in tokens if t.partition("_")[0] in ("l", "u")]
+    if not openers and not flags & set(_LAYER_FLAGS):
+        return None, text
+    if len(openers) > 1:
+        raise invalid(text, "a component opens at most one layer")
+    if openers and "layer_apply" in flags:
+        raise invalid(text, "fl_layer_apply cannot open a new layer")
+    kept: list[str] = []
+    for token in tokens:
+        if token.startswith("fl_"):
+            rest = [f for f in token[3:].split(".") if f not in _LAYER_FLAGS]
+            if rest:
+                kept.append("fl_" + ".".join(rest))
+        elif token not in openers:
+            kept.append(token)
+    if not openers:
+        if "relative" in flags or ("no_overflow" in flags and "layer_apply" not in flags):
+            raise invalid(text, "fl_relative and fl_no_overflow only go with a layer")
+        placing = [t for t in kept if t.partition("_")[0] in _PLACING]
+        others = [t for t in kept if t.partition("_")[0] not in _PLACING]
+        apply = _placement(placing, "no_overflow" not in flags, text)
+        return LayerMark(text, apply=apply), ",".join(others)
+    code, _, value = openers[0].partition("_")
+    source = parse_source(value, openers[0])
+    if isinstance(source, Text) and "co" in codes:
+        co = next(t for t in kept if t.startswith("co_"))
+        color = parse_color(co[3:])
+        if color is None:
+            raise invalid(co, f"unknown colour {co[3:]!r}")
+        source = Text(source.text, source.font, source.size, source.bold, source.italic, color)
+        kept.remove(co)
+    placing = tuple(t for t in kept if t.partition("_")[0] in _PLACING and t != "g_auto")
+    bare = ",".join(t for t in kept if t not in placing)
+    if "no_overflow" in flags:
+        placing += ("fl_no_overflow",)
+    mark = LayerMark(text, LayerKind(code), source, "relative" in flags, placing, bare)
+    return mark, ",".join(kept)
+
+
+@dataclass(slots=True)
+class _Folder:
+    components: list[Component]
+    marks: list[LayerMark | None]
+    closes: dict[int, int]
+    count: int = 0
+
+    def build(self, lo: int, hi: int, depth: int) -> list[Component]:
+        out: list[Component] = []
+        i = lo
+        while i < hi:
+            mark, comp = self.marks[i], self.components[i]
+            if mark is None or mark.kind is None:
+                if comp.steps:
+                    out.append(comp)
+                i += 1
+                continue
+            if depth >= MAX_LAYER_DEPTH:
+                raise invalid(mark.text, f"layers nested deeper than {MAX_LAYER_DEPTH}")
+            self.count += 1
+            if self.count > MAX_LAYERS:
+                raise invalid(mark.text, f"more than {MAX_LAYERS} layers in one chain")
+            if i in self.closes:
+                end = self.closes[i]
+                first, inner = comp, self.build(i + 1, end, depth + 1)
+                apply = self.marks[end]
+                assert apply is not None and apply.apply is not None
+                placement, i = apply.apply, end + 1
+                after = self.components[end]  # other params of the apply component: the result's
+            else:
+                first = Component(parse_component(mark.bare).steps)
+                inner, after = [], Component(())
+                overflow = "fl_no_overflow" not in mark.placing
+                placing = [t for t in mark.placing if not t.startswith("fl_")]
+                placement, i = _placement(placing, overflow, mark.text), i + 1
+            if any(isinstance(s, BackgroundRemoval) for c in (first, *inner) for s in c.steps):
+                raise invalid(mark.text, "e_background_removal cannot be used inside a layer "
+                              "(apply the base as an underlay instead)")  # fmt: skip
+            comps = ([first] if first.steps else []) + inner
+            relative = mark.relative and bool(first.steps) and has_relative_size(first)
+            assert mark.source is not None
+            layer = Layer(mark.kind, mark.source, tuple(comps), relative, placement)
+            out.append(Component((), layer))
+            if after.steps:
+                out.append(after)
+        return out
+
+
+def fold_layers(components: list[Component], marks: list[LayerMark | None]) -> list[Component]:
+    """The chain's components with each layer's run folded into one `Component(layer=…)`."""
+    if not any(marks):
+        return [c for c in components if c.steps]
+    open_: list[int] = []
+    closes: dict[int, int] = {}
+    for i, mark in enumerate(marks):
+        if mark is not None and mark.kind is not None:
+            open_.append(i)
+        elif mark is not None and mark.apply is not None:
+            if not open_:
+                raise invalid(mark.text, "fl_layer_apply without an open layer")
+            closes[open_.pop()] = i
+    return _Folder(components, marks, closes).build(0, len(components), 0)
+
+
+__all__ = ["LayerMark", "fold_layers", "split_layer_params"]

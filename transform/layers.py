@@ -1,0 +1,204 @@
+"""Layers: `l_<public_id>` overlays, `u_<public_id>` underlays and `l_text:` text overlays.
+
+A layer is chain structure, like `t_`: it is not one param but a run of components, so it lives
+in the Plan as `Component(layer=Layer(...))` rather than as a step. Cloudinary's grammar:
+
+- `l_<id>` / `u_<id>` open a layer on a component; `:` separates folders (`l_shop:logo` is the
+  asset `shop/logo`). `l_text:<font>_<size>[_bold][_italic]:<text>` is a text overlay (text
+  colour `co_`, default black); `,` `/` `%` in the text come escaped as `%2C` `%2F` `%25` (the
+  SDK double-escapes them so they survive the server's own decoding).
+- The other params of the opening component transform the layer, and so do the components after
+  it up to the `fl_layer_apply` component that closes it, whose `g_ x_ y_` place the layer
+  (relative `x_0.1` = a fraction of the base) and whose `fl_no_overflow` clips it to the base.
+  Each `fl_layer_apply` closes the nearest open layer before it; layers nest up to
+  `MAX_LAYER_DEPTH` deep and a chain holds at most `MAX_LAYERS`.
+- A layer with no `fl_layer_apply` closes on its own component, whose `g_ x_ y_` then place it
+  (`g_auto` stays a crop gravity).
+- `fl_relative` on the opening component: its relative `w_`/`h_` are fractions of the base.
+- Without `fl_no_overflow` the canvas grows to hold the layer, as Cloudinary's does.
+
+The canonical form is always explicit: `l_<id>[,<params>][,fl_relative]/…/fl_layer_apply[,g_…]`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .colors import format_color
+from .fields import invalid
+from .plan import Component, Plan
+from .resize import print_resize
+from .steps import Resize
+from .values import BLACK, Color, Gravity, Length
+
+#: layers inside layers, counting the outermost as 1
+MAX_LAYER_DEPTH = 3
+#: layers in one chain (each one loads and composites an asset)
+MAX_LAYERS = 8
+#: characters of one text overlay, after unescaping
+MAX_TEXT_LENGTH = 500
+MAX_FONT_SIZE = 300
+
+
+class LayerKind(Enum):
+    OVERLAY = "l"
+    UNDERLAY = "u"
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A text overlay: rendered with Pango at 72 dpi, so `size` is in pixels."""
+
+    text: str
+    font: str = "Arial"
+    size: int = 12
+    bold: bool = False
+    italic: bool = False
+    color: Color = BLACK
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a layer goes on the base: anchored at `gravity`, moved inwards by `x`/`y`."""
+
+    gravity: Gravity = Gravity.CENTER
+    x: Length | None = None
+    y: Length | None = None
+    #: False with `fl_no_overflow`: the layer is clipped to the base instead of growing it
+    overflow: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """An asset (public_id with `/` folders) or a text, transformed by `components`, placed."""
+
+    kind: LayerKind
+    source: str | Text
+    components: tuple[Component, ...] = ()
+    #: relative `w_`/`h_` of the first component are fractions of the base image
+    relative: bool = False
+    placement: Placement = field(default_factory=Placement)
+
+
+# ── sources ──────────────────────────────────────────────────────────────────────────────────
+
+_FONT = re.compile(r"[A-Za-z][A-Za-z0-9 \-]{0,63}")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_OTHER_TYPES = ("fetch", "video", "subtitles", "audio", "raw", "private", "authenticated")
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def _escape(text: str) -> str:
+    return "".join(f"%{ord(c):02X}" if c in "%,/" or ord(c) < 0x20 else c for c in text)
+
+
+def parse_text(value: str, param: str) -> Text:
+    """`text:<font>_<size>[_bold|_normal][_italic]:<text>` (after `l_`)."""
+    _, style, raw = (value.split(":", 2) + ["", ""])[:3]
+    font, _, rest = style.partition("_")
+    size_text, *words = rest.split("_") if rest else [""]
+    if not _FONT.fullmatch(font) or not size_text.isdigit():
+        raise invalid(param, "expected text:<font>_<size>[_bold][_italic]:<text>")
+    size = int(size_text)
+    if not 1 <= size <= MAX_FONT_SIZE:
+        raise invalid(param, f"font size must be 1..{MAX_FONT_SIZE}")
+    unknown = [w for w in words if w not in ("bold", "normal", "italic")]
+    if unknown:
+        raise invalid(param, f"text style {unknown[0]!r} is not supported")
+    text = _unescape(raw)
+    if not text:
+        raise invalid(param, "the text is empty")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise invalid(param, f"text longer than {MAX_TEXT_LENGTH} characters")
+    return Text(text, font, size, "bold" in words, "italic" in words)
+
+
+def parse_source(value: str, param: str) -> str | Text:
+    """The layer's asset (`folder:name` → `folder/name`) or text."""
+    if value.startswith("text:"):
+        return parse_text(value, param)
+    head = value.partition(":")[0]
+    if head in _OTHER_TYPES and ":" in value:
+        raise invalid(param, f"{head} layers are not supported")
+    parts = value.split(":")
+    if not value or any(p in ("", ".", "..") or re.search(r"[\x00-\x1f\\]", p) for p in parts):
+        raise invalid(param, "invalid layer public_id")
+    return "/".join(parts)
+
+
+def print_source(kind: LayerKind, source: str | Text) -> list[str]:
+    """The opening params of a layer: `l_<id>` or `l_text:…` plus `co_` for a text colour."""
+    if isinstance(source, str):
+        return [f"{kind.value}_{source.replace('/', ':')}"]
+    words = [source.font, str(source.size)] + ["bold"] * source.bold + ["italic"] * source.italic
+    tokens = [f"{kind.value}_text:{'_'.join(words)}:{_escape(source.text)}"]
+    if source.color != BLACK:
+        tokens.append("co_" + format_color(source.color))
+    return tokens
+
+
+# ── printing and walking ─────────────────────────────────────────────────────────────────────
+
+
+def _print_placement(p: Placement) -> list[str]:
+    tokens = [t for t in print_resize(Resize(gravity=p.gravity, x=p.x, y=p.y))]
+    return ["fl_layer_apply" if p.overflow else "fl_layer_apply.no_overflow", *tokens]
+
+
+def print_layer(layer: Layer, print_component: Callable[[Component], str]) -> str:
+    """The canonical text of a layer: opener (with the first component), the rest, apply."""
+    opener = print_source(layer.kind, layer.source)
+    rest = list(layer.components)
+    if rest and rest[0].layer is None:
+        opener += [t for t in print_component(rest.pop(0)).split(",") if t]
+        opener += ["fl_relative"] * layer.relative
+    parts = [",".join(sorted(opener)), *(print_component(c) for c in rest)]
+    parts.append(",".join(sorted(_print_placement(layer.placement))))
+    return "/".join(p for p in parts if p)
+
+
+def iter_layers(components: tuple[Component, ...]) -> Iterator[Layer]:
+    """Every layer of a chain, nested ones included, outermost first."""
+    for comp in components:
+        if comp.layer is not None:
+            yield comp.layer
+            yield from iter_layers(comp.layer.components)
+
+
+def layer_public_ids(plan: Plan) -> tuple[str, ...]:
+    """The public_ids of the image layers a plan loads, sorted, each once (for cache keys)."""
+    return tuple(sorted({ly.source for ly in iter_layers(plan.components)
+                         if isinstance(ly.source, str)}))  # fmt: skip
+
+
+def has_relative_size(component: Component) -> bool:
+    """Whether a component resizes by a fraction (what `fl_relative` refers to the base)."""
+    return any(
+        isinstance(s, Resize) and (isinstance(s.width, float) or isinstance(s.height, float))
+        for s in component.steps
+    )
+
+
+__all__ = [
+    "MAX_FONT_SIZE",
+    "MAX_LAYERS",
+    "MAX_LAYER_DEPTH",
+    "MAX_TEXT_LENGTH",
+    "Layer",
+    "LayerKind",
+    "Placement",
+    "Text",
+    "has_relative_size",
+    "iter_layers",
+    "layer_public_ids",
+    "parse_source",
+    "parse_text",
+    "print_layer",
+    "print_source",
+]
