@@ -84,8 +84,11 @@ def create_app(settings: Settings) -> Starlette:
                 await stack.enter_async_context(start())
             yield
 
+    routes = build_routes()
+    # API routes go before the catch-all delivery route `/{cloud}/image/{rest:path}`
+    routes[-1:-1] = services.extra_routes
     app = Starlette(
-        routes=build_routes(),
+        routes=routes,
         exception_handlers={
             CdnError: cdn_error_handler,
             Exception: unexpected_error_handler,
@@ -114,6 +117,8 @@ def _attach_jobs(services: Services) -> None:
     from alphacdn.jobs.mattes import MatteRunner
     from alphacdn.jobs.runner import JobRunner
     from alphacdn.jobs.upload_jobs import UploadJobs
+    from alphacdn.removebg.routes import removebg_routes
+    from alphacdn.removebg_deps import AppRemoveBgDeps
 
     s = services.settings
     runner = JobRunner(
@@ -129,6 +134,10 @@ def _attach_jobs(services: Services) -> None:
     services.mattes = mattes
     UploadJobs(services, mattes)
     services.startup.append(runner.running)
+    # the remove.bg-style and tasks APIs, on the same maker and matte cache
+    routes, api = removebg_routes(AppRemoveBgDeps(services, mattes.maker, mattes.model))
+    services.extra_routes.extend(routes)
+    services.startup.append(api.lifespan)
 
 
 def create_app_from_env() -> Starlette:

@@ -18,6 +18,7 @@ import anyio
 import anyio.to_thread
 import diskcache
 from starlette.requests import Request
+from starlette.routing import BaseRoute
 
 from alphacdn import engine
 from alphacdn.cache import (
@@ -91,6 +92,8 @@ class Services:
         #: chains declared eager at upload, per asset: allowed in strict mode (shared by workers)
         self.eager_chains = diskcache.Index(str(c.state_dir / "eager"))
         self.upload_hooks: list[UploadHook] = []
+        #: routes contributed by attached surfaces (the remove.bg-style API …)
+        self.extra_routes: list[BaseRoute] = []
         #: async context managers entered for the app's lifetime (job runners …)
         self.startup: list[Callable[[], contextlib.AbstractAsyncContextManager[Any]]] = []
         self.renders = 0

@@ -40,6 +40,10 @@ class HttpSettings:
     allow_private_urls: bool = False
     #: Cache-Control max-age for unversioned URLs
     unversioned_max_age: int = 3600
+    #: remove.bg-style API allowances per X-Api-Key (credits, free_calls, rate_limit); every
+    #: upload api_key is also a removebg key with the defaults below unless listed here
+    removebg_keys: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    removebg_default_credits: float = 10_000.0
 
     @property
     def api_secret(self) -> str:
@@ -398,6 +402,10 @@ def _apply_config_file(s: Settings, path: Path) -> Settings:
     "111111111111111" = "secret-one"
     [named_transformations]
     thumb = "c_fill,w_200,h_200/f_auto"
+    [removebg_keys."my-api-key"]
+    credits = 500
+    free_calls = 50
+    rate_limit = 500   # megapixel-weighted images per minute
     ```
     """
     try:
@@ -417,6 +425,12 @@ def _apply_config_file(s: Settings, path: Path) -> Settings:
             api_keys={**keys, **{k: v for k, v in http.api_keys.items() if k != DEV_API_KEY}}
             or keys,
         )
+    if "removebg_keys" in data:
+        rb = {
+            str(k): {str(f): float(v) for f, v in dict(t).items()}
+            for k, t in dict(data["removebg_keys"]).items()
+        }
+        http = replace(http, removebg_keys=rb)
     engine = s.engine
     if "named_transformations" in data:
         named = {str(k): str(v) for k, v in dict(data["named_transformations"]).items()}

@@ -130,9 +130,17 @@ class CutoutMaker:
             return self._detector
 
     def make(
-        self, source: bytes, model: str, *, fine_edges: bool, hints: tuple[str, ...], tag: str
+        self,
+        source: bytes,
+        model: str,
+        *,
+        fine_edges: bool,
+        hints: tuple[str, ...],
+        tag: str,
+        detect: bool = False,
     ) -> MatteOutcome:
-        """The cut-out of `source` (salient matte cached and shared; hints applied on it)."""
+        """The cut-out of `source` (salient matte cached and shared; hints applied on it).
+        `detect` runs the detector even without hints (the remove.bg API reports the type)."""
         image = engine.load(source, max_pixels=self.max_pixels)
         scaled_from = None
         if image.width * image.height > MATTE_MAX_PIXELS:
@@ -145,6 +153,7 @@ class CutoutMaker:
             image, model, fine_edges, salient_key, tag
         )
         if not hints:
+            found = self._detections(image, salient_key, meta, tag) if detect else []
             return MatteOutcome(
                 png=png,
                 width=rgba.shape[1],
@@ -153,6 +162,7 @@ class CutoutMaker:
                 scaled_from=scaled_from,
                 hints=(),
                 hints_report="",
+                detected=tuple(found),
                 timings=timings,
             )
         detections = self._detections(image, salient_key, meta, tag)

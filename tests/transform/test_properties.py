@@ -110,7 +110,12 @@ IRREGULAR: dict[type, st.SearchStrategy[list[str]]] = {
     ).map(lambda v: [f"a_{v}"]),
     RoundCorners: st.one_of(st.integers(0, 500).map(str), st.just("max")).map(lambda v: [f"r_{v}"]),
     Border: st.tuples(st.integers(1, 50), colors).map(lambda t: [f"bo_{t[0]}px_solid_{t[1]}"]),
-    Shadow: generic_param(Shadow),
+    # offsets as a resize writes them: a later `e_` param may leave them to the resize
+    Shadow: st.tuples(
+        st.one_of(st.just(""), st.integers(0, 100).map(lambda s: f":{s}")),
+        st.lists(st.one_of(colors.map(lambda c: f"co_{c}"), offsets.map(lambda v: f"x_{v}"),
+                           offsets.map(lambda v: f"y_{v}")), max_size=3),
+    ).map(lambda t: ["e_shadow" + t[0], *t[1]]),
     DropShadow: st.lists(
         st.sampled_from(["azimuth_0", "azimuth_360", "azimuth_220", "elevation_0", "elevation_90",
                          "elevation_40", "spread_0", "spread_100", "spread_20"]),
