@@ -16,8 +16,9 @@ _JSON_PREFIXES = ("/v1_1/",)
 
 
 def _header_safe(text: str) -> str:
-    """Header values must be latin-1 and single-line."""
-    return text.replace("\r", " ").replace("\n", " ").encode("latin-1", "replace").decode("latin-1")
+    """Header values: one line of ASCII (non-ASCII is escaped, e.g. \\xe9)."""
+    flat = text.replace("\r", " ").replace("\n", " ")
+    return flat.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def error_response(request: Request, exc: CdnError) -> Response:

@@ -32,6 +32,7 @@ from alphacdn.cache import (
     asset_tag,
     derived_key,
 )
+from alphacdn.layer_assets import resolve_layers
 from alphacdn.named import NamedTransformations
 from alphacdn.settings import Settings
 from alphacdn.transform import DeliveryRequest, Plan
@@ -174,6 +175,9 @@ class Services:
         default_format: Format | None,
     ) -> Served:
         """The derived file for (asset version, plan, format): from cache, or rendered once."""
+        # issue 5: layer assets (404 if missing) and their versions, part of the key
+        layers = await resolve_layers(self.stat, asset.cloud, plan)
+        canonical_text += layers.key_suffix()
         key = derived_key(asset.cloud, asset.public_id, asset.version, canonical_text, fmt_key)
         hit = await anyio.to_thread.run_sync(self.derived.get, key)
         if hit is not None:
@@ -203,6 +207,7 @@ class Services:
                     accept=accept,
                     default_format=source_format,
                     max_pixels=self.settings.engine.max_source_pixels,
+                    load_asset=layers.loader(self.originals),
                 ),
                 limiter=self.render_limiter,
             )

@@ -88,7 +88,7 @@ class EngineSettings:
 
 @dataclass(frozen=True, slots=True)
 class ModelSettings:
-    models_dir: Path = Path("./models-data")
+    models_dir: Path = Path("./data/models")
     default_model: str = "isnet"
     #: onnxruntime intra-op threads per session
     ort_threads: int = 2

@@ -57,6 +57,20 @@ def edit_alpha(
     return (invert(out) if inverted else out).cast("uchar")
 
 
+def extend_colours(image: pyvips.Image, radius: int) -> pyvips.Image:
+    """The RGB of an RGBA image with the subject's colours carried `radius` px out into the
+    transparent area, so a grown or feathered edge shows subject colours, not the black (or
+    old background) a cut-out holds under alpha 0."""
+    if radius <= 0:
+        return image[0:3]
+    sigma = max(1.0, radius / 2)
+    spread = image.premultiply().gaussblur(sigma)  # colour × alpha, and alpha, both spread
+    weight = spread[3].cast("float")
+    ext = (spread[0:3] / (weight + 1e-3) * 255).cast("float")
+    a = image[3].cast("float") / 255
+    return (image[0:3] * a + ext * (1 - a)).cast("uchar")
+
+
 def alpha_image(alpha: pyvips.Image) -> pyvips.Image:
     """The matte as an opaque 3-band grayscale image (white = subject)."""
     return alpha.bandjoin([alpha, alpha]).copy(interpretation="srgb")
@@ -79,7 +93,17 @@ def apply_mask(image: pyvips.Image, step: Mask, ctx: Context) -> pyvips.Image:
     )
     if step.alpha:
         return alpha_image(alpha)
-    return image[0:3].bandjoin(alpha).copy(interpretation="srgb")
+    rgb = extend_colours(image, step.expand + step.feather) if not step.invert else image[0:3]
+    return rgb.bandjoin(alpha).copy(interpretation="srgb")
 
 
-__all__ = ["alpha_image", "apply_mask", "edit_alpha", "expand", "feather", "invert", "shrink"]
+__all__ = [
+    "alpha_image",
+    "apply_mask",
+    "edit_alpha",
+    "expand",
+    "extend_colours",
+    "feather",
+    "invert",
+    "shrink",
+]

@@ -15,7 +15,7 @@ from alphacdn.transform.plan import Plan
 from alphacdn.transform.steps import BackgroundRemoval, Resize, Step
 from alphacdn.transform.values import Flag, Format
 
-from . import effects, geometry  # noqa: F401  (registers their appliers)
+from . import effects, geometry, masks, shadows  # noqa: F401  (registers their appliers)
 from .encode import (
     ALPHA_FORMATS,
     CONTENT_TYPES,
@@ -24,6 +24,7 @@ from .encode import (
     negotiate_format,
     uses_alpha,
 )
+from .layers import apply_layer
 from .load import SourceInfo, check_pixels, load, probe
 from .registry import Context, applies, apply_step
 from .resize import plan_box, resolve
@@ -111,6 +112,8 @@ def render(
     for index, component in enumerate(plan.components):
         steps = tuple(first) if index == 0 else component.steps
         comp_ctx = dataclasses.replace(ctx, target_aspect=_aspect(image, steps))
+        if component.layer is not None:  # a layer component has no steps of its own
+            image = apply_layer(image, component.layer, comp_ctx).copy_memory()
         for step in steps:
             image = apply_step(image, step, comp_ctx)
             if image.width * image.height <= _MATERIALIZE_PIXELS:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import pyvips
 from alphacdn.transform.errors import InvalidTransformation
 from alphacdn.transform.steps import Resize
-from alphacdn.transform.values import CropMode, Gravity, Length
+from alphacdn.transform.values import AutoColor, Color, CropMode, Gravity, Length
 
-from . import alpha
+from . import alpha, subject
 from .registry import Context, applies
 
 _PADS = (CropMode.PAD, CropMode.LPAD, CropMode.MPAD)
@@ -151,6 +151,10 @@ def _crop(image: pyvips.Image, step: Resize, cw: int, ch: int) -> pyvips.Image:
     if (cw, ch) == (image.width, image.height):
         return image
     if step.gravity is Gravity.AUTO:
+        # a cut-out: centre on its subject's box; else libvips attention
+        on_subject = subject.subject_crop(image, cw, ch)
+        if on_subject is not None:
+            return on_subject
         return image.smartcrop(cw, ch, interesting="attention")
     gravity = step.gravity
     if step.crop is CropMode.CROP and gravity is Gravity.CENTER and (step.x or step.y):
@@ -162,9 +166,16 @@ def _crop(image: pyvips.Image, step: Resize, cw: int, ch: int) -> pyvips.Image:
 
 
 def _pad(image: pyvips.Image, step: Resize, ctx: Context, ow: int, oh: int) -> pyvips.Image:
+    color = step.background
+    if isinstance(color, Color) and image.hasalpha():
+        # as Cloudinary: a pad colour also fills the image's own transparent areas (so
+        # `e_background_removal/b_lightblue,c_pad,w_1.0/e_trim` puts the subject on light blue)
+        image = alpha.flatten(image, color)
     if (ow, oh) == (image.width, image.height):
         return image
-    image, fill = alpha.canvas_fill(image, step.background, ctx.transparent_ok(image))
+    if isinstance(color, AutoColor):  # `b_auto`: picked from the image before padding
+        color = subject.auto_color(image, color)
+    image, fill = alpha.canvas_fill(image, color, ctx.transparent_ok(image))
     ax, ay = ANCHORS[step.gravity]
     left, top = round(ax * (ow - image.width)), round(ay * (oh - image.height))
     return alpha.embed(image, left, top, ow, oh, fill)

@@ -100,8 +100,12 @@ def _cast(alpha: pyvips.Image, box: tuple[int, int, int, int], step: DropShadow,
 
     corners = [project(x, y) for x in (left, left + bw) for y in (top, ground)]
     m = math.ceil(3 * sigma)
-    rect = (math.floor(min(c[0] for c in corners)) - m, math.floor(min(c[1] for c in corners)) - m,
-            math.ceil(max(c[0] for c in corners)) + m, math.ceil(max(c[1] for c in corners)) + m)
+    rect = (
+        math.floor(min(c[0] for c in corners)) - m,
+        math.floor(min(c[1] for c in corners)) - m,
+        math.ceil(max(c[0] for c in corners)) + m,
+        math.ceil(max(c[1] for c in corners)) + m,
+    )
     # x' = x - ka·y + ka·ground, y' = -kb·y + ground·(1 + kb), in the crop's own coordinates
     odx = left + ka * ground - ka * top - rect[0]
     ody = ground * (1 + kb) - kb * top - rect[1]

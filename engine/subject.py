@@ -1,4 +1,4 @@
-"""The subject of a cut-out, read from its alpha: is there one, where is it, what colour surrounds it.
+"""The subject of a cut-out, read from its alpha: is there one, where is it, what surrounds it.
 
 Used by subject-aware geometry (`g_auto` crops on the subject box when the image has
 transparency), by shadows (the ground line is the bottom of the box) and by `b_auto` pads.

@@ -77,9 +77,9 @@ def split_layer_params(text: str) -> tuple[LayerMark | None, str]:
     if not openers:
         if "relative" in flags or ("no_overflow" in flags and "layer_apply" not in flags):
             raise invalid(text, "fl_relative and fl_no_overflow only go with a layer")
-        placing = [t for t in kept if t.partition("_")[0] in _PLACING]
+        at = [t for t in kept if t.partition("_")[0] in _PLACING]
         others = [t for t in kept if t.partition("_")[0] not in _PLACING]
-        apply = _placement(placing, "no_overflow" not in flags, text)
+        apply = _placement(at, "no_overflow" not in flags, text)
         return LayerMark(text, apply=apply), ",".join(others)
     code, _, value = openers[0].partition("_")
     source = parse_source(value, openers[0])

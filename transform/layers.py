@@ -100,7 +100,7 @@ def _escape(text: str) -> str:
 
 def parse_text(value: str, param: str) -> Text:
     """`text:<font>_<size>[_bold|_normal][_italic]:<text>` (after `l_`)."""
-    _, style, raw = (value.split(":", 2) + ["", ""])[:3]
+    _, style, raw = [*value.split(":", 2), "", ""][:3]
     font, _, rest = style.partition("_")
     size_text, *words = rest.split("_") if rest else [""]
     if not _FONT.fullmatch(font) or not size_text.isdigit():

@@ -89,7 +89,7 @@ IRREGULAR: dict[type, st.SearchStrategy[list[str]]] = {
             "z": st.sampled_from(["0.5", "1", "1.5", "2.0"]),
             "ar": st.sampled_from(["16:9", "4:3", "1.5", "1", "0.75", "3:2"]),
             "dpr": st.sampled_from(["1.0", "2.0", "2", "1.5", "3.0"]),
-            "b": st.one_of(colors, st.sampled_from(["auto", "auto:border", "auto:predominant"])),
+            "b": colors,
         },
     ).map(lambda d: [f"{k}_{v}" for k, v in d.items()]),
     Rotate: st.one_of(
@@ -113,17 +113,37 @@ IRREGULAR: dict[type, st.SearchStrategy[list[str]]] = {
     # offsets as a resize writes them: a later `e_` param may leave them to the resize
     Shadow: st.tuples(
         st.one_of(st.just(""), st.integers(0, 100).map(lambda s: f":{s}")),
-        st.lists(st.one_of(colors.map(lambda c: f"co_{c}"), offsets.map(lambda v: f"x_{v}"),
-                           offsets.map(lambda v: f"y_{v}")), max_size=3),
+        st.lists(
+            st.one_of(
+                colors.map(lambda c: f"co_{c}"),
+                offsets.map(lambda v: f"x_{v}"),
+                offsets.map(lambda v: f"y_{v}"),
+            ),
+            max_size=3,
+        ),
     ).map(lambda t: ["e_shadow" + t[0], *t[1]]),
     DropShadow: st.lists(
-        st.sampled_from(["azimuth_0", "azimuth_360", "azimuth_220", "elevation_0", "elevation_90",
-                         "elevation_40", "spread_0", "spread_100", "spread_20"]),
-        max_size=3, unique_by=lambda o: o.partition("_")[0],
+        st.sampled_from(
+            [
+                "azimuth_0",
+                "azimuth_360",
+                "azimuth_220",
+                "elevation_0",
+                "elevation_90",
+                "elevation_40",
+                "spread_0",
+                "spread_100",
+                "spread_20",
+            ]
+        ),
+        max_size=3,
+        unique_by=lambda o: o.partition("_")[0],
     ).map(lambda opts: ["e_dropshadow" + (":" + ";".join(opts) if opts else "")]),
     Mask: st.lists(
         st.sampled_from(["shrink_3", "expand_1", "expand_100", "feather_2", "invert", "alpha"]),
-        min_size=1, max_size=4, unique_by=lambda o: o.partition("_")[0],
+        min_size=1,
+        max_size=4,
+        unique_by=lambda o: o.partition("_")[0],
     ).map(lambda opts: ["e_mask:" + ";".join(opts)]),
     BackgroundRemoval: st.tuples(
         st.sampled_from(["", "fineedges_y", "fineedges_n"]),

@@ -1,0 +1,118 @@
+"""Layers: load (or draw) the layer, run its own components, place it over or under the base.
+
+Placement follows Cloudinary: anchored at the gravity, moved inwards by `x`/`y` (fractions are
+of the base); the canvas grows to hold a layer that sticks out unless `fl_no_overflow`.
+Compositing is premultiplied (libvips `over`). Layer assets come through `ctx.load_asset`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+
+import pyvips
+from alphacdn.transform.errors import InvalidTransformation, NotFound
+from alphacdn.transform.layers import Layer, LayerKind, Placement, Text
+from alphacdn.transform.steps import Resize, Step
+from alphacdn.transform.values import Length
+
+from . import alpha as _alpha
+from .load import load
+from .registry import Context, apply_step
+from .resize import ANCHORS
+
+#: text wraps at this width instead of growing without bound
+TEXT_WRAP = 4096
+
+
+def render_text(text: Text) -> pyvips.Image:
+    """A text overlay as an RGBA image (Pango, 72 dpi so the size is in pixels)."""
+    style = " Bold" * text.bold + " Italic" * text.italic
+    mask = pyvips.Image.text(
+        html.escape(text.text, quote=False),
+        font=f"{text.font}{style} {text.size}",
+        dpi=72,
+        width=TEXT_WRAP,
+    )
+    c = text.color
+    ink = (mask * (c.a / 255)).cast("uchar")
+    return (
+        mask.new_from_image([c.r, c.g, c.b]).cast("uchar").bandjoin(ink).copy(interpretation="srgb")
+    )
+
+
+def _source(layer: Layer, ctx: Context) -> pyvips.Image:
+    if isinstance(layer.source, Text):
+        return render_text(layer.source)
+    if ctx.load_asset is None:
+        raise NotFound(f"Layer not found - {layer.source}")
+    return load(ctx.load_asset(layer.source), max_pixels=ctx.max_pixels)
+
+
+def _relative(step: Step, base: pyvips.Image) -> Step:
+    """`fl_relative`: fractional `w_`/`h_` become pixels of the base."""
+    if not isinstance(step, Resize):
+        return step
+    w, h = step.width, step.height
+    return dataclasses.replace(
+        step,
+        width=max(1, round(w * base.width)) if isinstance(w, float) else w,
+        height=max(1, round(h * base.height)) if isinstance(h, float) else h,
+    )
+
+
+def _offset(value: Length | None, size: int) -> int:
+    if value is None:
+        return 0
+    return round(value * size) if isinstance(value, float) else value
+
+
+def position(base: pyvips.Image, layer: pyvips.Image, p: Placement) -> tuple[int, int]:
+    """Top-left of the layer on the base: at the gravity anchor, moved inwards by x/y."""
+    ax, ay = ANCHORS[p.gravity]
+    dx, dy = _offset(p.x, base.width), _offset(p.y, base.height)
+    left = ax * (base.width - layer.width) + (-dx if ax == 1.0 else dx)
+    top = ay * (base.height - layer.height) + (-dy if ay == 1.0 else dy)
+    return round(left), round(top)
+
+
+def place(
+    base: pyvips.Image, layer: pyvips.Image, kind: LayerKind, p: Placement, ctx: Context
+) -> pyvips.Image:
+    """Composite `layer` over (or under) `base` at its placement."""
+    left, top = position(base, layer, p)
+    if p.overflow:
+        x0, y0 = min(0, left), min(0, top)
+        x1, y1 = max(base.width, left + layer.width), max(base.height, top + layer.height)
+    else:
+        x0, y0, x1, y1 = 0, 0, base.width, base.height
+    width, height = x1 - x0, y1 - y0
+    if width * height > ctx.max_pixels:
+        raise InvalidTransformation(f"layer canvas {width}x{height} is over the pixel limit")
+    clear = [0, 0, 0, 0]
+    canvas = _alpha.with_alpha(base).embed(-x0, -y0, width, height, background=clear)
+    layer = _alpha.with_alpha(layer)
+    if kind is LayerKind.OVERLAY:
+        out = canvas.composite2(layer, "over", x=left - x0, y=top - y0)
+    else:
+        under = layer.embed(left - x0, top - y0, width, height, background=clear)
+        out = under.composite2(canvas, "over")
+    return out.cast("uchar").copy(interpretation="srgb")
+
+
+def apply_layer(base: pyvips.Image, layer: Layer, ctx: Context) -> pyvips.Image:
+    """Load or draw the layer, apply its components, then place it on `base`."""
+    inner = dataclasses.replace(ctx, alpha_output=True, target_aspect=None)
+    image = _source(layer, ctx)
+    for index, component in enumerate(layer.components):
+        if component.layer is not None:
+            image = apply_layer(image, component.layer, ctx)
+            continue
+        for step in component.steps:
+            if index == 0 and layer.relative:
+                step = _relative(step, base)
+            image = apply_step(image, step, inner)
+    return place(base, image, layer.kind, layer.placement, ctx)
+
+
+__all__ = ["TEXT_WRAP", "apply_layer", "place", "position", "render_text"]
