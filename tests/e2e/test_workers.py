@@ -1,0 +1,57 @@
+"""Two worker processes behind one port share the cache, single-flight and matte jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import configure_sdk, upload_fixture
+from tests.e2e.server import Server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("workers"), workers=2).start()
+    configure_sdk(srv)
+    upload_fixture("car-house.jpg", "car")
+    yield srv
+    srv.stop()
+
+
+def _burst(url: str, n: int = 24) -> list[httpx.Response]:
+    with ThreadPoolExecutor(n) as pool:
+        # fresh connections, so requests spread over both worker processes
+        return list(pool.map(lambda _: httpx.get(url, timeout=60), range(n)))
+
+
+def test_cold_burst_renders_once_across_workers(server: Server) -> None:
+    url = f"{server.url}/demo/image/upload/c_fill,w_333,h_222/e_sepia/car.webp"
+    responses = _burst(url)
+    assert [r.status_code for r in responses] == [200] * len(responses)
+    misses = [r for r in responses if r.headers["x-alphacdn-cache"] == "MISS"]
+    assert len(misses) == 1
+    assert len({r.headers["etag"] for r in responses}) == 1
+
+
+@pytest.mark.model
+def test_matte_burst_starts_one_job_across_workers(server: Server) -> None:
+    url = f"{server.url}/demo/image/upload/e_background_removal/car.png"
+    statuses = [r.status_code for r in _burst(url)]
+    assert set(statuses) <= {200, 423}
+    for _ in range(400):
+        if httpx.get(url).status_code != 423:
+            break
+        time.sleep(0.2)
+    assert httpx.get(url).status_code == 200
+    per_worker: dict[int, int] = {}
+    for _ in range(40):  # /metrics is per process: sample until both workers answered
+        m = httpx.get(server.url + "/metrics").json()
+        per_worker[m["pid"]] = sum(m["jobs"]["model_runs"].values())
+        if len(per_worker) == 2:
+            break
+    assert len(per_worker) == 2
+    assert sum(per_worker.values()) == 1  # one model run in total, whichever worker did it
