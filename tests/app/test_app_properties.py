@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import pyvips
+from alphacdn.transform import canonical, parse_chain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from alphacdn.app import create_app
 from alphacdn.settings import Settings
-from alphacdn.transform import canonical, parse_chain
 from tests.conftest import MODELS_DIR
 from tests.transform.test_properties import ALPHABET, chains
 
@@ -27,21 +27,26 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     root: Path = tmp_path_factory.mktemp("props")
     s = Settings.for_data_dir(root)
     # a tiny source and a 1 MP output cap keep thousands of renders fast
-    s = replace(s, engine=replace(s.engine, max_source_pixels=1_000_000, vips_cache_mb=0),
-                models=replace(s.models, models_dir=MODELS_DIR, default_model="u2netp",
-                               ort_threads=1))
+    s = replace(
+        s,
+        engine=replace(s.engine, max_source_pixels=1_000_000, vips_cache_mb=0),
+        models=replace(s.models, models_dir=MODELS_DIR, default_model="u2netp", ort_threads=1),
+    )
     app = create_app(s)
-    img = pyvips.Image.black(24, 16, bands=3) + [200, 40, 90]
+    img = pyvips.Image.black(24, 16, bands=3).linear(1, [200, 40, 90])
     data = img.cast("uchar").copy(interpretation="srgb").pngsave_buffer()
-    app.state.services.originals.put("demo", ASSET, data, {"format": "png", "width": 24,
-                                                           "height": 16})
+    app.state.services.originals.put(
+        "demo", ASSET, data, {"format": "png", "width": 24, "height": 16}
+    )
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
 
-common = settings(max_examples=700, deadline=None,
-                  suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                         HealthCheck.too_slow])
+common = settings(
+    max_examples=700,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @common
@@ -52,8 +57,12 @@ def test_generated_chains_never_5xx(client: TestClient, chain: str, ext: str) ->
     if resp.status_code == 200:
         # the canonical form of what rendered names the same cache entry
         canon = canonical(parse_chain(chain))
-        again = client.get(f"/demo/image/upload/{canon}/{ASSET}{ext}" if canon else
-                           f"/demo/image/upload/{ASSET}{ext}", headers={"accept": "image/*"})
+        again = client.get(
+            f"/demo/image/upload/{canon}/{ASSET}{ext}"
+            if canon
+            else f"/demo/image/upload/{ASSET}{ext}",
+            headers={"accept": "image/*"},
+        )
         assert again.status_code == 200
         assert again.headers["etag"] == resp.headers["etag"]
 
