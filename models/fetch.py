@@ -137,6 +137,9 @@ def fetch_models(
     unknown = [n for n in wanted if n not in MODELS]
     if unknown:
         raise KeyError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(MODELS)}")
+    # absolute: the registry clients run with their temp dir as cwd, so a relative
+    # destination (the default `./data/models`) would resolve inside it
+    models_dir = models_dir.resolve()
     models_dir.mkdir(parents=True, exist_ok=True)
     with _lock(models_dir):
         for name in wanted:
