@@ -99,12 +99,17 @@ class MatteRunner:
     ) -> tuple[bytes, dict[str, str]]:
         """Start the job once (or find it) and answer 423; a failed job answers its error."""
         record = await anyio.to_thread.run_sync(self.jobs.get, key)
-        if record is not None and record.status == "failed":
+        stale = record is not None and (
+            record.status == "done"  # finished, but the matte was evicted or invalidated
+            or (record.status == "failed" and record.payload.get("version") != asset.version)
+        )
+        if record is not None and record.status == "failed" and not stale:
             raise InvalidImage(f"Background removal failed: {record.error}")
-        if record is not None and record.status == "done":
-            # the job finished but its matte was evicted from the cache: run it again
-            record = await anyio.to_thread.run_sync(self.jobs.retry, key)
-            self.runner.wake()
+        if stale:
+            # run again from the asset as it is now: the old payload may name a version an
+            # overwrite no longer keeps (mattes are keyed by content, so the key is the same)
+            await anyio.to_thread.run_sync(self.jobs.delete, key)
+            record = None
         if record is None:
             missing = self.maker.missing_message(self.model)
             if missing:

@@ -95,6 +95,8 @@ class JobRunner:
                 result = await handler(record)
                 tg.cancel_scope.cancel()
         except Exception as exc:  # a failed job answers its error; it never stays running
+            while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+                exc = exc.exceptions[0]  # the task group's wrapper hides the real error
             message = str(getattr(exc, "public", "") or f"{type(exc).__name__}: {exc}")
             log.warning("job %s (%s) failed: %s", record.key[:16], record.kind, message)
             await anyio.to_thread.run_sync(lambda: self.store.fail(record.key, message))

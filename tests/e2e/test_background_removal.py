@@ -195,3 +195,12 @@ def test_eager_with_removal_prepares_derived_files(server: Server) -> None:
     # never a 423: the matte and the derived files are ready
     resp = httpx.get(f"{server.url}/demo/image/upload/e_background_removal,w_100/tiger-eager.png")
     assert resp.status_code == 200
+
+
+def test_reupload_same_bytes_then_removal_works(server: Server) -> None:
+    upload_fixture("dog-bike.jpg", "again")
+    url = f"{server.url}/demo/image/upload/e_background_removal/again.png"
+    assert _poll(url)[0].status_code == 200
+    upload_fixture("dog-bike.jpg", "again")  # overwrite: new version, same content
+    resp, seen = _poll(url)
+    assert resp.status_code == 200, (seen, resp.text)

@@ -161,7 +161,11 @@ def test_sdk_layer_urls_parse(options: dict[str, Any], _: str) -> None:
     req = parse_url(unquote(path))  # the server sees the path decoded once
     assert req.public_id == "dog"
     assert parse_chain(canonical(req.plan)) == req.plan
-    if "overlay" in options and isinstance(options["overlay"], dict) and "text" in options["overlay"]:
+    if (
+        "overlay" in options
+        and isinstance(options["overlay"], dict)
+        and "text" in options["overlay"]
+    ):
         [comp] = req.plan.components
         assert comp.layer is not None and isinstance(comp.layer.source, Text)
         assert comp.layer.source.text == "Hello, World/50% #1"

@@ -16,10 +16,10 @@ from alphacdn.transform import (
     parse_chain,
     parse_url,
 )
+from alphacdn.transform.compositing import DropShadow, Mask, Shadow
 from alphacdn.transform.fields import FieldSpec, specs
 from alphacdn.transform.plan import Component, Plan
 from alphacdn.transform.registry import CODES
-from alphacdn.transform.compositing import DropShadow, Mask, Shadow
 from alphacdn.transform.steps import (
     BackgroundRemoval,
     Border,
