@@ -144,15 +144,18 @@ class Services:
 
     async def fetch_remote(self, url: str) -> bytes:
         """Fetch a remote image for upload (size-capped; private networks per settings)."""
-        from alphacdn.net import fetch_url
+        from alphacdn.net import FetchError, fetch_url
 
         http = self.settings.http
-        return await fetch_url(
-            url,
-            max_bytes=http.max_upload_bytes,
-            timeout=30.0,
-            allow_private=http.allow_private_urls,
-        )
+        try:
+            return await fetch_url(
+                url,
+                max_bytes=http.max_upload_bytes,
+                timeout=30.0,
+                allow_private=http.allow_private_urls,
+            )
+        except FetchError as exc:
+            raise InvalidRequest(f"Remote file could not be fetched: {exc}") from None
 
     async def after_upload(
         self, request: Request, record: AssetRecord, params: dict[str, Any]

@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio.to_thread
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -47,8 +48,12 @@ def _truthy(v: Any) -> bool:
 async def _form(request: Request, services: Services) -> tuple[dict[str, Any], bytes | None]:
     """Read the (bounded) body; return the string params and the uploaded file's bytes if any."""
     limit = services.settings.http.max_upload_bytes
-    await read_body(request, limit)
-    form = await request.form(max_part_size=limit + 1)
+    # a data URI / base64 field carries the file 4/3 larger than its bytes
+    await read_body(request, limit * 4 // 3 + 64 * 1024)
+    try:
+        form = await request.form(max_part_size=limit * 4 // 3 + 1024)
+    except HTTPException as exc:  # starlette's multipart errors (field too large, bad framing)
+        raise InvalidRequest(f"Malformed upload body: {exc.detail}") from None
     params: dict[str, Any] = {}
     file_bytes: bytes | None = None
     for key, value in form.multi_items():
