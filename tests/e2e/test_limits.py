@@ -77,7 +77,7 @@ def test_upload_forms_and_limits(tmp_path: Path) -> None:
         assert (r2["width"], r2["height"]) == (r1["width"], r1["height"])
         big = (FIXTURES / "e2e" / "car-house.jpg").read_bytes()
         assert len(big) > len(data) + 10
-        with pytest.raises(cloudinary.exceptions.Error, match="(?i)too large"):
+        with pytest.raises(cloudinary.exceptions.Error, match=r"(?i)too large"):
             cloudinary.uploader.upload(io.BytesIO(big), public_id="too-big")
     finally:
         srv.stop()
