@@ -79,6 +79,10 @@ class MatteOutcome:
         if self.hints:
             h["X-Alphacdn-Hints"] = self.hints_report or "none-detected"
             h["X-Alphacdn-Hints-Matched"] = "yes" if self.matched else "no (full matte served)"
+        if self.timings:  # seconds spent by the job that made the matte (Server-Timing style)
+            h["X-Alphacdn-Matte-Timings"] = ";".join(
+                f"{k}={v:.3f}" for k, v in sorted(self.timings.items())
+            )
         return h
 
     def result_json(self) -> dict[str, Any]:
