@@ -56,6 +56,13 @@ class MatteJob:
         }
 
     @classmethod
+    def of(cls, asset: AssetRecord, model: str, removal: BackgroundRemoval) -> MatteJob:
+        """The job that makes `removal`'s matte of the asset as it is now."""
+        return cls(
+            asset.cloud, asset.public_id, asset.version, model, removal.fine_edges, removal.hints
+        )
+
+    @classmethod
     def from_payload(cls, p: dict[str, Any]) -> MatteJob:
         return cls(
             str(p["cloud"]),
@@ -114,14 +121,7 @@ class MatteRunner:
             missing = self.maker.missing_message(self.model)
             if missing:
                 raise ServiceUnavailable(missing)
-            job = MatteJob(
-                asset.cloud,
-                asset.public_id,
-                asset.version,
-                self.model,
-                removal.fine_edges,
-                removal.hints,
-            )
+            job = MatteJob.of(asset, self.model, removal)
             limit = self.services.settings.jobs.queue_max
             try:
                 record, created = await anyio.to_thread.run_sync(
@@ -153,14 +153,7 @@ class MatteRunner:
         key = self.key(asset, removal)
         if await anyio.to_thread.run_sync(self.services.derived.get_matte, key) is not None:
             return
-        job = MatteJob(
-            asset.cloud,
-            asset.public_id,
-            asset.version,
-            self.model,
-            removal.fine_edges,
-            removal.hints,
-        )
+        job = MatteJob.of(asset, self.model, removal)
         await anyio.to_thread.run_sync(lambda: self._compute(key, job))
 
     # ── the runner side ──────────────────────────────────────────────────────────────────────

@@ -13,6 +13,7 @@ import numpy as np
 import pyvips
 from numpy.typing import NDArray
 
+from alphacdn.engine import masks
 from alphacdn.removebg.params import MaskControls
 
 Image = Any  # pyvips.Image (pyvips ships no type information)
@@ -55,28 +56,15 @@ def with_alpha(rgba: Image, alpha: Image) -> Image:
     return rgba.extract_band(0, n=3).bandjoin(alpha.cast("uchar")).copy(interpretation="srgb")
 
 
-def _min_max_filter(alpha: Image, radius: int, *, maximum: bool) -> Image:
-    """Square min (erode) or max (dilate) filter, separable: rows then columns. The image is
-    padded by the radius first so that windows larger than a tiny image still work."""
-    size = 2 * radius + 1
-    index = size - 1 if maximum else 0
-    width, height = alpha.width, alpha.height
-    padded = alpha.embed(radius, radius, width + 2 * radius, height + 2 * radius, extend="copy")
-    filtered = padded.rank(size, 1, index).rank(1, size, index)
-    return filtered.extract_area(radius, radius, width, height)
-
-
 def edit_alpha(alpha: Image, mask: MaskControls) -> Image:
-    """shrink (min filter) → expand (max filter) → feather (gaussian) → invert, on one band."""
-    if mask.shrink:
-        alpha = _min_max_filter(alpha, mask.shrink, maximum=False)
-    if mask.expand:
-        alpha = _min_max_filter(alpha, mask.expand, maximum=True)
-    if mask.feather:
-        alpha = alpha.gaussblur(mask.feather / 2.0).cast("uchar")
-    if mask.invert:
-        alpha = alpha.invert()
-    return alpha.cast("uchar")
+    """shrink → expand → feather → invert: the engine's mask controls (`e_mask:` in URLs)."""
+    return masks.edit_alpha(
+        alpha,
+        shrink_px=mask.shrink,
+        expand_px=mask.expand,
+        feather_px=mask.feather,
+        inverted=mask.invert,
+    )
 
 
 def restrict_to_region(alpha: Image, left: int, top: int, width: int, height: int) -> Image:
