@@ -10,7 +10,10 @@ IoU): SAD = Σ|α−α*|/1000, MSE = mean((α−α*)²)·1000, Grad = Σ(|∇α|
 derivatives, σ = 1.4), Conn = connectivity error/1000 (Rhemann et al. 2009), IoU of α>0.5, and
 Bleed = mean |α·F − α*·F*| in 0..255 over the pixels with 0 < α* < 1, where F* is pymatting's
 estimate_foreground_ml from the *ground-truth* alpha (the data has no true foreground colours; our
-pipeline uses a different estimator, so the reference does not favour it). Transparent subjects
+pipeline uses a different estimator, so the reference does not favour it). Bleed mixes two errors:
+a wrong α changes α·F whatever F is. FBleed isolates the colour step: the same measure with the
+ground-truth α in both terms, i.e. |α*·F − α*·F*| where F = I for the baseline (no
+decontamination) and F = our estimate_foreground(I, α*) for ours. Transparent subjects
 (tags glass / semi-transparent) are reported apart from opaque ones.
 """
 
@@ -26,12 +29,12 @@ from typing import Any
 import numpy as np
 import pyvips
 from alphacdn.models import Matter, make_cutout
-from alphacdn.models.refine import resize_float
+from alphacdn.models.refine import estimate_foreground, resize_float
 from scipy import ndimage, stats
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "matting-dev"
-METRICS = ("sad", "mse", "grad", "conn", "iou", "bleed")
+METRICS = ("sad", "mse", "grad", "conn", "iou", "bleed", "fbleed")
 TRANSPARENT = {"glass", "semi-transparent"}
 
 
@@ -107,6 +110,14 @@ def evaluate(name: str, matter: CachedPredictor, model: str, fine: bool) -> dict
     low = matter.predict(model, rgb)
     base = np.clip(resize_float(low, w, h), 0, 1).astype(np.float64)
     out: dict[str, Any] = {"baseline": metrics(base, image * base[..., None], gt, ref)}
+    band = (gt > 0) & (gt < 1)
+    own_fg = estimate_foreground(image, gt.astype(np.float32)).astype(np.float64)
+
+    def colour_error(fg: np.ndarray) -> float:  # both sides use the ground-truth alpha
+        return float(np.abs(fg * gt[..., None] - ref)[band].mean() * 255) if band.any() else 0.0
+
+    fbleed = {"baseline": colour_error(image), "ours": colour_error(own_fg)}
+    out["baseline"]["fbleed"] = fbleed["baseline"]
     for variant, fine_edges in (("ours", False), ("fine", True)):
         if fine_edges and not fine:
             continue
@@ -114,6 +125,7 @@ def evaluate(name: str, matter: CachedPredictor, model: str, fine: bool) -> dict
         a = c.rgba[..., 3].astype(np.float64) / 255
         premult = c.rgba[..., :3].astype(np.float64) / 255 * a[..., None]
         out[variant] = metrics(a, premult, gt, ref)
+        out[variant]["fbleed"] = fbleed["ours"]  # the same colour step with or without fine_edges
         out[variant]["confidence"] = c.confidence
         out[variant]["seconds"] = {k: round(v, 3) for k, v in c.timings.items()}
     return out
