@@ -37,6 +37,7 @@ from alphacdn.named import NamedTransformations
 from alphacdn.settings import Settings
 from alphacdn.transform import DeliveryRequest, Plan
 from alphacdn.transform.errors import InvalidRequest, ServiceUnavailable
+from alphacdn.transform.layers import layer_public_ids
 from alphacdn.transform.values import Format
 
 log = logging.getLogger("alphacdn")
@@ -108,6 +109,24 @@ class Services:
             return await anyio.to_thread.run_sync(self.originals.stat, cloud, public_id)
         except UnsafePublicId as exc:
             raise InvalidRequest(f"Invalid public_id: {exc}") from None
+
+    async def lookup(
+        self, cloud: str, public_id: str, plan: Plan, canonical_text: str, fmt_key: str
+    ) -> tuple[AssetRecord | None, Served | None]:
+        """The asset and, when cached, its derived file: one thread hop for the hot path."""
+
+        def both() -> tuple[AssetRecord | None, Entry | None]:
+            asset = self.originals.stat(cloud, public_id)
+            if asset is None or layer_public_ids(plan):  # layer versions join the key later
+                return asset, None
+            key = derived_key(asset.cloud, asset.public_id, asset.version, canonical_text, fmt_key)
+            return asset, self.derived.get(key)
+
+        try:
+            asset, hit = await anyio.to_thread.run_sync(both)
+        except UnsafePublicId as exc:
+            raise InvalidRequest(f"Invalid public_id: {exc}") from None
+        return asset, (_served(hit, "HIT") if hit is not None else None)
 
     def named_only(self, req: DeliveryRequest) -> bool:
         """True when every component of the URL is a named transformation (`t_…`)."""

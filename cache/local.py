@@ -84,20 +84,35 @@ def decode_cursor(cursor: str) -> str:
         raise ValueError(f"invalid cursor: {cursor!r}") from exc
 
 
+#: bound of the in-memory memo of checked paths and parsed records
+_MEMO_MAX = 50_000
+
+
 class LocalOriginals:
     """Originals in a local folder (`OriginalsStore`); safe for several processes on one host."""
 
     def __init__(self, root: Path) -> None:
         self._root = Path(root).resolve()
         self._root.mkdir(parents=True, exist_ok=True)
+        # The hot path (every delivery request) is stat(): remember asset dirs already checked
+        # and records keyed by their state file's (inode, mtime, size). Every write replaces the
+        # state file by rename (a new inode), so a write by any process invalidates the entry.
+        self._checked: dict[tuple[str, str], Path] = {}
+        self._records: dict[Path, tuple[tuple[int, int, int], AssetRecord | None]] = {}
 
     def _asset_dir(self, cloud: str, public_id: str) -> Path:
+        known = self._checked.get((cloud, public_id))
+        if known is not None:
+            return known
         segments = check_public_id(public_id)
         *folders, leaf = segments
         path = self._root.joinpath(check_cloud(cloud), *folders, leaf + "#")
         # Defence in depth: check_public_id already refuses anything that could climb out.
         if not path.resolve().is_relative_to(self._root):
             raise UnsafePublicId(f"public_id escapes the store: {public_id!r}")
+        if len(self._checked) > _MEMO_MAX:
+            self._checked.clear()
+        self._checked[(cloud, public_id)] = path
         return path
 
     @contextmanager
@@ -167,7 +182,20 @@ class LocalOriginals:
 
     def stat(self, cloud: str, public_id: str) -> AssetRecord | None:
         """The current record, or None."""
-        return self._load(self._asset_dir(cloud, public_id)).current
+        asset_dir = self._asset_dir(cloud, public_id)
+        try:
+            st = os.stat(asset_dir / _STATE)
+        except FileNotFoundError:
+            return None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        memo = self._records.get(asset_dir)
+        if memo is not None and memo[0] == stamp:
+            return memo[1]
+        record = self._load(asset_dir).current
+        if len(self._records) > _MEMO_MAX:
+            self._records.clear()
+        self._records[asset_dir] = (stamp, record)
+        return record
 
     def path(self, cloud: str, public_id: str, *, version: int | None = None) -> Path:
         """File holding the current (or given) version; raise AssetNotFound. Local-only extra."""

@@ -67,21 +67,22 @@ async def deliver(request: Request) -> Response:
     req = parse_url(request.scope["path"], named=services.named.table())
     if req.cloud not in services.settings.http.clouds:
         raise NotFound(f"Unknown cloud name: {req.cloud}")
-    asset = await services.stat(req.cloud, req.public_id)
-    if asset is None:
-        raise NotFound(f"Resource not found - {req.public_id}")
-    _check_access(services, req)
     accept = request.headers.get("accept", "")
     default_format, fmt_key = _requested_format(req, req.plan, accept)
     canon = canonical(req.plan)
-    entry = await services.rendered(
-        asset=asset,
-        plan=req.plan,
-        canonical_text=canon,
-        fmt_key=fmt_key,
-        accept=accept,
-        default_format=default_format,
-    )
+    asset, entry = await services.lookup(req.cloud, req.public_id, req.plan, canon, fmt_key)
+    if asset is None:
+        raise NotFound(f"Resource not found - {req.public_id}")
+    _check_access(services, req)  # before anything is served, cached or not
+    if entry is None:
+        entry = await services.rendered(
+            asset=asset,
+            plan=req.plan,
+            canonical_text=canon,
+            fmt_key=fmt_key,
+            accept=accept,
+            default_format=default_format,
+        )
     headers = {
         "ETag": entry.etag,
         "Cache-Control": _cache_control(services, req),
