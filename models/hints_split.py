@@ -44,18 +44,23 @@ def _group(members: list[int], dets: Sequence[Detection]) -> list[list[int]]:
 def _split(
     region: npt.NDArray[np.bool_], origin: tuple[int, int], boxes: list[tuple[float, ...]]
 ) -> npt.NDArray[np.intp]:
-    """Give each pixel of `region` to the box it is most central in (distance in box units)."""
+    """Give each pixel of `region` to the box it is most central in (distance in box units),
+    among the boxes that contain it; -1 for pixels inside no box.
+
+    Pixels outside every box belong to no object: forcing them onto the nearest box kept, e.g.,
+    a baby in a pram tied to a dog by its lead as "dog". The caller's orphan rule decides them.
+    """
     oy, ox = origin
     ys = np.arange(region.shape[0], dtype=np.float32) + oy + 0.5
     xs = np.arange(region.shape[1], dtype=np.float32) + ox + 0.5
     best = np.full(region.shape, np.inf, dtype=np.float32)
-    choice = np.zeros(region.shape, dtype=np.intp)
+    choice = np.full(region.shape, -1, dtype=np.intp)
     for k, (x1, y1, x2, y2) in enumerate(boxes):
         half_w, half_h = max((x2 - x1) / 2, 1.0), max((y2 - y1) / 2, 1.0)
         dx = np.abs(xs - (x1 + x2) / 2) / half_w
         dy = np.abs(ys - (y1 + y2) / 2) / half_h
         dist = np.maximum(dy[:, None], dx[None, :])
-        closer = dist < best
+        closer = (dist < best) & (dist <= 1.0)
         best[closer] = dist[closer]
         choice[closer] = k
     return choice
@@ -100,5 +105,6 @@ def candidates_of(
         else:
             origin = (window[0].start, window[1].start)
             choice = _split(region, origin, [dets[g[0]].box for g in groups])
-        owner[window][region] = (first + choice)[region]
+        # pixels in no box stay 0: foreground of no object
+        owner[window][region] = np.where(choice >= 0, first + choice, 0)[region]
     return owner, objects, tuple(det_object)

@@ -176,7 +176,10 @@ async def upload(request: Request) -> Response:
         )
     except ValueError as exc:  # unsafe public_id
         raise InvalidRequest(f"Invalid public_id: {exc}") from None
-    if existing is not None or _truthy(params.get("invalidate", "false")):
+    changed = existing is not None and existing.etag != record.etag
+    if changed or _truthy(params.get("invalidate", "false")):
+        # same bytes again: derived keys move with the version anyway, and the content-keyed
+        # matte stays valid, so keep it rather than run the model again
         await services.invalidate(cloud, public_id)
     body = asset_json(request, services, record)
     body.update(await services.after_upload(request, record, params))

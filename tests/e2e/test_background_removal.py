@@ -201,6 +201,9 @@ def test_reupload_same_bytes_then_removal_works(server: Server) -> None:
     upload_fixture("dog-bike.jpg", "again")
     url = f"{server.url}/demo/image/upload/e_background_removal/again.png"
     assert _poll(url)[0].status_code == 200
+    runs = httpx.get(server.url + "/metrics").json()["jobs"]["model_runs"]["demo/again"]
     upload_fixture("dog-bike.jpg", "again")  # overwrite: new version, same content
     resp, seen = _poll(url)
     assert resp.status_code == 200, (seen, resp.text)
+    after = httpx.get(server.url + "/metrics").json()["jobs"]["model_runs"]["demo/again"]
+    assert after == runs  # the content-keyed matte survived the overwrite

@@ -110,3 +110,18 @@ def test_large_matte_is_decided_on_a_reduced_copy_but_keeps_full_res_alpha() -> 
     sel = select_by_hints(alpha, [dog, cat], ["dog"])
     assert (sel.alpha[:, :1300] == alpha[:, :1300]).all()
     assert not sel.alpha[:, 1300:].any()
+
+
+def test_foreground_outside_every_box_is_not_forced_onto_a_box() -> None:
+    # park-cmyk: an undetected pram tied to the dog by its lead joins one component with the
+    # dog and a person; the pram lies outside every box and must not be kept as "dog"
+    alpha = np.zeros((120, 200), np.uint8)
+    alpha[20:60, 10:70] = 255  # dog
+    alpha[20:60, 110:170] = 255  # person
+    alpha[38:42, 70:110] = 255  # lead joining them
+    alpha[80:115, 60:100] = 255  # pram, outside both boxes
+    alpha[60:80, 65:68] = 255  # strap joining the pram to the dog
+    dog, person = _det((10, 20, 70, 60), 0.8, "dog"), _det((110, 20, 170, 60), 0.7, "person")
+    sel = select_by_hints(alpha, [dog, person], ["dog"])
+    assert sel.alpha[30:50, 20:60].min() == 255  # the dog is kept
+    assert sel.alpha[85:110, 65:95].max() == 0  # the pram is not
