@@ -35,7 +35,7 @@ from alphacdn.cache import (
 from alphacdn.layer_assets import resolve_layers
 from alphacdn.named import NamedTransformations
 from alphacdn.settings import Settings
-from alphacdn.transform import DeliveryRequest, Plan
+from alphacdn.transform import DeliveryRequest, Plan, canonical, parse_chain
 from alphacdn.transform.errors import InvalidRequest, ServiceUnavailable
 from alphacdn.transform.layers import layer_public_ids
 from alphacdn.transform.values import Format
@@ -137,15 +137,17 @@ class Services:
     def is_eager(self, req: DeliveryRequest) -> bool:
         """True when this URL's chain was declared as an eager transformation of the asset."""
         chains = self.eager_chains.get(asset_tag(req.cloud, req.public_id), ())
-        return req.transformation in chains
+        return canonical(req.plan) in chains
 
     async def remember_eager(self, asset: AssetRecord, chain: str) -> None:
+        """Allow `chain` (compared in canonical form) for this asset in strict mode."""
         tag = asset_tag(asset.cloud, asset.public_id)
+        canonical_chain = canonical(parse_chain(chain, named=self.named.table()))
 
         def add() -> None:
             with self.eager_chains.transact():
                 chains = set(self.eager_chains.get(tag, ()))
-                chains.add(chain)
+                chains.add(canonical_chain)
                 self.eager_chains[tag] = sorted(chains)
 
         await anyio.to_thread.run_sync(add)
