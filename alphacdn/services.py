@@ -197,15 +197,18 @@ class Services:
         fmt_key: str,
         accept: str,
         default_format: Format | None,
+        checked: bool = False,
     ) -> Served:
-        """The derived file for (asset version, plan, format): from cache, or rendered once."""
+        """The derived file for (asset version, plan, format): from cache, or rendered once.
+        `checked`: the caller's `lookup` already missed the cache for this plan."""
         # issue 5: layer assets (404 if missing) and their versions, part of the key
         layers = await resolve_layers(self.stat, asset.cloud, plan)
         canonical_text += layers.key_suffix()
         key = derived_key(asset.cloud, asset.public_id, asset.version, canonical_text, fmt_key)
-        hit = await anyio.to_thread.run_sync(self.derived.get, key)
-        if hit is not None:
-            return _served(hit, "HIT")
+        if not (checked and not layers.versions):
+            hit = await anyio.to_thread.run_sync(self.derived.get, key)
+            if hit is not None:
+                return _served(hit, "HIT")
 
         extra: dict[str, str] = {}
         if plan.removal is not None:

@@ -82,6 +82,7 @@ async def deliver(request: Request) -> Response:
             fmt_key=fmt_key,
             accept=accept,
             default_format=default_format,
+            checked=True,
         )
     headers = {
         "ETag": entry.etag,
