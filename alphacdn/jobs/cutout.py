@@ -154,7 +154,7 @@ class CutoutMaker:
         etag = content_id(source)
         salient_key = cutout_key(etag, model, fine_edges, ())
         rgba, png, confidence, meta, timings = self._salient(
-            image, model, fine_edges, salient_key, tag
+            image, model, fine_edges, salient_key, tag, scaled_from
         )
         if not hints:
             found = self._detections(image, salient_key, meta, tag) if detect else []
@@ -187,7 +187,13 @@ class CutoutMaker:
         )
 
     def _salient(
-        self, image: Any, model: str, fine_edges: bool, key: str, tag: str
+        self,
+        image: Any,
+        model: str,
+        fine_edges: bool,
+        key: str,
+        tag: str,
+        scaled_from: tuple[int, int] | None,
     ) -> tuple[np.ndarray, bytes, float, dict[str, Any], dict[str, float]]:
         cached = self.derived.get_matte(key)
         if cached is not None:
@@ -198,10 +204,22 @@ class CutoutMaker:
         self.model_runs[tag] = self.model_runs.get(tag, 0) + 1
         rgba = np.ascontiguousarray(cut.rgba)
         confidence = float(cut.confidence)
-        meta = {"confidence": confidence, "headers": {"X-Alphacdn-Confidence": f"{confidence:.3f}"}}
+        timings = {k: round(v, 4) for k, v in cut.timings.items()}
         png = engine.encode_rgba_png(rgba)
+        # the full headers now: a poll may render from this entry before the job finishes
+        headers = MatteOutcome(
+            png=b"",
+            width=rgba.shape[1],
+            height=rgba.shape[0],
+            confidence=confidence,
+            scaled_from=scaled_from,
+            hints=(),
+            hints_report="",
+            timings=timings,
+        ).headers()
+        meta = {"confidence": confidence, "headers": headers}
         self.derived.put_matte(key, png, meta, tag=tag)
-        return rgba, png, confidence, meta, {k: round(v, 4) for k, v in cut.timings.items()}
+        return rgba, png, confidence, meta, timings
 
     def _detections(
         self, image: Any, salient_key: str, meta: dict[str, Any], tag: str
