@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import cloudinary.uploader
 import httpx
 import numpy as np
 import pytest
 import pyvips
 
+from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, upload_fixture
 from tests.e2e.server import Server
 from tests.e2e.test_background_removal import _poll
+from tests.e2e.webhook import WebhookListener
 
 pytestmark = pytest.mark.model
 
@@ -100,3 +103,19 @@ def test_hinted_and_plain_share_the_salient_matte(server: Server) -> None:
     jobs = httpx.get(server.url + "/metrics").json()["jobs"]
     # one job per option set, but the model ran once: hinted jobs reuse the salient matte
     assert jobs["model_runs"]["demo/catdog"] == 1
+
+
+def test_upload_with_a_hint_reports_what_was_kept(server: Server) -> None:
+    with WebhookListener() as hook:
+        result = cloudinary.uploader.upload(
+            str(FIXTURES / "e2e" / "car-house.jpg"),
+            public_id="car-upload",
+            background_removal="cloudinary_ai:car:fine_edges",
+            notification_url=hook.url,
+        )
+        assert result["info"]["background_removal"]["cloudinary_ai"]["status"] == "pending"
+        [note] = hook.wait_for(1)
+    assert "car:" in note["info_data"]["hints"] and ":kept" in note["info_data"]["hints"]
+    png = httpx.get(note["url"])
+    assert png.status_code == 200
+    assert _alpha(png).sum() > 0.15 * _alpha(png).size
