@@ -156,8 +156,17 @@ def print_layer(layer: Layer, print_component: Callable[[Component], str]) -> st
     opener = print_source(layer.kind, layer.source)
     rest = list(layer.components)
     if rest and rest[0].layer is None:
-        opener += [t for t in print_component(rest.pop(0)).split(",") if t]
-        opener += ["fl_relative"] * layer.relative
+        first = [t for t in print_component(rest[0]).split(",") if t]
+        # in the opener, `co_` is a text layer's colour and `g_ x_ y_` place the layer: a first
+        # component using them for its own steps (a shadow's colour, a crop's gravity) must
+        # stay a component of its own, or the re-parse would read them differently
+        clash = any(t.partition("_")[0] in ("g", "x", "y") for t in first) or (
+            isinstance(layer.source, Text) and any(t.startswith("co_") for t in first)
+        )
+        if not clash:
+            opener += first
+            rest.pop(0)
+    opener += ["fl_relative"] * layer.relative
     parts = [",".join(sorted(opener)), *(print_component(c) for c in rest)]
     parts.append(",".join(sorted(_print_placement(layer.placement))))
     return "/".join(p for p in parts if p)
