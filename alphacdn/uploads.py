@@ -38,17 +38,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     return body
 
 
-def base_url(request: Request, services: Services) -> str:
-    """Where delivery URLs point: `ALPHACDN_PUBLIC_URL`-style setting or the request's host."""
-    configured = getattr(services.settings.http, "public_url", "")
-    if configured:
-        return str(configured).rstrip("/")
+def base_url(request: Request) -> str:
+    """Where delivery URLs point: the host the client reached us on."""
     return str(request.base_url).rstrip("/")
 
 
 def delivery_url(request: Request, services: Services, record: AssetRecord) -> str:
     return (
-        f"{base_url(request, services)}/{record.cloud}/image/upload/v{record.version}/"
+        f"{base_url(request)}/{record.cloud}/image/upload/v{record.version}/"
         f"{quote(record.public_id)}.{record.format}"
     )
 

@@ -74,7 +74,7 @@ class UploadJobs:
         self, request: Request, record: AssetRecord, params: dict[str, Any]
     ) -> dict[str, Any]:
         extra: dict[str, Any] = {}
-        base = base_url(request, self.services)
+        base = base_url(request)
         if params.get("background_removal"):
             removal = parse_removal_param(str(params["background_removal"]))
             payload = {

@@ -5,11 +5,10 @@ parse → Plan → derived hit? → original? → (matte ready? else 423) → re
 
 from __future__ import annotations
 
-import hashlib
-
 from starlette.requests import Request
 from starlette.responses import Response
 
+from alphacdn.engine import negotiate_format
 from alphacdn.services import Services
 from alphacdn.transform import DeliveryRequest, Plan, canonical, parse_url, verify_url_signature
 from alphacdn.transform.errors import NotFound, Unauthorized
@@ -17,13 +16,17 @@ from alphacdn.transform.values import Flag, Format
 
 
 def accept_class(accept: str) -> str:
-    """The part of `Accept` that f_auto depends on: one cache entry per class, not per header."""
-    a = accept.lower()
-    if "image/avif" in a:
-        return "avif"
-    if "image/webp" in a:
-        return "webp"
-    return "plain"
+    """The part of `Accept` that f_auto depends on: one cache entry per class, not per header.
+
+    Read by the engine's own negotiation (which honours `q=0`), and the render is given the
+    class's normalised header (`normalised_accept`), so the key and the bytes always agree."""
+    best = negotiate_format(accept, has_alpha=False)
+    return {Format.AVIF: "avif", Format.WEBP: "webp"}.get(best, "plain")
+
+
+def normalised_accept(accept: str) -> str:
+    """The one `Accept` value that stands for this header's class."""
+    return {"avif": "image/avif", "webp": "image/webp"}.get(accept_class(accept), "")
 
 
 def _requested_format(req: DeliveryRequest, plan: Plan, accept: str) -> tuple[Format | None, str]:
@@ -67,7 +70,7 @@ async def deliver(request: Request) -> Response:
     req = parse_url(request.scope["path"], named=services.named.table())
     if req.cloud not in services.settings.http.clouds:
         raise NotFound(f"Unknown cloud name: {req.cloud}")
-    accept = request.headers.get("accept", "")
+    accept = normalised_accept(request.headers.get("accept", ""))
     default_format, fmt_key = _requested_format(req, req.plan, accept)
     canon = canonical(req.plan)
     asset, entry = await services.lookup(req.cloud, req.public_id, req.plan, canon, fmt_key)
@@ -116,9 +119,4 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return etag in tags
 
 
-def body_etag(body: bytes) -> str:
-    """A strong ETag from the bytes served."""
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-
-
-__all__ = ["accept_class", "body_etag", "deliver"]
+__all__ = ["accept_class", "deliver", "normalised_accept"]

@@ -26,7 +26,6 @@ from alphacdn import engine
 from alphacdn.services import Services
 from alphacdn.transform import verify_api_signature
 from alphacdn.transform.errors import (
-    CdnError,
     InvalidImage,
     InvalidRequest,
     NotFound,
@@ -202,4 +201,4 @@ async def destroy(request: Request) -> Response:
     return JSONResponse({"result": "ok" if found else "not found"})
 
 
-__all__ = ["CdnError", "check_signature", "destroy", "upload"]
+__all__ = ["check_signature", "destroy", "upload"]

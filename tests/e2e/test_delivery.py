@@ -221,3 +221,12 @@ def test_bad_uploads(server: Server) -> None:
     with pytest.raises(cloudinary.exceptions.Error, match=r"(?i)public_id"):
         cloudinary.uploader.upload(FIXTURES / "e2e" / "anim.gif", public_id="../../escape")
     assert not (server.data_dir.parent / "escape").exists()
+
+
+def test_refused_formats_never_share_a_cache_entry(dog: dict[str, Any]) -> None:
+    url = delivery_url("dog", width=131, fetch_format="auto")
+    refuses_avif = _get(url, accept="image/avif;q=0, image/webp")
+    assert refuses_avif.headers["content-type"] == "image/webp"
+    wants_avif = _get(url, accept="image/avif,image/webp")
+    assert wants_avif.headers["content-type"] == "image/avif"
+    assert _get(url, accept="image/avif;q=0").headers["content-type"] == "image/jpeg"
