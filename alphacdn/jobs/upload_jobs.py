@@ -95,10 +95,7 @@ class UploadJobs:
         if params.get("eager"):
             chains = [c for c in str(params["eager"]).split("|") if c]
             for chain in chains:
-                parse_chain(
-                    chain.rsplit("/", 1)[0] if _has_format(chain) else chain,
-                    named=self.services.named.table(),
-                )
+                parse_chain(_split_format(chain)[0], named=self.services.named.table())
             payload = {
                 "cloud": record.cloud,
                 "public_id": record.public_id,
@@ -186,7 +183,8 @@ class UploadJobs:
             return []
         results = []
         for raw in p["chains"]:
-            chain, fmt = raw.rsplit("/", 1) if _has_format(raw) else (raw, asset.format)
+            chain, given = _split_format(raw)
+            fmt = given or asset.format
             plan = parse_chain(chain, named=self.services.named.table())
             ext = Format("jpg" if fmt == "jpeg" else fmt)
             try:
@@ -227,9 +225,12 @@ class UploadJobs:
         return results
 
 
-def _has_format(chain: str) -> bool:
-    last = chain.rsplit("/", 1)[-1]
-    return last in ("jpg", "jpeg", "png", "webp", "avif", "gif")
+def _split_format(eager: str) -> tuple[str, str | None]:
+    """An eager entry as the SDK writes it, `<chain>[/<format>]` → (chain, format or None)."""
+    chain, _, last = eager.rpartition("/")
+    if last in ("jpg", "jpeg", "png", "webp", "avif", "gif"):
+        return chain, last
+    return eager, None
 
 
 def _url(base: str, cloud: str, chain: str, record: AssetRecord, ext: str | None = None) -> str:
