@@ -1,15 +1,25 @@
 """On-the-fly background removal through the server vs raw onnxruntime, in the same run.
 
-    .venv/bin/python bench/matte_jobs.py [--model isnet] [--limit 8]
+    .venv/bin/python bench/matte_jobs.py [--model isnet] [--limit 8] [--poll retry-after|SECONDS]
 
 For each photo of `../shared/data/photos` (JPEGs; says so and exits 0 when absent):
-  * raw: onnxruntime on the same model file, input prepared as the model expects (the floor);
-  * ready: a real `alphacdn serve` on loopback, time from the first delivery request
-    (`e_background_removal/…png`, 423) to the 200, one photo at a time (no queueing);
+  * raw: onnxruntime on the same model file, input prepared as the model expects (the floor),
+    one warm session in this process, timed just before and just after the server's jobs for
+    the photo (mean of the two);
+  * server side: a real `alphacdn serve` on loopback; "first request → matte ready" is the
+    server's `ready_at` (wall clock, from `X-Alphacdn-Matte-Timings`) plus the matte write's
+    `store` seconds (from the job's result in the job store, read after the run) minus the
+    client's `time.time()` just before its first delivery request (`e_background_removal/…png`,
+    423). Client and server run on the same machine, so they share the clock; this figure does
+    not depend on how the client polls. Also the same minus refinement (every step of the job
+    besides queued, decode, inference, encode, store: upsample, fine_edges, decontaminate, …),
+    and the job's per-stage seconds;
+  * client side: the time from the first request to the 200 when the client follows the policy
+    (`--poll`, default: sleep what `Retry-After` says), and, interleaved on a second copy of the
+    same photo (re-encoded, so it is a new matte), a client polling every 1 s;
   * queue: all photos requested at once (fresh copies, so nothing is cached), time until all
     are ready → throughput of the job queue, images/min;
-and the server's peak RSS (process group, from /proc). Prints the overhead ratio ready / raw
-(the rest is refinement at full resolution, reported by the server's job timings).
+and the server's peak RSS (process group, from /proc).
 """
 
 from __future__ import annotations
@@ -25,35 +35,78 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import numpy as np
 import onnxruntime as ort
 import pyvips
+from alphacdn.cache import JobStore
+
+from alphacdn.jobs.cutout import cutout_key
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
 MODELS = ROOT / "data" / "models"
 KEY, SECRET = "123456789012345", "alphacdn-dev-secret"
+#: the job's timing keys that are not refinement; every other step (upsample, fine_edges,
+#: decontaminate, and any step models/refine.py adds) counts as refinement
+NOT_REFINEMENT = {"queued", "decode", "inference", "encode", "encode_hinted", "store"}
+WALL_CLOCK = {"submitted_at", "ready_at"}
 
 
-def raw_seconds(model_file: Path, rgb: np.ndarray, size: int) -> float:
-    """One timed inference (after a warm-up) with the model's own preprocessing shape."""
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2
-    opts.enable_cpu_mem_arena = False
-    sess = ort.InferenceSession(str(model_file), opts, providers=["CPUExecutionProvider"])
-    img = pyvips.Image.new_from_array(rgb).copy(interpretation="srgb")
-    small = img.resize(size / img.width, vscale=size / img.height)
-    x = (np.asarray(small.numpy(), np.float32) - 128.0) / 256.0
-    x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
-    name = sess.get_inputs()[0].name
-    out = [sess.get_outputs()[0].name]
-    sess.run(out, {name: x})
-    t0 = time.perf_counter()
-    sess.run(out, {name: x})
-    return time.perf_counter() - t0
+@dataclass
+class Run:
+    """One matte requested through the server and followed until its 200."""
+
+    t0_wall: float  # client time.time() just before the first request
+    client: float  # seconds from the first request to the 200, client-observed
+    polls: int  # requests answered 423
+    last: float  # seconds of the request that got the 200 (render from the matte)
+    etag: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def server_ready(self) -> float:
+        """First request → matte entry written, server clock (same machine)."""
+        return self.timings["ready_at"] + self.timings.get("store", 0.0) - self.t0_wall
+
+    def refine_steps(self) -> dict[str, float]:
+        return {k: v for k, v in self.timings.items() if k not in NOT_REFINEMENT | WALL_CLOCK}
+
+    def refinement(self) -> float:
+        return sum(self.refine_steps().values())
+
+
+def parse_timings(header: str) -> dict[str, float]:
+    return {k: float(v) for k, v in (kv.split("=") for kv in header.split(";") if "=" in kv)}
+
+
+class Raw:
+    """onnxruntime on the model file, as the server configures it (2 threads, no arena)."""
+
+    def __init__(self, model_file: Path, size: int) -> None:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 2
+        opts.enable_cpu_mem_arena = False
+        self.sess = ort.InferenceSession(str(model_file), opts, providers=["CPUExecutionProvider"])
+        self.size = size
+        self.name = self.sess.get_inputs()[0].name
+        self.out = [self.sess.get_outputs()[0].name]
+        self.warm = False
+
+    def seconds(self, rgb: np.ndarray) -> float:
+        """One timed inference (the first call warms the session up first)."""
+        img = pyvips.Image.new_from_array(rgb).copy(interpretation="srgb")
+        small = img.resize(self.size / img.width, vscale=self.size / img.height)
+        x = (np.asarray(small.numpy(), np.float32) - 128.0) / 256.0
+        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+        if not self.warm:
+            self.sess.run(self.out, {self.name: x})
+            self.warm = True
+        t0 = time.perf_counter()
+        self.sess.run(self.out, {self.name: x})
+        return time.perf_counter() - t0
 
 
 def rss_of_group(pgid: int) -> int:
@@ -74,9 +127,8 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=8)
     ap.add_argument(
         "--poll",
-        type=float,
-        default=0.05,
-        help="seconds between polls while 423 (real clients use Retry-After)",
+        default="retry-after",
+        help="while 423: 'retry-after' (sleep what the server says) or fixed seconds",
     )
     args = ap.parse_args()
     if not PHOTOS.is_dir():
@@ -135,64 +187,134 @@ def main() -> int:
                 time.sleep(0.1)
         cloudinary.config(cloud_name="demo", api_key=KEY, api_secret=SECRET, upload_prefix=base)
 
-        def upload(path: Path, pid: str, variant: int) -> None:
+        def upload(path: Path, pid: str, variant: int) -> str:
             # variant > 0 re-encodes, so the content (and the matte key) differs
             data = path.read_bytes()
             if variant:
                 data = pyvips.Image.new_from_buffer(data, "").jpegsave_buffer(Q=90 - variant)
-            cloudinary.uploader.upload(io.BytesIO(data), public_id=pid)
+            return str(cloudinary.uploader.upload(io.BytesIO(data), public_id=pid)["etag"])
 
-        timings: dict[str, dict[str, float]] = {}
+        def wait(resp: httpx.Response, policy: str) -> None:
+            if policy == "retry-after":
+                time.sleep(float(resp.headers.get("retry-after", "1")))
+            else:
+                time.sleep(float(policy))
 
-        def until_ready(pid: str) -> float:
-            t0 = time.perf_counter()
+        def until_ready(pid: str, etag: str, policy: str) -> Run:
             url = f"{base}/demo/image/upload/e_background_removal/{pid}.png"
-            while (resp := httpx.get(url, timeout=120)).status_code == 423:
-                time.sleep(args.poll)
-            took = time.perf_counter() - t0
+            polls = 0
+            t0_wall, t0 = time.time(), time.perf_counter()
+            while True:
+                t1 = time.perf_counter()
+                resp = httpx.get(url, timeout=120)
+                if resp.status_code != 423:
+                    break
+                polls += 1
+                wait(resp, policy)
+            now = time.perf_counter()
+            assert resp.status_code == 200, resp.text
             header = resp.headers.get("x-alphacdn-matte-timings", "")
-            timings[pid] = {
-                k: float(v) for k, v in (kv.split("=") for kv in header.split(";") if "=" in kv)
-            }
-            return took
+            return Run(t0_wall, now - t0, polls, now - t1, etag, parse_timings(header))
 
         # warm the session once (not timed)
-        upload(photos[0], "warm", 3)
-        until_ready("warm")
+        until_ready("warm", upload(photos[0], "warm", 3), args.poll)
         print(f"model {args.model}, {len(photos)} photos, load {os.getloadavg()[0]:.1f}\n")
-        print(
-            "| photo | MP | raw ort s | first request → ready s | ratio | server inference s |"
-            " refinement s | ratio without refinement |"
-        )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
-        ratios: list[float] = []
-        bare: list[float] = []
+        rows = []
+        raw_ort = Raw(model_file, size)
         for i, path in enumerate(photos):
             rgb = np.asarray(pyvips.Image.new_from_file(str(path)).autorot()[0:3].numpy())
-            raw = raw_seconds(model_file, rgb, size)
-            upload(path, f"one{i}", 0)
-            ready = until_ready(f"one{i}")
-            t = timings[f"one{i}"]
-            refine = t.get("upsample", 0) + t.get("decontaminate", 0) + t.get("fine_edges", 0)
+            raw_before = raw_ort.seconds(rgb)
+            # interleaved: the client policy under test and 1 s polling, order alternating
+            order = [("policy", args.poll), ("1s", "1.0")]
+            runs: dict[str, Run] = {}
+            for j, (label, policy) in enumerate(order if i % 2 == 0 else order[::-1]):
+                pid = f"one{i}-{j}"
+                runs[label] = until_ready(pid, upload(path, pid, j), policy)
+            # the load of a shared machine drifts: the floor is the mean of raw runs just
+            # before and just after the server's two jobs
+            raw = (raw_before + raw_ort.seconds(rgb)) / 2
+            rows.append((path, rgb.shape[0] * rgb.shape[1] / 1e6, raw, runs))
+        del raw_ort
+
+        # the matte write's own seconds are in the job result (the header is part of the entry)
+        store = JobStore(data_dir / "state" / "jobs")
+        try:
+            for _, _, _, runs in rows:
+                for run in runs.values():
+                    record = store.get(cutout_key(run.etag, args.model, False, ()))
+                    if record is not None and record.result:
+                        run.timings["store"] = float(record.result["timings"].get("store", 0))
+        finally:
+            store.close()
+
+        print(
+            f"Server side, client policy {args.poll!r}: first request → matte ready "
+            "(server ready_at + store − client time of the first request)\n"
+        )
+        print(
+            "| photo | MP | raw ort s | first request → ready s | ratio | refinement s |"
+            " ratio without refinement |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        ratios: list[float] = []
+        bare: list[float] = []
+        for path, mp, raw, runs in rows:
+            r = runs["policy"]
+            ready, refine = r.server_ready(), r.refinement()
             ratios.append(ready / raw)
             bare.append((ready - refine) / raw)
-            mp = rgb.shape[0] * rgb.shape[1] / 1e6
             print(
                 f"| {path.name} | {mp:.1f} | {raw:.2f} | {ready:.2f} | {ready / raw:.2f} "
-                f"| {t.get('inference', 0):.2f} | {refine:.2f} | {(ready - refine) / raw:.2f} |"
+                f"| {refine:.2f} | {(ready - refine) / raw:.2f} |"
             )
         print(
             f"\nmedian ratio ready/raw: {statistics.median(ratios):.2f}; without refinement "
-            f"{statistics.median(bare):.2f}"
+            f"{statistics.median(bare):.2f}\n"
         )
 
-        for i, path in enumerate(photos):
-            upload(path, f"q{i}", 5)
+        print("Per stage (seconds, from the job's timings; other = the rest of ready)\n")
+        refine_keys = sorted({k for *_, runs in rows for k in runs["policy"].refine_steps()})
+        stages = ["queued", "decode", "inference", *refine_keys, "encode", "store"]
+        print("| photo | " + " | ".join(stages) + " | other | ready |")
+        print("|---|" + "---:|" * (len(stages) + 2))
+        for path, _, _, runs in rows:
+            r = runs["policy"]
+            cells = [r.timings.get(k, 0.0) for k in stages]
+            other = r.server_ready() - sum(cells)
+            print(
+                f"| {path.name} | "
+                + " | ".join(f"{c:.3f}" for c in cells)
+                + f" | {other:.3f} | {r.server_ready():.2f} |"
+            )
+
+        print("\nClient side (first request → 200 as the client sees it), interleaved\n")
+        print(
+            f"| photo | raw ort s | {args.poll}: client s | polls | ratio | last request s |"
+            " 1 s polling: client s | polls | ratio | server ready s (1 s polling) |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        client_ratios: list[float] = []
+        poll_ratios: list[float] = []
+        for path, _, raw, runs in rows:
+            a, b = runs["policy"], runs["1s"]
+            client_ratios.append(a.client / raw)
+            poll_ratios.append(b.client / raw)
+            print(
+                f"| {path.name} | {raw:.2f} | {a.client:.2f} | {a.polls} | {a.client / raw:.2f} "
+                f"| {a.last:.2f} | {b.client:.2f} | {b.polls} | {b.client / raw:.2f} "
+                f"| {b.server_ready():.2f} |"
+            )
+        print(
+            f"\nmedian client ratio ({args.poll}): {statistics.median(client_ratios):.2f}; "
+            f"1 s polling: {statistics.median(poll_ratios):.2f}"
+        )
+
+        etags = [upload(path, f"q{i}", 5) for i, path in enumerate(photos)]
         t0 = time.perf_counter()
         for i in range(len(photos)):
             httpx.get(f"{base}/demo/image/upload/e_background_removal/q{i}.png")
         for i in range(len(photos)):
-            until_ready(f"q{i}")
+            until_ready(f"q{i}", etags[i], args.poll)
         took = time.perf_counter() - t0
         print(
             f"queue: {len(photos)} photos requested at once, all ready in {took:.1f} s → "

@@ -5,7 +5,8 @@
 
 Reads ../shared/data/matting-dev (research use only: read in place, never copied). For each pair:
 (a) baseline = raw model alpha resized bilinearly to full size, colour = α·I (what rembg ships);
-(b) ours = make_cutout(fine_edges=False); (c) ours + fine_edges. Metrics (lower is better except
+(b) unsettled = make_cutout without the settle step; (c) ours = make_cutout(fine_edges=False), the
+default; (d) fine = ours + fine_edges. Metrics (lower is better except
 IoU): SAD = Σ|α−α*|/1000, MSE = mean((α−α*)²)·1000, Grad = Σ(|∇α|−|∇α*|)²/1000 (Gaussian
 derivatives, σ = 1.4), Conn = connectivity error/1000 (Rhemann et al. 2009), IoU of α>0.5, and
 Bleed = mean |α·F − α*·F*| in 0..255 over the pixels with 0 < α* < 1, where F* is pymatting's
@@ -36,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "matting-dev"
 METRICS = ("sad", "mse", "grad", "conn", "iou", "bleed", "fbleed")
 TRANSPARENT = {"glass", "semi-transparent"}
+#: baseline; our pipeline without the settle step; ours (default); ours + fine_edges
+VARIANTS = ("baseline", "unsettled", "ours", "fine")
 
 
 def load(path: Path) -> np.ndarray:
@@ -118,10 +121,14 @@ def evaluate(name: str, matter: CachedPredictor, model: str, fine: bool) -> dict
 
     fbleed = {"baseline": colour_error(image), "ours": colour_error(own_fg)}
     out["baseline"]["fbleed"] = fbleed["baseline"]
-    for variant, fine_edges in (("ours", False), ("fine", True)):
+    for variant, fine_edges, settled in (
+        ("unsettled", False, False),
+        ("ours", False, True),
+        ("fine", True, True),
+    ):
         if fine_edges and not fine:
             continue
-        c = make_cutout(matter, model, rgb, fine_edges=fine_edges)
+        c = make_cutout(matter, model, rgb, fine_edges=fine_edges, settled=settled)
         a = c.rgba[..., 3].astype(np.float64) / 255
         premult = c.rgba[..., :3].astype(np.float64) / 255 * a[..., None]
         out[variant] = metrics(a, premult, gt, ref)
@@ -134,7 +141,7 @@ def evaluate(name: str, matter: CachedPredictor, model: str, fine: bool) -> dict
 def summarise(results: dict[str, dict[str, Any]], group: str, names: list[str]) -> None:
     if not names:
         return
-    variants = [v for v in ("baseline", "ours", "fine") if v in results[names[0]]]
+    variants = [v for v in VARIANTS if v in results[names[0]]]
     print(f"\n## {group} ({len(names)} images): mean per metric, ratio vs baseline")
     print(f"{'variant':<9}" + "".join(f"{m:>16}" for m in METRICS))
     for v in variants:
@@ -164,13 +171,12 @@ def main() -> int:
     names = sorted(n for n in tags if not args.only or n in args.only)
     matter = CachedPredictor(Matter(args.models_dir, args.threads), args.predictions)
     results: dict[str, dict[str, Any]] = {}
-    print(f"model {args.model}; per image: SAD MSE Grad Conn IoU Bleed (baseline → ours → fine)")
+    print(f"model {args.model}; per image: metric = " + " → ".join(VARIANTS))
     for n in names:
         t = time.perf_counter()
         results[n] = r = evaluate(n, matter, args.model, not args.no_fine_edges)
         cells = " ".join(
-            f"{m}=" + "→".join(f"{r[v][m]:.3g}" for v in ("baseline", "ours", "fine") if v in r)
-            for m in METRICS
+            f"{m}=" + "→".join(f"{r[v][m]:.3g}" for v in VARIANTS if v in r) for m in METRICS
         )
         print(
             f"{n:<20} {cells} conf={r['ours']['confidence']:.2f} ({time.perf_counter() - t:.1f}s)"
@@ -181,7 +187,7 @@ def main() -> int:
     for group, members in (("all", names), ("opaque", opaque), ("transparent", clear)):
         summarise(results, group, members)
         summarise(results, f"{group}, whole images", [n for n in members if n.startswith("w-")])
-    for v in ("ours", "fine"):
+    for v in VARIANTS[1:]:
         worse = [
             n
             for n in names

@@ -58,6 +58,9 @@ class JobRecord:
     owner: str | None
     lease_until: float | None
     result: dict[str, Any] | None
+    #: when the current attempt was claimed (`updated_at` moves with every lease renewal);
+    #: None while queued, and in records written before this field existed
+    started_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict (status as its string value)."""
@@ -160,6 +163,7 @@ class JobStore:
                         lease_until=now + lease_seconds,
                         attempts=rec.attempts + 1,
                         updated_at=now,
+                        started_at=now,
                     )
                 )
         return None

@@ -6,9 +6,11 @@ Steps (timed separately in `Cutout.timings`):
 2. upsample: a fast guided filter (He & Sun 2015) guided by the source RGB — the linear
    coefficients are solved on the model grid and applied at full resolution, so the matte's
    edges follow the image's edges instead of a bilinear blur;
-3. fine_edges (optional): closed-form matting (Levin et al., via pymatting) on a trimap made from
+3. settle: regions far from the subject's edge where the model answered "maybe" become 0 or 1,
+   decided by the model's α and a colour model of the image's sure regions (see `settle.py`);
+4. fine_edges (optional): closed-form matting (Levin et al., via pymatting) on a trimap made from
    the matte's uncertain band, for hair and fur (see `fine_edges.py`);
-4. decontaminate: foreground colour estimation by blur fusion (Forte & Pitié 2021), so no
+5. decontaminate: foreground colour estimation by blur fusion (Forte & Pitié 2021), so no
    background colour bleeds into semi-transparent pixels.
 """
 
@@ -25,6 +27,7 @@ from scipy.ndimage import uniform_filter
 
 from .confidence import matte_confidence
 from .fine_edges import refine_band
+from .settle import settle
 
 F32 = npt.NDArray[np.float32]
 U8 = npt.NDArray[np.uint8]
@@ -48,8 +51,11 @@ class Cutout:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
 
-def make_cutout(matter: Predictor, model: str, rgb: U8, *, fine_edges: bool) -> Cutout:
-    """The cut-out of an oriented sRGB H×W×3 image at its own resolution."""
+def make_cutout(
+    matter: Predictor, model: str, rgb: U8, *, fine_edges: bool, settled: bool = True
+) -> Cutout:
+    """The cut-out of an oriented sRGB H×W×3 image at its own resolution (`settled=False`
+    skips the settle step: the benchmark's comparison)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     low = matter.predict(model, rgb)
@@ -59,6 +65,10 @@ def make_cutout(matter: Predictor, model: str, rgb: U8, *, fine_edges: bool) -> 
     alpha = guided_upsample(low, image)
     t2 = time.perf_counter()
     timings["upsample"] = t2 - t1
+    if settled:
+        alpha = settle(alpha, image)
+        timings["settle"] = time.perf_counter() - t2
+        t2 = time.perf_counter()
     if fine_edges:
         alpha = refine_band(image, alpha)
         timings["fine_edges"] = time.perf_counter() - t2

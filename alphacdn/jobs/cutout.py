@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +71,13 @@ class MatteOutcome:
     hints_report: str
     matched: bool = True
     detected: tuple[Detection, ...] = ()
+    #: seconds per stage of the job that made the matte (`decode`, `inference`, `upsample`,
+    #: `fine_edges`, `decontaminate`, `encode`, `store`; `queued` for a queued job), plus
+    #: wall-clock epoch seconds `submitted_at` (job created) and `ready_at` (matte entry
+    #: written). Empty when the matte came from the cache.
     timings: dict[str, float] = field(default_factory=dict)
+    #: the matte cache key `png` is already stored under (the salient matte), else None
+    stored_as: str | None = None
 
     def headers(self) -> dict[str, str]:
         h = {"X-Alphacdn-Confidence": f"{self.confidence:.3f}"}
@@ -80,9 +88,7 @@ class MatteOutcome:
             h["X-Alphacdn-Hints"] = self.hints_report or "none-detected"
             h["X-Alphacdn-Hints-Matched"] = "yes" if self.matched else "no (full matte served)"
         if self.timings:  # seconds spent by the job that made the matte (Server-Timing style)
-            h["X-Alphacdn-Matte-Timings"] = ";".join(
-                f"{k}={v:.3f}" for k, v in sorted(self.timings.items())
-            )
+            h["X-Alphacdn-Matte-Timings"] = format_timings(self.timings)
         return h
 
     def result_json(self) -> dict[str, Any]:
@@ -94,6 +100,29 @@ class MatteOutcome:
             "hints_matched": self.matched,
             "timings": self.timings,
         }
+
+
+def format_timings(timings: Mapping[str, float]) -> str:
+    """`k=v;k=v`, keys sorted, 3 decimals (epoch seconds keep their milliseconds)."""
+    return ";".join(f"{k}={v:.3f}" for k, v in sorted(timings.items()))
+
+
+def store_matte(
+    derived: DerivedCache,
+    key: str,
+    png: bytes,
+    meta: Mapping[str, Any],
+    timings: dict[str, float],
+    *,
+    tag: str,
+) -> None:
+    """Write a matte entry; add `store` (seconds, incl. fsync) to `timings`.
+
+    `ready_at` is stamped into `timings` (and the entry's headers) as the write begins: the
+    headers are part of the entry, so they cannot carry the write's own end."""
+    t0 = time.perf_counter()
+    derived.put_matte(key, png, meta, tag=tag)
+    timings["store"] = round(time.perf_counter() - t0, 4)
 
 
 class CutoutMaker:
@@ -142,20 +171,32 @@ class CutoutMaker:
         hints: tuple[str, ...],
         tag: str,
         detect: bool = False,
+        job_timings: Mapping[str, float] | None = None,
     ) -> MatteOutcome:
         """The cut-out of `source` (salient matte cached and shared; hints applied on it).
-        `detect` runs the detector even without hints (the remove.bg API reports the type)."""
+        `detect` runs the detector even without hints (the remove.bg API reports the type).
+        `job_timings` (the job's `submitted_at`, `queued`) join the matte's timings."""
+        etag = content_id(source)
+        salient_key = cutout_key(etag, model, fine_edges, ())
+        cached = self.derived.get_matte(salient_key)
+        t0 = time.perf_counter()
         image = engine.load(source, max_pixels=self.max_pixels)
         scaled_from = None
         if image.width * image.height > MATTE_MAX_PIXELS:
             scaled_from = (image.width, image.height)
             scale = math.sqrt(MATTE_MAX_PIXELS / (image.width * image.height))
             image = engine.scale_image(image, scale)
-        etag = content_id(source)
-        salient_key = cutout_key(etag, model, fine_edges, ())
-        rgba, png, confidence, meta, timings = self._salient(
-            image, model, fine_edges, salient_key, tag, scaled_from
-        )
+        timings: dict[str, float] = {}
+        if cached is not None:
+            meta = dict(cached.meta)
+            rgba = engine.decode_rgba_png(cached.body)
+            png, confidence = cached.body, float(meta["confidence"])
+        else:
+            rgb = engine.to_rgb_array(image)
+            timings = {**(job_timings or {}), "decode": time.perf_counter() - t0}
+            rgba, png, confidence, meta = self._salient(
+                rgb, model, fine_edges, salient_key, tag, scaled_from, timings
+            )
         if not hints:
             found = self._detections(image, salient_key, meta, tag) if detect else []
             return MatteOutcome(
@@ -168,13 +209,18 @@ class CutoutMaker:
                 hints_report="",
                 detected=tuple(found),
                 timings=timings,
+                stored_as=salient_key,
             )
         detections = self._detections(image, salient_key, meta, tag)
         selection = select_by_hints(np.ascontiguousarray(rgba[..., 3]), detections, hints)
         out = rgba.copy()
         out[..., 3] = selection.alpha
+        t0 = time.perf_counter()
+        hinted_png = engine.encode_rgba_png(out)
+        if timings:  # the hinted matte's own encode (the salient one's is `encode`)
+            timings = {**timings, "encode_hinted": round(time.perf_counter() - t0, 4)}
         return MatteOutcome(
-            png=engine.encode_rgba_png(out),
+            png=hinted_png,
             width=out.shape[1],
             height=out.shape[0],
             confidence=confidence,
@@ -188,24 +234,26 @@ class CutoutMaker:
 
     def _salient(
         self,
-        image: Any,
+        rgb: np.ndarray,
         model: str,
         fine_edges: bool,
         key: str,
         tag: str,
         scaled_from: tuple[int, int] | None,
-    ) -> tuple[np.ndarray, bytes, float, dict[str, Any], dict[str, float]]:
-        cached = self.derived.get_matte(key)
-        if cached is not None:
-            meta = dict(cached.meta)
-            rgba = engine.decode_rgba_png(cached.body)
-            return rgba, cached.body, float(meta["confidence"]), meta, {}
-        cut = make_cutout(self.matter, model, engine.to_rgb_array(image), fine_edges=fine_edges)
+        timings: dict[str, float],
+    ) -> tuple[np.ndarray, bytes, float, dict[str, Any]]:
+        """Run the model on `rgb`, store the salient matte; adds the stage seconds to `timings`."""
+        cut = make_cutout(self.matter, model, rgb, fine_edges=fine_edges)
         self.model_runs[tag] = self.model_runs.get(tag, 0) + 1
         rgba = np.ascontiguousarray(cut.rgba)
         confidence = float(cut.confidence)
-        timings = {k: round(v, 4) for k, v in cut.timings.items()}
+        timings.update(cut.timings)
+        t0 = time.perf_counter()
         png = engine.encode_rgba_png(rgba)
+        timings["encode"] = time.perf_counter() - t0
+        for k, v in timings.items():
+            timings[k] = round(v, 4)
+        timings["ready_at"] = time.time()
         # the full headers now: a poll may render from this entry before the job finishes
         headers = MatteOutcome(
             png=b"",
@@ -218,8 +266,8 @@ class CutoutMaker:
             timings=timings,
         ).headers()
         meta = {"confidence": confidence, "headers": headers}
-        self.derived.put_matte(key, png, meta, tag=tag)
-        return rgba, png, confidence, meta, timings
+        store_matte(self.derived, key, png, meta, timings, tag=tag)
+        return rgba, png, confidence, meta
 
     def _detections(
         self, image: Any, salient_key: str, meta: dict[str, Any], tag: str
@@ -257,5 +305,7 @@ __all__ = [
     "MatteOutcome",
     "content_id",
     "cutout_key",
+    "format_timings",
     "removal_options",
+    "store_matte",
 ]

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
 import anyio.to_thread
 
 from alphacdn.cache import AssetRecord, Entry, JobRecord, QueueFull
-from alphacdn.jobs.cutout import CutoutMaker, MatteOutcome, cutout_key
+from alphacdn.jobs.cutout import CutoutMaker, MatteOutcome, cutout_key, store_matte
 from alphacdn.jobs.runner import JobRunner
 from alphacdn.services import Services
 from alphacdn.transform import Plan
@@ -32,6 +33,8 @@ from alphacdn.transform.steps import BackgroundRemoval
 log = logging.getLogger("alphacdn.jobs")
 
 KIND = "matte"
+#: weight of the newest job in the moving average of refinement + I/O seconds per pixel
+_EMA_WEIGHT = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,8 @@ class MatteRunner:
         runner.handlers[KIND] = self.handle
         #: model runs per asset in this process (exposed in /metrics)
         self.runs: dict[str, int] = {}
+        #: (model, fine_edges) → moving average of a job's seconds besides inference, per pixel
+        self._rest_per_pixel: dict[tuple[str, bool], float] = {}
 
     def key(self, asset: AssetRecord, removal: BackgroundRemoval) -> str:
         return cutout_key(asset.etag, self.model, removal.fine_edges, removal.hints)
@@ -113,7 +118,7 @@ class MatteRunner:
         if found is not None:
             return found.body, dict(found.meta.get("headers", {}))
         if record is not None and record.status in ("queued", "running"):
-            raise self._in_progress(asset, record.status, depth)
+            raise self._in_progress(asset, removal, record, depth)
         return await self.submit(asset, removal, key)
 
     async def submit(
@@ -149,18 +154,38 @@ class MatteRunner:
                 ) from None
             if created:
                 self.runner.wake()
+        assert record is not None  # found, or just submitted
         depth = await anyio.to_thread.run_sync(self.jobs.depth)
-        raise self._in_progress(asset, record.status if record else "queued", depth)
+        raise self._in_progress(asset, removal, record, depth)
 
-    def _in_progress(self, asset: AssetRecord, status: str, depth: int) -> MatteInProgress:
+    def _in_progress(
+        self, asset: AssetRecord, removal: BackgroundRemoval, record: JobRecord, depth: int
+    ) -> MatteInProgress:
+        per_job = self.estimated_seconds(removal.fine_edges, asset.width * asset.height)
+        if record.status == "running":
+            started = record.started_at if record.started_at is not None else record.updated_at
+            # half the estimated remainder: the estimate is a moving average and often long
+            # on a busy machine; a few cheap extra polls beat sleeping past the finish
+            wait = max(1, math.ceil((per_job - (time.time() - started)) / 2))
+        else:
+            wait = self.retry_after(depth, per_job)
         return MatteInProgress(
-            f"Background removal in progress for {asset.public_id} ({status}); retry shortly",
-            retry_after=self.retry_after(depth),
+            f"Background removal in progress for {asset.public_id} ({record.status}); "
+            "retry shortly",
+            retry_after=wait,
         )
 
-    def retry_after(self, depth: int) -> int:
-        """Seconds until a new job is likely done: queue depth × measured seconds per matte."""
-        per_job = self.maker.estimated_seconds(self.model)
+    def estimated_seconds(self, fine_edges: bool, pixels: int) -> float:
+        """A job's likely seconds from claim to stored matte: measured inference (moving
+        average) plus what this process measured for the rest (decode, refinement, encode,
+        store) per pixel; inference alone until a job has finished here."""
+        rest = self._rest_per_pixel.get((self.model, fine_edges), 0.0)
+        return self.maker.estimated_seconds(self.model) + rest * pixels
+
+    def retry_after(self, depth: int, per_job: float | None = None) -> int:
+        """Seconds until a new job is likely done: queue depth × seconds per matte."""
+        if per_job is None:
+            per_job = self.maker.estimated_seconds(self.model)
         runners = max(1, self.services.settings.jobs.concurrency)
         return max(1, math.ceil(per_job * max(1, depth) / runners))
 
@@ -177,21 +202,42 @@ class MatteRunner:
     async def handle(self, record: JobRecord) -> dict[str, Any]:
         """Job handler for kind `matte`."""
         job = MatteJob.from_payload(record.payload)
-        outcome = await anyio.to_thread.run_sync(lambda: self._compute(record.key, job))
+        claimed = record.started_at if record.started_at is not None else record.updated_at
+        times = {"submitted_at": record.created_at, "queued": round(claimed - record.created_at, 4)}
+        t0 = time.perf_counter()
+        outcome = await anyio.to_thread.run_sync(lambda: self._compute(record.key, job, times))
+        took = time.perf_counter() - t0
         tag = f"{job.cloud}/{job.public_id}"
         self.runs[tag] = self.runs.get(tag, 0) + 1
+        if "inference" in outcome.timings and not job.hints:
+            pixels = outcome.width * outcome.height
+            rest = max(0.0, took - outcome.timings["inference"]) / max(1, pixels)
+            k = (job.model, job.fine_edges)
+            prev = self._rest_per_pixel.get(k)
+            self._rest_per_pixel[k] = rest if prev is None else prev + _EMA_WEIGHT * (rest - prev)
         return outcome.result_json()
 
-    def _compute(self, key: str, job: MatteJob) -> MatteOutcome:
+    def _compute(
+        self, key: str, job: MatteJob, times: dict[str, float] | None = None
+    ) -> MatteOutcome:
         """Blocking: read the original, make the cut-out, store it in the matte cache."""
         source = self.services.originals.read(job.cloud, job.public_id, version=job.version)
         tag = f"{job.cloud}/{job.public_id}"
         outcome = self.maker.make(
-            source, job.model, fine_edges=job.fine_edges, hints=job.hints, tag=tag
+            source,
+            job.model,
+            fine_edges=job.fine_edges,
+            hints=job.hints,
+            tag=tag,
+            job_timings=times,
         )
-        # the maker stores the salient matte; a hinted one (or the headers) is stored here
+        if outcome.stored_as == key:
+            return outcome  # the maker stored it (the salient matte), headers and all
+        # a hinted matte is stored here, under its own key
+        timings = {**outcome.timings, "ready_at": time.time()} if outcome.timings else {}
+        outcome = replace(outcome, timings=timings)
         meta = {"confidence": outcome.confidence, "headers": outcome.headers()}
-        self.services.derived.put_matte(key, outcome.png, meta, tag=tag)
+        store_matte(self.services.derived, key, outcome.png, meta, timings, tag=tag)
         return outcome
 
 

@@ -3,6 +3,7 @@ one job for many requests, restart resumes, failures are clean, upload-time remo
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,8 +15,10 @@ import httpx
 import numpy as np
 import pytest
 import pyvips
-from alphacdn.cache import LocalOriginals
+from alphacdn.cache import JobStore, LocalOriginals
 
+from alphacdn.jobs.cutout import cutout_key
+from alphacdn.jobs.mattes import KIND, MatteJob
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, upload_fixture
 from tests.e2e.server import Server
@@ -207,3 +210,69 @@ def test_reupload_same_bytes_then_removal_works(server: Server) -> None:
     assert resp.status_code == 200, (seen, resp.text)
     after = httpx.get(server.url + "/metrics").json()["jobs"]["model_runs"]["demo/again"]
     assert after == runs  # the content-keyed matte survived the overwrite
+
+
+def _timings(resp: httpx.Response) -> dict[str, float]:
+    header = resp.headers["x-alphacdn-matte-timings"]
+    return {k: float(v) for k, v in (kv.split("=") for kv in header.split(";"))}
+
+
+def test_matte_timings_header_has_the_job_stages_and_wall_clock(server: Server) -> None:
+    upload_fixture("cat-street.jpg", "timed")
+    url = f"{server.url}/demo/image/upload/e_background_removal/timed.png"
+    t0 = time.time()  # the server runs on this machine: same clock
+    first = httpx.get(url)
+    assert first.status_code == 423
+    resp, _ = _poll(url)
+    t1 = time.time()
+    assert resp.status_code == 200, resp.text
+    t = _timings(resp)
+    stages = ("queued", "decode", "inference", "upsample", "decontaminate", "encode")
+    assert set(stages) | {"submitted_at", "ready_at"} <= set(t)
+    assert all(t[k] >= 0 for k in stages)
+    assert t0 <= t["submitted_at"] + 0.01 and t["ready_at"] <= t1 + 0.01
+    # the stages happen one after another between the submit and the matte's write
+    assert sum(t[k] for k in stages) <= t["ready_at"] - t["submitted_at"] + 0.01
+    # a later hit serves the same entry: the header describes the job, not the request
+    assert _timings(httpx.get(url)) == t
+
+
+def test_retry_after_of_a_running_job_falls_as_it_runs(tmp_path: Path) -> None:
+    """A job claimed by another worker (here: this test, through the shared job store) answers
+    423 with half the seconds it likely has left: its estimate (measured on a finished job, per
+    pixel) minus the time since it was claimed, so it falls as time passes."""
+    srv = Server(tmp_path / "d").start()
+    try:
+        configure_sdk(srv)
+        car = pyvips.Image.new_from_file(str(FIXTURES / "e2e" / "car-house.jpg"))
+        medium = car.resize(1.75).jpegsave_buffer(Q=90)  # ≈2 MP: a job that teaches the estimate
+        big = (pyvips.Image.black(8000, 6000, bands=3) + 128).cast("uchar").jpegsave_buffer()
+        cloudinary.uploader.upload(io.BytesIO(medium), public_id="ra-medium")
+        up = cloudinary.uploader.upload(io.BytesIO(big), public_id="ra-big")
+        medium_url = f"{srv.url}/demo/image/upload/e_background_removal/ra-medium.png"
+        big_url = f"{srv.url}/demo/image/upload/e_background_removal/ra-big.png"
+        assert httpx.get(medium_url).status_code == 423
+        # while the server's only runner is busy with that job, another "worker" claims ra-big
+        store = JobStore(srv.data_dir / "state" / "jobs")
+        try:
+            key = cutout_key(up["etag"], "u2netp", False, ())
+            job = MatteJob("demo", "ra-big", int(up["version"]), "u2netp", False, ())
+            store.submit(key, KIND, job.payload())
+            claimed = store.claim_next("elsewhere:1", lease_seconds=600)
+            assert claimed is not None and claimed.key == key, "the server's runner was idle"
+            resp, _ = _poll(medium_url)
+            assert resp.status_code == 200, resp.text
+            first = httpx.get(big_url)
+            time.sleep(2.0)
+            second = httpx.get(big_url)
+            assert first.status_code == second.status_code == 423
+            assert "(running)" in first.headers["x-cld-error"]
+            r1, r2 = int(first.headers["retry-after"]), int(second.headers["retry-after"])
+            # 48 MP at the medium job's per-pixel rate: several seconds still to go
+            assert r1 >= 3, r1  # half of the remaining estimate for a 48 MP job
+            assert 1 <= r1 - r2 <= 2, (r1, r2)  # 2 s later, half of 2 s less
+        finally:
+            store.delete(key)
+            store.close()
+    finally:
+        srv.stop()
