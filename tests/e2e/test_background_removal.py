@@ -247,7 +247,7 @@ def test_retry_after_of_a_running_job_falls_as_it_runs(tmp_path: Path) -> None:
         car = pyvips.Image.new_from_file(str(FIXTURES / "e2e" / "car-house.jpg"))
         medium = car.resize(1.75).jpegsave_buffer(Q=90)  # ≈2 MP: a job that teaches the estimate
         big = (pyvips.Image.black(8000, 6000, bands=3) + 128).cast("uchar").jpegsave_buffer()
-        cloudinary.uploader.upload(io.BytesIO(medium), public_id="ra-medium")
+        up_medium = cloudinary.uploader.upload(io.BytesIO(medium), public_id="ra-medium")
         up = cloudinary.uploader.upload(io.BytesIO(big), public_id="ra-big")
         medium_url = f"{srv.url}/demo/image/upload/e_background_removal/ra-medium.png"
         big_url = f"{srv.url}/demo/image/upload/e_background_removal/ra-big.png"
@@ -255,6 +255,15 @@ def test_retry_after_of_a_running_job_falls_as_it_runs(tmp_path: Path) -> None:
         # while the server's only runner is busy with that job, another "worker" claims ra-big
         store = JobStore(srv.data_dir / "state" / "jobs")
         try:
+            # wait until the server's runner has claimed the medium job: otherwise this test's
+            # "worker" could claim it instead of ra-big
+            medium_key = cutout_key(up_medium["etag"], "u2netp", False, ())
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                rec = store.get(medium_key)
+                if rec is not None and rec.status != "queued":
+                    break
+                time.sleep(0.005)
             key = cutout_key(up["etag"], "u2netp", False, ())
             job = MatteJob("demo", "ra-big", int(up["version"]), "u2netp", False, ())
             store.submit(key, KIND, job.payload())
