@@ -6,7 +6,7 @@ function, registered with `@applies` (see `registry`).
 
 from .arrays import decode_rgba_png, encode_rgba_png, scale_image, to_rgb_array
 from .encode import CONTENT_TYPES, QUALITY, encode, negotiate_format, quality_for
-from .load import SourceInfo, load, probe
+from .load import SourceInfo, check_pixels, load, probe
 from .registry import APPLIERS, Context, applies, apply_step
 from .render import Rendered, render
 from .runtime import configure
@@ -20,6 +20,7 @@ __all__ = [
     "SourceInfo",
     "applies",
     "apply_step",
+    "check_pixels",
     "configure",
     "decode_rgba_png",
     "encode",

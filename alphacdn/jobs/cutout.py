@@ -15,7 +15,7 @@ import hashlib
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,19 +180,30 @@ class CutoutMaker:
         salient_key = cutout_key(etag, model, fine_edges, ())
         cached = self.derived.get_matte(salient_key)
         t0 = time.perf_counter()
-        image = engine.load(source, max_pixels=self.max_pixels)
+        info = engine.probe(source)  # the header: upright size, without decoding
+        engine.check_pixels(info, self.max_pixels)
         scaled_from = None
-        if image.width * image.height > MATTE_MAX_PIXELS:
-            scaled_from = (image.width, image.height)
-            scale = math.sqrt(MATTE_MAX_PIXELS / (image.width * image.height))
-            image = engine.scale_image(image, scale)
+        scale = 1.0
+        if info.pixels > MATTE_MAX_PIXELS:
+            scaled_from = (info.width, info.height)
+            scale = math.sqrt(MATTE_MAX_PIXELS / info.pixels)
+        decoded: list[Any] = []
+
+        def image() -> Any:
+            """The upright (scaled) source, decoded on first use: a cached matte whose
+            detections are cached too needs no pixels."""
+            if not decoded:
+                full = engine.load(source, max_pixels=self.max_pixels)
+                decoded.append(engine.scale_image(full, scale) if scaled_from else full)
+            return decoded[0]
+
         timings: dict[str, float] = {}
         if cached is not None:
             meta = dict(cached.meta)
             rgba = engine.decode_rgba_png(cached.body)
             png, confidence = cached.body, float(meta["confidence"])
         else:
-            rgb = engine.to_rgb_array(image)
+            rgb = engine.to_rgb_array(image())
             timings = {**(job_timings or {}), "decode": time.perf_counter() - t0}
             rgba, png, confidence, meta = self._salient(
                 rgb, model, fine_edges, salient_key, tag, scaled_from, timings
@@ -270,11 +281,12 @@ class CutoutMaker:
         return rgba, png, confidence, meta
 
     def _detections(
-        self, image: Any, salient_key: str, meta: dict[str, Any], tag: str
+        self, upright: Callable[[], Any], salient_key: str, meta: dict[str, Any], tag: str
     ) -> list[Detection]:
         """Detections on the image, once per content (kept in the salient matte's metadata)."""
         if "detections" in meta:
             return detections_from_json(str(meta["detections"]))
+        image = upright()
         factor = min(1.0, DETECT_SIDE / max(image.width, image.height))
         small = engine.scale_image(image, factor) if factor < 1.0 else image
         found = self.detector().detect(engine.to_rgb_array(small))
