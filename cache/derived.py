@@ -81,6 +81,10 @@ class DerivedStore(Protocol):
         """Store a matte atomically, grouped by `tag`; False if too large to cache."""
         ...
 
+    def max_matte_bytes(self) -> int | None:
+        """The largest matte body `put_matte` accepts (None: no limit)."""
+        ...
+
     def invalidate(self, tag: str) -> int:
         """Drop every derived entry and matte with this tag; return how many."""
         ...
@@ -191,6 +195,10 @@ class DerivedCache:
     def put_matte(self, key: str, body: bytes, meta: Mapping[str, Any], *, tag: str) -> bool:
         """Store a matte atomically, grouped by `tag`; False if too large to cache."""
         return self._put("matte", key, body, meta, tag)
+
+    def max_matte_bytes(self) -> int | None:
+        """The largest matte body `put_matte` accepts: `max_entry_fraction` of the matte share."""
+        return self._max_entry["matte"]
 
     def delete(self, key: str, *, kind: Kind = "derived") -> bool:
         """Drop one entry; False if it was not there."""

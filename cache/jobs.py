@@ -5,7 +5,8 @@ queued keys, oldest first; `running`: claimed keys). Every change runs inside
 `Cache.transact()`, i.e. one SQLite `BEGIN IMMEDIATE` transaction, so read-modify-write steps
 (submit-once, claim-next, requeue) are atomic across processes and survive a crash whole or not
 at all. The indexes stay small because the queue is bounded by the wiring (`depth()`); done and
-failed records stay until `delete`, so a failed job answers its error instead of a new 423.
+failed records stay until `delete`, so a failed job answers its error instead of a new 423 (a
+failed record may keep a `result` that lets the wiring judge it stale later and run it again).
 
 Leases: a claimed job carries `owner` and `lease_until`; the runner renews it while working.
 `requeue_stale` (at startup and periodically) puts jobs whose lease expired back at the front
@@ -192,9 +193,13 @@ class JobStore:
         """Mark the job done with `result`; raise KeyError if there is no such job."""
         return self._settle(key, status=JobStatus.DONE, result=dict(result), error=None)
 
-    def fail(self, key: str, error: str) -> JobRecord:
-        """Mark the job failed with `error`; raise KeyError if there is no such job."""
-        return self._settle(key, status=JobStatus.FAILED, error=error)
+    def fail(self, key: str, error: str, *, result: Mapping[str, Any] | None = None) -> JobRecord:
+        """Mark the job failed with `error`; raise KeyError if there is no such job.
+
+        `result` keeps what a later submit needs to judge the failure (e.g. the limit it hit,
+        so the job can run again once the limit is raised)."""
+        kept = dict(result) if result is not None else None
+        return self._settle(key, status=JobStatus.FAILED, error=error, result=kept)
 
     def retry(self, key: str) -> JobRecord:
         """Queue a failed (or done, e.g. its matte was evicted) job again; others unchanged."""

@@ -148,6 +148,10 @@ class MemoryDerived:
         """Store a matte, grouped by `tag`; always True."""
         return self._put("matte", key, body, meta, tag)
 
+    def max_matte_bytes(self) -> int | None:
+        """None: no size bound."""
+        return None
+
     def invalidate(self, tag: str) -> int:
         """Drop every entry of every kind with this tag; return how many."""
         with self._lock:

@@ -31,7 +31,8 @@ from alphacdn.models.detector import (
     detections_to_json,
 )
 from alphacdn.models.hints import select_by_hints
-from alphacdn.settings import Settings
+from alphacdn.settings import VARIABLES, Settings
+from alphacdn.transform.errors import InvalidImage
 
 #: mattes are refined at full resolution up to this many pixels; bigger sources are scaled down
 #: (and say so in `X-Alphacdn-Matte-Scaled`): refinement memory grows with the pixel count
@@ -107,6 +108,54 @@ def format_timings(timings: Mapping[str, float]) -> str:
     return ";".join(f"{k}={v:.3f}" for k, v in sorted(timings.items()))
 
 
+#: the setting that sizes the matte cache (named in MatteTooLarge's message)
+CACHE_SIZE_VARIABLE = next(
+    v.name for v in VARIABLES if (v.part, v.attr) == ("cache", "size_limit_bytes")
+)
+
+
+def _size_text(n: float, *, round_up: bool = False) -> str:
+    """`61.2 KB`, `1.3 GB` (binary units, as ALPHACDN_* sizes are read); `round_up` never
+    shows less than `n`."""
+    if n < 1024:
+        return f"{math.ceil(n)} B"
+    units = ["KB", "MB", "GB", "TB"]
+    n /= 1024
+    while n >= 1024 and len(units) > 1:
+        n /= 1024
+        units.pop(0)
+    return f"{(math.ceil(n * 10) / 10 if round_up else n):.1f} {units[0]}"
+
+
+class MatteTooLarge(InvalidImage):
+    """A cut-out the matte cache refuses (over its per-entry limit). Fatal for a delivery job,
+    whose only product is the cached matte; the remove.bg API and upload-time removal use the
+    PNG directly and only lose the cache. `job_result` records the sizes with the failed job, so
+    a later request can run it again once the cache accepts the matte."""
+
+    def __init__(self, png_bytes: int, limit: int | None, cache_size: int) -> None:
+        name = CACHE_SIZE_VARIABLE
+        accepts = needed = ""
+        if limit is not None and limit > 0:
+            ratio = cache_size / limit
+            share = f"1/{round(ratio)}" if abs(ratio - round(ratio)) < 0.01 else f"{1 / ratio:.2%}"
+            accepts = f" ({_size_text(limit)}, {share} of {name} = {_size_text(cache_size)})"
+            # a little over the exact figure: the cache rounds its shares down to whole bytes
+            needed = f" to at least {_size_text(png_bytes * ratio * 1.01, round_up=True)}"
+        super().__init__(
+            f"cut-out PNG is {_size_text(png_bytes)}, larger than the matte cache accepts per "
+            f"entry{accepts}; raise {name}{needed}"
+        )
+        self.job_result: dict[str, Any] = {"matte_bytes": png_bytes, "matte_limit": limit}
+
+    @staticmethod
+    def fits_now(result: Mapping[str, Any] | None, limit: int | None) -> bool:
+        """True when `result` is a failed job's record of a refused matte and the cache's
+        per-entry `limit` now accepts that matte (the operator raised the cache size)."""
+        size = (result or {}).get("matte_bytes")
+        return isinstance(size, int) and (limit is None or size <= limit)
+
+
 def store_matte(
     derived: DerivedCache,
     key: str,
@@ -115,14 +164,16 @@ def store_matte(
     timings: dict[str, float],
     *,
     tag: str,
-) -> None:
-    """Write a matte entry; add `store` (seconds, incl. fsync) to `timings`.
+) -> bool:
+    """Write a matte entry; add `store` (seconds, incl. fsync) to `timings`. False when the
+    matte cache refuses the PNG as larger than its per-entry limit (nothing is stored).
 
     `ready_at` is stamped into `timings` (and the entry's headers) as the write begins: the
     headers are part of the entry, so they cannot carry the write's own end."""
     t0 = time.perf_counter()
-    derived.put_matte(key, png, meta, tag=tag)
+    stored = derived.put_matte(key, png, meta, tag=tag)
     timings["store"] = round(time.perf_counter() - t0, 4)
+    return stored
 
 
 class CutoutMaker:
@@ -202,10 +253,11 @@ class CutoutMaker:
             meta = dict(cached.meta)
             rgba = engine.decode_rgba_png(cached.body)
             png, confidence = cached.body, float(meta["confidence"])
+            stored = True
         else:
             rgb = engine.to_rgb_array(image())
             timings = {**(job_timings or {}), "decode": time.perf_counter() - t0}
-            rgba, png, confidence, meta = self._salient(
+            rgba, png, confidence, meta, stored = self._salient(
                 rgb, model, fine_edges, salient_key, tag, scaled_from, timings
             )
         if not hints:
@@ -220,7 +272,7 @@ class CutoutMaker:
                 hints_report="",
                 detected=tuple(found),
                 timings=timings,
-                stored_as=salient_key,
+                stored_as=salient_key if stored else None,
             )
         detections = self._detections(image, salient_key, meta, tag)
         selection = select_by_hints(np.ascontiguousarray(rgba[..., 3]), detections, hints)
@@ -252,8 +304,9 @@ class CutoutMaker:
         tag: str,
         scaled_from: tuple[int, int] | None,
         timings: dict[str, float],
-    ) -> tuple[np.ndarray, bytes, float, dict[str, Any]]:
-        """Run the model on `rgb`, store the salient matte; adds the stage seconds to `timings`."""
+    ) -> tuple[np.ndarray, bytes, float, dict[str, Any], bool]:
+        """Run the model on `rgb`, store the salient matte (best effort: the last value says
+        whether the cache took it); adds the stage seconds to `timings`."""
         cut = make_cutout(self.matter, model, rgb, fine_edges=fine_edges)
         self.model_runs[tag] = self.model_runs.get(tag, 0) + 1
         rgba = np.ascontiguousarray(cut.rgba)
@@ -277,8 +330,8 @@ class CutoutMaker:
             timings=timings,
         ).headers()
         meta = {"confidence": confidence, "headers": headers}
-        store_matte(self.derived, key, png, meta, timings, tag=tag)
-        return rgba, png, confidence, meta
+        stored = store_matte(self.derived, key, png, meta, timings, tag=tag)
+        return rgba, png, confidence, meta, stored
 
     def _detections(
         self, upright: Callable[[], Any], salient_key: str, meta: dict[str, Any], tag: str
@@ -312,9 +365,11 @@ class CutoutMaker:
 
 
 __all__ = [
+    "CACHE_SIZE_VARIABLE",
     "MATTE_MAX_PIXELS",
     "CutoutMaker",
     "MatteOutcome",
+    "MatteTooLarge",
     "content_id",
     "cutout_key",
     "format_timings",

@@ -8,7 +8,9 @@ Flow for a delivery URL that starts with `e_background_removal`:
 
 Job state lives in the persisted job store (`alphacdn.cache`), so a restart re-queues jobs left
 "running" by a dead process (expired lease) and keeps the queued ones. A failed job answers its
-error (422), never an eternal 423. The queue is bounded: beyond `queue_max` → 503.
+error (422), never an eternal 423; so does a matte too large for the matte cache (a job that
+finished without a cached matte would be started again by every request). The queue is
+bounded: beyond `queue_max` → 503.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ import anyio
 import anyio.to_thread
 
 from alphacdn.cache import AssetRecord, Entry, JobRecord, QueueFull
-from alphacdn.jobs.cutout import CutoutMaker, MatteOutcome, cutout_key, store_matte
+from alphacdn.jobs.cutout import (
+    CutoutMaker,
+    MatteOutcome,
+    MatteTooLarge,
+    cutout_key,
+    store_matte,
+)
 from alphacdn.jobs.runner import JobRunner
 from alphacdn.services import Services
 from alphacdn.transform import Plan
@@ -128,7 +136,16 @@ class MatteRunner:
         record = await anyio.to_thread.run_sync(self.jobs.get, key)
         stale = record is not None and (
             record.status == "done"  # finished, but the matte was evicted or invalidated
-            or (record.status == "failed" and record.payload.get("version") != asset.version)
+            or (
+                record.status == "failed"
+                and (
+                    record.payload.get("version") != asset.version
+                    # refused as too large for the matte cache, which now accepts it
+                    or MatteTooLarge.fits_now(
+                        record.result, self.services.derived.max_matte_bytes()
+                    )
+                )
+            )
         )
         if record is not None and record.status == "failed" and not stale:
             raise InvalidImage(f"Background removal failed: {record.error}")
@@ -191,7 +208,8 @@ class MatteRunner:
 
     async def ensure(self, asset: AssetRecord, removal: BackgroundRemoval) -> None:
         """Make the matte now, in the caller (eager work already runs as a job: waiting for a
-        second queued job could deadlock a single runner)."""
+        second queued job could deadlock a single runner). Raises MatteTooLarge (422) when the
+        matte cache refuses it."""
         key = self.key(asset, removal)
         if await anyio.to_thread.run_sync(self.services.derived.get_matte, key) is not None:
             return
@@ -220,7 +238,8 @@ class MatteRunner:
     def _compute(
         self, key: str, job: MatteJob, times: dict[str, float] | None = None
     ) -> MatteOutcome:
-        """Blocking: read the original, make the cut-out, store it in the matte cache."""
+        """Blocking: read the original, make the cut-out, store it in the matte cache; raise
+        MatteTooLarge when the cache refuses it (the matte is this job's only product)."""
         source = self.services.originals.read(job.cloud, job.public_id, version=job.version)
         tag = f"{job.cloud}/{job.public_id}"
         outcome = self.maker.make(
@@ -233,11 +252,18 @@ class MatteRunner:
         )
         if outcome.stored_as == key:
             return outcome  # the maker stored it (the salient matte), headers and all
-        # a hinted matte is stored here, under its own key
+        # a hinted matte is stored here, under its own key (and a salient one the maker's
+        # best-effort store refused is tried again, to fail below with the numbers)
         timings = {**outcome.timings, "ready_at": time.time()} if outcome.timings else {}
         outcome = replace(outcome, timings=timings)
         meta = {"confidence": outcome.confidence, "headers": outcome.headers()}
-        store_matte(self.services.derived, key, outcome.png, meta, timings, tag=tag)
+        derived = self.services.derived
+        if not store_matte(derived, key, outcome.png, meta, timings, tag=tag):
+            raise MatteTooLarge(
+                len(outcome.png),
+                derived.max_matte_bytes(),
+                self.services.settings.cache.size_limit_bytes,
+            )
         return outcome
 
 

@@ -1,7 +1,8 @@
 """The job loop: claims persisted jobs (atomically across worker processes) and runs them.
 
-Each job kind has one async handler; a handler's exception fails the job with its message, so
-nothing stays "running" forever, and a restart re-queues jobs whose lease expired.
+Each job kind has one async handler; a handler's exception fails the job with its message (and
+its `job_result` dict, if it has one, as the failed record's result), so nothing stays "running"
+forever, and a restart re-queues jobs whose lease expired.
 """
 
 from __future__ import annotations
@@ -99,7 +100,11 @@ class JobRunner:
                 exc = exc.exceptions[0]  # the task group's wrapper hides the real error
             message = str(getattr(exc, "public", "") or f"{type(exc).__name__}: {exc}")
             log.warning("job %s (%s) failed: %s", record.key[:16], record.kind, message)
-            await anyio.to_thread.run_sync(lambda: self.store.fail(record.key, message))
+            details = getattr(exc, "job_result", None)
+            kept = details if isinstance(details, dict) else None
+            await anyio.to_thread.run_sync(
+                lambda: self.store.fail(record.key, message, result=kept)
+            )
             self.failed += 1
             return
         await anyio.to_thread.run_sync(lambda: self.store.finish(record.key, result))

@@ -73,6 +73,18 @@ def test_entries_too_large_for_the_cache_are_refused(tmp_path: Path) -> None:
     assert cache.get("huge") is None
 
 
+def test_max_matte_bytes_is_the_limit_put_matte_enforces(store: DerivedStore) -> None:
+    limit = store.max_matte_bytes()
+    if limit is None:  # the in-memory fake has no size bound
+        assert store.put_matte("any", b"m" * (1024 * KB), {}, tag="t")
+        return
+    # 64 MB in total, a quarter for mattes, at most an eighth of that per entry
+    assert limit == 64 * 1024 * KB // 4 // 8
+    assert store.put_matte("fits", b"m" * limit, {}, tag="t")
+    assert not store.put_matte("over", b"m" * (limit + 1), {}, tag="t")
+    assert store.get_matte("fits") is not None and store.get_matte("over") is None
+
+
 def test_truncated_value_file_reads_as_a_miss(tmp_path: Path) -> None:
     cache = DerivedCache(tmp_path, size_limit=64 * 1024 * KB)
     cache.put("k", b"y" * (200 * KB), {}, tag="t")

@@ -69,6 +69,11 @@ def test_renew_finish_fail_and_retry(store: JobStore, clock: Clock) -> None:
     assert not store.renew("a", "w1", 30)
     failed = store.fail("b", "corrupt image")
     assert failed.status == "failed" and failed.error == "corrupt image"
+    assert failed.result is None
+    # a failure can keep what a later submit needs to judge it (e.g. the limit it hit)
+    kept = store.fail("b", "too large", result={"matte_bytes": 9, "matte_limit": 8})
+    assert kept.error == "too large" and kept.result == {"matte_bytes": 9, "matte_limit": 8}
+    assert store.get("b") == kept
     assert store.depth() == 0
     assert store.submit("b", "matte", {})[1] is False  # a failed job answers its error
     again = store.retry("b")

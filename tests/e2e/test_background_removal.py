@@ -19,6 +19,7 @@ from alphacdn.cache import JobStore, LocalOriginals
 
 from alphacdn.jobs.cutout import cutout_key
 from alphacdn.jobs.mattes import KIND, MatteJob
+from alphacdn.settings import DEV_API_KEY
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, upload_fixture
 from tests.e2e.server import Server
@@ -283,5 +284,90 @@ def test_retry_after_of_a_running_job_falls_as_it_runs(tmp_path: Path) -> None:
         finally:
             store.delete(key)
             store.close()
+    finally:
+        srv.stop()
+
+
+def _jobs(server: Server) -> dict[str, Any]:
+    jobs: dict[str, Any] = httpx.get(server.url + "/metrics").json()["jobs"]
+    return jobs
+
+
+def test_matte_too_large_for_the_cache_fails_once_and_runs_again_when_it_grows(
+    tmp_path: Path,
+) -> None:
+    """A 1 MB cache takes mattes up to 32 KB (1/4 for mattes, 1/8 of that per entry); the
+    tiger's cut-out is ≈95 KB. The job must fail with the numbers and the setting to raise, not
+    finish without a matte (which made every request start it again: an eternal 423)."""
+    srv = Server(tmp_path / "d", env={"ALPHACDN_CACHE_SIZE": "1MB"}).start()
+    try:
+        configure_sdk(srv)
+        upload_fixture("tiger-on-backdrop.jpg", "big-matte")
+        url = f"{srv.url}/demo/image/upload/e_background_removal/big-matte.png"
+        resp, seen = _poll(url, timeout=30)
+        assert resp.status_code == 422, (seen, resp.text)
+        error = resp.headers["x-cld-error"]
+        assert error.startswith("Background removal failed: cut-out PNG is "), error
+        assert "KB, larger than the matte cache accepts per entry (32.0 KB, " in error
+        assert "1/32 of ALPHACDN_CACHE_SIZE = 1.0 MB); raise ALPHACDN_CACHE_SIZE to at least" in (
+            error
+        )
+        assert resp.text.strip() == error
+        # later requests answer from the failed job: no new job, no new model run
+        for _ in range(3):
+            again = httpx.get(url)
+            assert again.status_code == 422 and again.headers["x-cld-error"] == error
+        jobs = _jobs(srv)
+        assert jobs["model_runs"]["demo/big-matte"] == 1
+        assert jobs["failed"] == 1 and jobs["queued_or_running"] == 0
+        # the operator raises the cache size and restarts: the job runs again, once
+        srv.stop()
+        srv.env["ALPHACDN_CACHE_SIZE"] = "64MB"
+        srv.start()
+        resp, seen = _poll(url)
+        assert resp.status_code == 200, (seen, resp.text)
+        assert seen[0] == 423
+        assert httpx.get(url).status_code == 200
+        assert _jobs(srv)["model_runs"]["demo/big-matte"] == 1
+    finally:
+        srv.stop()
+
+
+def test_matte_too_large_for_the_cache_spares_the_api_and_upload_removal(
+    tmp_path: Path,
+) -> None:
+    """The remove.bg API and upload-time removal use the cut-out itself: a matte the cache
+    refuses only costs them the cache. Eager removal reports the refusal per chain."""
+    srv = Server(tmp_path / "d", env={"ALPHACDN_CACHE_SIZE": "1MB"}).start()
+    try:
+        configure_sdk(srv)
+        api = httpx.post(
+            srv.url + "/v1.0/removebg",
+            files={"image_file": ("tiger.jpg", TIGER.read_bytes(), "image/jpeg")},
+            data={"size": "full", "format": "png", "type": "product"},
+            headers={"X-Api-Key": DEV_API_KEY},
+            timeout=120,
+        )
+        assert api.status_code == 200, api.text
+        assert pyvips.Image.new_from_buffer(api.content, "").hasalpha()
+        with WebhookListener() as hook:
+            result: dict[str, Any] = cloudinary.uploader.upload(
+                str(TIGER),
+                public_id="big-upload",
+                background_removal="cloudinary_ai",
+                notification_url=hook.url,
+            )
+            [note] = hook.wait_for(1)
+        assert note["version"] > result["version"]
+        png = httpx.get(note["url"])
+        assert png.status_code == 200
+        assert pyvips.Image.new_from_buffer(png.content, "").hasalpha()
+        eager: dict[str, Any] = cloudinary.uploader.upload(
+            str(TIGER), public_id="big-eager", eager=[{"effect": "background_removal"}]
+        )
+        [entry] = eager["eager"]
+        assert entry["status"] == "failed", entry
+        assert entry["error"].startswith("cut-out PNG is "), entry
+        assert "raise ALPHACDN_CACHE_SIZE" in entry["error"]
     finally:
         srv.stop()
