@@ -18,8 +18,9 @@ install: $(BIN)/alphacdn
 models: install
 	$(BIN)/alphacdn fetch-models
 
+# the model is loaded at startup (ALPHACDN_WARM_UP=0 to load it on the first matte instead)
 serve: models
-	$(BIN)/alphacdn serve --data-dir $(DATA)
+	ALPHACDN_WARM_UP=$${ALPHACDN_WARM_UP:-1} $(BIN)/alphacdn serve --data-dir $(DATA)
 
 lint: install
 	$(BIN)/ruff check .

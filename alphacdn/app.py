@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
+import time
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -19,6 +22,9 @@ from alphacdn.routes import admin, delivery, upload
 from alphacdn.services import Services
 from alphacdn.settings import Settings
 from alphacdn.transform.errors import CdnError, MethodNotAllowed, NotFound
+
+if TYPE_CHECKING:
+    from alphacdn.jobs.cutout import CutoutMaker
 
 log = logging.getLogger("alphacdn")
 
@@ -44,6 +50,7 @@ async def metrics(request: Request) -> Response:
             "queued_or_running": runner.store.depth(),
             "matte_jobs": dict(services.mattes.runs),
             "model_runs": dict(services.mattes.maker.model_runs),
+            "models_loaded": services.mattes.maker.matter.loaded(),
         }
     return JSONResponse(body)
 
@@ -134,10 +141,35 @@ def _attach_jobs(services: Services) -> None:
     services.mattes = mattes
     UploadJobs(services, mattes)
     services.startup.append(runner.running)
+    if s.models.warm_up and not missing:
+        services.startup.append(lambda: _warm_up(mattes.maker, mattes.model))
     # the remove.bg-style and tasks APIs, on the same maker and matte cache
     routes, api = removebg_routes(AppRemoveBgDeps(services, mattes.maker, mattes.model))
     services.extra_routes.extend(routes)
     services.startup.append(api.lifespan)
+
+
+@contextlib.asynccontextmanager
+async def _warm_up(maker: CutoutMaker, model: str) -> AsyncIterator[None]:
+    """Load the model in a thread while the server already answers (a matte job that comes
+    first waits for the same session instead of making a second one)."""
+
+    def run() -> None:
+        t0 = time.perf_counter()
+        try:
+            first = maker.matter.warm_up(model)
+        except Exception:
+            log.exception("model warm-up failed (the first matte job will load %s)", model)
+            return
+        log.info(
+            "model %s warmed up in %.1f s (first inference %.1f s)",
+            model,
+            time.perf_counter() - t0,
+            first,
+        )
+
+    threading.Thread(target=run, name=f"warm-up-{model}", daemon=True).start()
+    yield
 
 
 def create_app_from_env() -> Starlette:

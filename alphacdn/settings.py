@@ -92,6 +92,8 @@ class ModelSettings:
     default_model: str = "isnet"
     #: onnxruntime intra-op threads per session
     ort_threads: int = 2
+    #: create the default model's session and run one inference at startup (in the background)
+    warm_up: bool = False
     #: optional user model: path to an ONNX file, with its input size and normalisation
     user_model_path: Path | None = None
     user_model_size: int = 1024
@@ -340,6 +342,14 @@ VARIABLES: tuple[Variable, ...] = (
         "ort_threads",
         _positive_int,
         "onnxruntime intra-op threads per session",
+    ),
+    Variable(
+        "ALPHACDN_WARM_UP",
+        "models",
+        "warm_up",
+        _bool,
+        "load the model and run one inference at startup, so the first matte does not pay it "
+        "(isnet: ~1.4 GB RSS from the start)",
     ),
     Variable(
         "ALPHACDN_USER_MODEL_PATH",

@@ -6,16 +6,18 @@
 Reads ../shared/data/matting-dev (research use only: read in place, never copied). For each pair:
 (a) baseline = raw model alpha resized bilinearly to full size, colour = α·I (what rembg ships);
 (b) unsettled = make_cutout without the settle step; (c) ours = make_cutout(fine_edges=False), the
-default; (d) fine = ours + fine_edges. Metrics (lower is better except
-IoU): SAD = Σ|α−α*|/1000, MSE = mean((α−α*)²)·1000, Grad = Σ(|∇α|−|∇α*|)²/1000 (Gaussian
-derivatives, σ = 1.4), Conn = connectivity error/1000 (Rhemann et al. 2009), IoU of α>0.5, and
-Bleed = mean |α·F − α*·F*| in 0..255 over the pixels with 0 < α* < 1, where F* is pymatting's
-estimate_foreground_ml from the *ground-truth* alpha (the data has no true foreground colours; our
-pipeline uses a different estimator, so the reference does not favour it). Bleed mixes two errors:
-a wrong α changes α·F whatever F is. FBleed isolates the colour step: the same measure with the
-ground-truth α in both terms, i.e. |α*·F − α*·F*| where F = I for the baseline (no
-decontamination) and F = our estimate_foreground(I, α*) for ours. Transparent subjects
-(tags glass / semi-transparent) are reported apart from opaque ones.
+default; (d) fine = ours + fine_edges; and two ceilings, not pipelines: (e) ceiling4 / ceiling8 =
+the ground truth pasted into the model's uncertain band widened by 4 / 8 px, the model's hard
+decision elsewhere — the best any refinement of this model's matte could do. Metrics (lower is
+better except IoU): SAD = Σ|α−α*|/1000, MSE = mean((α−α*)²)·1000, Grad = Σ(|∇α|−|∇α*|)²/1000
+(Gaussian derivatives, σ = 1.4), Conn = connectivity error/1000 (Rhemann et al. 2009), IoU of
+α>0.5, and Bleed = mean |α·F − α*·F*| in 0..255 over the pixels with 0 < α* < 1, where F* is
+pymatting's estimate_foreground_ml from the *ground-truth* alpha (the data has no true foreground
+colours; our pipeline uses a different estimator, so the reference does not favour it). Bleed mixes
+two errors: a wrong α changes α·F whatever F is. FBleed isolates the colour step: the same measure
+with the ground-truth α in both terms, i.e. |α*·F − α*·F*| where F = I for the baseline (no
+decontamination) and F = our estimate_foreground(I, α*) for ours. Transparent subjects (tags glass
+/ semi-transparent) are reported apart from opaque ones.
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "matting-dev"
 METRICS = ("sad", "mse", "grad", "conn", "iou", "bleed", "fbleed")
 TRANSPARENT = {"glass", "semi-transparent"}
-#: baseline; our pipeline without the settle step; ours (default); ours + fine_edges
-VARIANTS = ("baseline", "unsettled", "ours", "fine")
+#: baseline; our pipeline without the settle step; ours (default); ours + fine_edges; then two
+#: ceilings (not pipelines): ground truth pasted into the model's uncertain band ± 4 / 8 px
+VARIANTS = ("baseline", "unsettled", "ours", "fine", "ceiling4", "ceiling8")
+#: the model's own "uncertain" range for the ceilings (bilinear alpha strictly inside it)
+CEILING_LOW, CEILING_HIGH = 0.02, 0.98
 
 
 def load(path: Path) -> np.ndarray:
@@ -101,6 +106,28 @@ def metrics(
     }
 
 
+def ceilings(
+    base: np.ndarray, image: np.ndarray, gt: np.ndarray, ref: np.ndarray
+) -> dict[str, dict[str, float]]:
+    """What a *perfect* refinement of the model's matte could reach: inside the band where the
+    model is unsure (CEILING_LOW < α < CEILING_HIGH, plus its ½ contour), widened by 4 or 8 px,
+    α and colour are the ground truth's; elsewhere the model's hard decision and α·I. Any step
+    that only re-solves the model's uncertain band (upsampling, fine_edges, decontamination)
+    is bounded by this; the error left is where the model is confidently wrong."""
+    hard = (base > 0.5).astype(np.float64)
+    contour = (base > 0.5) ^ ndimage.binary_erosion(base > 0.5)
+    seed = ((base > CEILING_LOW) & (base < CEILING_HIGH)) | contour
+    out = {}
+    for px in (4, 8):
+        band = ndimage.binary_dilation(seed, iterations=px)
+        a = np.where(band, gt, hard)
+        premult = np.where(band[..., None], ref, image * a[..., None])
+        out[f"ceiling{px}"] = metrics(a, premult, gt, ref)
+        out[f"ceiling{px}"]["fbleed"] = 0.0
+        out[f"ceiling{px}"]["band"] = float(band.mean())
+    return out
+
+
 def evaluate(name: str, matter: CachedPredictor, model: str, fine: bool) -> dict[str, Any]:
     from pymatting import estimate_foreground_ml
 
@@ -113,6 +140,7 @@ def evaluate(name: str, matter: CachedPredictor, model: str, fine: bool) -> dict
     low = matter.predict(model, rgb)
     base = np.clip(resize_float(low, w, h), 0, 1).astype(np.float64)
     out: dict[str, Any] = {"baseline": metrics(base, image * base[..., None], gt, ref)}
+    out.update(ceilings(base, image.astype(np.float64), gt, ref))
     band = (gt > 0) & (gt < 1)
     own_fg = estimate_foreground(image, gt.astype(np.float32)).astype(np.float64)
 
@@ -187,7 +215,7 @@ def main() -> int:
     for group, members in (("all", names), ("opaque", opaque), ("transparent", clear)):
         summarise(results, group, members)
         summarise(results, f"{group}, whole images", [n for n in members if n.startswith("w-")])
-    for v in VARIANTS[1:]:
+    for v in VARIANTS[1:4]:
         worse = [
             n
             for n in names

@@ -115,6 +115,23 @@ class Matter:
         self._seconds[name] = took if prev is None else prev + _EMA_WEIGHT * (took - prev)
         return outs
 
+    def warm_up(self, name: str) -> float:
+        """Create `name`'s session and run one inference on a grey image; its seconds.
+
+        The first run of a session pays one-time costs (allocations, kernel choices); it is not
+        counted in the inference-time average that `Retry-After` is estimated from."""
+        spec = self.spec(name)
+        loaded = self._session(name)
+        x = model_input(np.full((spec.input_size, spec.input_size, 3), 128, np.uint8), spec)
+        with loaded.lock:
+            t0 = time.perf_counter()
+            loaded.session.run([loaded.output_name], {loaded.input_name: x})
+            return time.perf_counter() - t0
+
+    def loaded(self) -> list[str]:
+        """Names of the models whose sessions this process has created."""
+        return sorted(self._loaded)
+
     def estimated_seconds(self, name: str) -> float:
         """Moving average of measured inference seconds (the registry's figure before any run)."""
         return self._seconds.get(name, self.spec(name).nominal_seconds)

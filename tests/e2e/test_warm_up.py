@@ -1,0 +1,41 @@
+"""`ALPHACDN_WARM_UP`: the model's session is made at startup, before any request needs it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.server import Server
+
+
+def _jobs(server: Server) -> dict[str, object]:
+    jobs: dict[str, object] = httpx.get(server.url + "/metrics").json()["jobs"]
+    return jobs
+
+
+@pytest.fixture
+def warm(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "warm", env={"ALPHACDN_WARM_UP": "1"}).start()
+    yield srv
+    srv.stop()
+
+
+def test_warm_up_loads_the_model_without_a_request(warm: Server) -> None:
+    deadline = time.monotonic() + 60
+    while "u2netp" not in (loaded := _jobs(warm)["models_loaded"]):  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"model not loaded at startup: {loaded}"
+        time.sleep(0.2)
+    assert _jobs(warm)["model_runs"] == {}  # a warm-up is not a matte
+
+
+def test_without_warm_up_nothing_is_loaded_until_needed(tmp_path: Path) -> None:
+    srv = Server(tmp_path / "cold").start()
+    try:
+        time.sleep(1.0)
+        assert _jobs(srv)["models_loaded"] == []
+    finally:
+        srv.stop()
