@@ -38,6 +38,14 @@ GUIDE_RADIUS = 8
 GUIDE_EPS = 1e-4
 #: alpha below / above these becomes exactly 0 / 1 (the model's haze, not transparency)
 SNAP_LOW, SNAP_HIGH = 0.02, 0.98
+#: box blurs up to this size run in libvips (threaded), wider ones in scipy (cost independent
+#: of the size)
+VIPS_BOX_MAX = 9
+#: on images of at least COARSE_PIXELS, decontamination boxes wider than twice COARSE_BOX are
+#: taken on a grid where they are ~COARSE_BOX wide (bench: 8 MP 3.0–3.9 s → 2.3–2.7 s; at
+#: 1.7 MP the full-resolution pass is 0.1 s faster)
+COARSE_BOX = 20
+COARSE_PIXELS = 4_000_000
 
 
 class Predictor(Protocol):
@@ -155,20 +163,71 @@ def _guided_coefficients(guide: F32, p: F32, r: int, eps: float) -> tuple[F32, F
     return mean_a, box(b)
 
 
-def estimate_foreground(image: F32, alpha: F32, radii: tuple[int, ...] = (91, 7)) -> F32:
-    """Foreground colours F (H×W×3, 0..1) with I ≈ αF + (1−α)B: blur fusion, two passes."""
+def estimate_foreground(image: F32, alpha: F32, sizes: tuple[int, ...] = (91, 7)) -> F32:
+    """Foreground colours F (H×W×3, 0..1) with I ≈ αF + (1−α)B: blur fusion, one pass per box
+    size (Forte & Pitié 2021: F̂, B̂ = α- and (1−α)-weighted box means of the previous F and
+    B; F = F̂ + α(I − αF̂ − (1−α)B̂))."""
     a = alpha[..., None]
     fg, bg = image, image
-    for r in radii:
-        blurred_a = _box3(a, r)
-        f_hat = _box3(fg * a, r) / (blurred_a + 1e-5)
-        b_hat = _box3(bg * (1.0 - a), r) / ((1.0 - blurred_a) + 1e-5)
-        fg = f_hat + a * (image - a * f_hat - (1.0 - a) * b_hat)
-        fg = np.clip(fg, 0.0, 1.0)
+    for size in sizes:
+        f_hat, b_hat = _weighted_means(fg, bg, a, size)
+        # F = F̂ + α(I − αF̂ − (1−α)B̂), in place: each 8 MP temporary costs ~0.1 s
+        t = a * f_hat
+        np.subtract(image, t, out=t)
+        t -= (1.0 - a) * b_hat
+        t *= a
+        t += f_hat
+        fg = np.clip(t, 0.0, 1.0, out=t)
         bg = b_hat
-    return fg.astype(np.float32)
+    return np.asarray(fg, dtype=np.float32)
+
+
+def _weighted_means(fg: F32, bg: F32, a: F32, size: int) -> tuple[F32, F32]:
+    """F̂ = box(F·α) / box(α) and B̂ = box(B·(1−α)) / box(1−α), box `size` px wide. On a large
+    image a wide box is taken on a grid shrunk by size // COARSE_BOX (its means are smooth at
+    that scale) and the two means are brought back bilinearly: the 91 px pass at 8 MP takes
+    ~0.5 s instead of ~2 s; below COARSE_PIXELS the full-resolution pass is as fast."""
+    h, w = a.shape[:2]
+    shrink = size // COARSE_BOX if h * w >= COARSE_PIXELS else 1
+    if shrink >= 2:
+        lw, lh = max(1, round(w / shrink)), max(1, round(h / shrink))
+        stack = np.concatenate([fg * a, bg * (1.0 - a), a], axis=2)
+        low = _box3(resize_float(stack, lw, lh), max(1, round(size / shrink)))
+        weight = low[..., 6:7]
+        means = np.concatenate(
+            [low[..., :3] / (weight + 1e-5), low[..., 3:6] / ((1.0 - weight) + 1e-5)], axis=2
+        )
+        full = resize_float(np.ascontiguousarray(means, dtype=np.float32), w, h)
+        return full[..., :3], full[..., 3:]
+    blurred_a = _box3(a, size)
+    f_hat = _box3(fg * a, size) / (blurred_a + 1e-5)
+    b_hat = _box3(bg * (1.0 - a), size) / ((1.0 - blurred_a) + 1e-5)
+    return f_hat, b_hat
 
 
 def _box3(x: F32, size: int) -> F32:
     """Box blur over the two spatial axes of an H×W×C array."""
-    return np.asarray(uniform_filter(x, size=(size, size, 1), mode="reflect"), dtype=np.float32)
+    return box_blur(x, size)
+
+
+def box_blur(x: F32, size: int) -> F32:
+    """Mean over a size×size box (borders mirrored, the edge pixel repeated) of an H×W or H×W×C
+    float32 array. Small boxes go through libvips `convsep`, threaded and ~2.7× faster than
+    scipy's uniform_filter for size 7 (0.26 s vs 0.70 s for 8 MP × 3), with the same result to
+    float rounding; its cost grows with the size, uniform_filter's does not, so wider boxes
+    stay with scipy."""
+    if size > VIPS_BOX_MAX:
+        spatial = (size, size) + ((1,) if x.ndim == 3 else ())
+        return np.asarray(uniform_filter(x, size=spatial, mode="reflect"), dtype=np.float32)
+    if size <= 1:
+        return np.asarray(x, dtype=np.float32)
+    h, w = x.shape[:2]
+    bands = 1 if x.ndim == 2 else x.shape[2]
+    im = pyvips.Image.new_from_memory(
+        np.ascontiguousarray(x, dtype=np.float32).data, w, h, bands, "float"
+    )
+    pad = size // 2  # convsep centres the mask on each output pixel, as uniform_filter does
+    mask = pyvips.Image.new_from_array([[1.0] * size], scale=size)
+    im = im.embed(pad, pad, w + 2 * pad, h + 2 * pad, extend="mirror")
+    out = im.convsep(mask, precision="float").crop(pad, pad, w, h)
+    return np.ndarray(buffer=out.write_to_memory(), dtype=np.float32, shape=x.shape)

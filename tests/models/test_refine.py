@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from alphacdn.models import matte_confidence
-from alphacdn.models.refine import estimate_foreground, guided_upsample, resize_float
+import pytest
+from alphacdn.models import matte_confidence, refine
+from alphacdn.models.refine import box_blur, estimate_foreground, guided_upsample, resize_float
+from scipy.ndimage import uniform_filter
 
 from .conftest import disk_scene
 
@@ -35,6 +37,36 @@ def test_foreground_estimation_removes_background_bleed() -> None:
     naive = np.abs(image - fg)[band].mean()
     ours = np.abs(est - fg)[band].mean()
     assert ours < 0.25 * naive, (ours, naive)
+
+
+@pytest.mark.parametrize("size", [2, 3, 7, 17, 91])
+@pytest.mark.parametrize("shape", [(37, 53), (40, 31, 3)])
+def test_box_blur_is_scipys_uniform_filter(shape: tuple[int, ...], size: int) -> None:
+    x = np.random.default_rng(size).random(shape, dtype=np.float32)
+    spatial = (size, size) + ((1,) if len(shape) == 3 else ())
+    expected = uniform_filter(x, size=spatial, mode="reflect")
+    assert np.abs(box_blur(x, size) - expected).max() < 1e-5
+
+
+def test_coarse_decontamination_pass_matches_the_full_resolution_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The wide pass on a shrunk grid (large images) gives the same colours in the soft band."""
+    h, w = 256, 512
+    x = np.arange(w, dtype=np.float32)
+    alpha = np.tile(np.clip((x - 240) / 30, 0, 1), (h, 1))
+    yy = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+    fg = np.concatenate([0.9 - 0.3 * yy, 0.2 + 0 * yy, 0.1 + 0.2 * yy], axis=2) * np.ones(
+        (h, w, 3), np.float32
+    )
+    bg = np.array([0.1, 0.3, 0.9], np.float32)
+    image = alpha[..., None] * fg + (1 - alpha[..., None]) * bg
+    full = estimate_foreground(image, alpha)
+    monkeypatch.setattr(refine, "COARSE_PIXELS", 0)
+    coarse = estimate_foreground(image, alpha)
+    band = (alpha > 0.2) & (alpha < 0.9)
+    assert np.abs(coarse - full)[band].mean() < 0.01
+    assert np.abs(coarse - fg)[band].mean() < 0.25 * np.abs(image - fg)[band].mean()
 
 
 def test_confidence_is_high_for_a_clean_matte_and_low_for_noise() -> None:
