@@ -349,7 +349,7 @@ VARIABLES: tuple[Variable, ...] = (
         "warm_up",
         _bool,
         "load the model and run one inference at startup, so the first matte does not pay it "
-        "(isnet: ~1.4 GB RSS from the start)",
+        "(isnet: ~0.5 GB more resident from the start)",
     ),
     Variable(
         "ALPHACDN_USER_MODEL_PATH",
