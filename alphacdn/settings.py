@@ -20,6 +20,10 @@ DEV_API_KEY = "123456789012345"
 DEV_API_SECRET = "alphacdn-dev-secret"
 
 
+#: the longest ALPHACDN_MATTE_WAIT accepted: a held request keeps its connection open
+MAX_MATTE_WAIT = 120.0
+
+
 class SettingsError(ValueError):
     """A bad setting; the message names the `ALPHACDN_*` variable."""
 
@@ -109,6 +113,9 @@ class JobSettings:
     concurrency: int = 1
     #: a running job's lease; renewed every third of it, so only a dead process lets it lapse
     lease_seconds: int = 30
+    #: how long a delivery request for a matte in progress may wait for it before answering
+    #: 423 (0 = at once, as Cloudinary does)
+    matte_wait_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +197,13 @@ def _size(raw: str) -> int:
     if t.endswith("B"):
         t = t[:-1]
     return _positive_int(t)
+
+
+def _wait_seconds(raw: str) -> float:
+    v = float(raw)
+    if not 0 <= v <= MAX_MATTE_WAIT:
+        raise ValueError(f"seconds in 0..{MAX_MATTE_WAIT:g}")
+    return v
 
 
 def _pixels(raw: str) -> int:
@@ -392,6 +406,14 @@ VARIABLES: tuple[Variable, ...] = (
         "concurrency",
         _positive_int,
         "matte jobs running at once per process",
+    ),
+    Variable(
+        "ALPHACDN_MATTE_WAIT",
+        "jobs",
+        "matte_wait_seconds",
+        _wait_seconds,
+        "seconds a delivery request for a matte in progress may wait for it before answering "
+        "423 (0 = at once, as Cloudinary does; e.g. 20 lets an <img> get the cut-out)",
     ),
     Variable(
         "ALPHACDN_JOB_LEASE_SECONDS",

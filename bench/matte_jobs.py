@@ -1,6 +1,7 @@
 """On-the-fly background removal through the server vs raw onnxruntime, in the same run.
 
     .venv/bin/python bench/matte_jobs.py [--model isnet] [--limit 8] [--poll retry-after|SECONDS]
+        [--matte-wait SECONDS]
 
 For each photo of `../shared/data/photos` (JPEGs; says so and exits 0 when absent):
   * raw: onnxruntime on the same model file, input prepared as the model expects (the floor),
@@ -155,6 +156,12 @@ def main() -> int:
         default="retry-after",
         help="while 423: 'retry-after' (sleep what the server says) or fixed seconds",
     )
+    ap.add_argument(
+        "--matte-wait",
+        type=float,
+        default=0.0,
+        help="the server's ALPHACDN_MATTE_WAIT: requests are held until the matte is ready",
+    )
     args = ap.parse_args()
     if not PHOTOS.is_dir():
         print(f"{PHOTOS} is absent: this benchmark needs ../shared/data/photos")
@@ -177,6 +184,7 @@ def main() -> int:
         "ALPHACDN_MODELS_DIR": str(MODELS),
         "ALPHACDN_MODEL": args.model,
         "ALPHACDN_QUEUE_MAX": "1000",
+        "ALPHACDN_MATTE_WAIT": str(args.matte_wait),
     }
     proc = subprocess.Popen(
         [

@@ -43,6 +43,9 @@ log = logging.getLogger("alphacdn.jobs")
 KIND = "matte"
 #: weight of the newest job in the moving average of refinement + I/O seconds per pixel
 _EMA_WEIGHT = 0.3
+#: a held request looks at the job store at least this often (a job in another worker process
+#: cannot wake it)
+_WAIT_RECHECK = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,14 @@ class MatteJob:
         )
 
 
+class _Waiters:
+    """Requests held for one matte key, and the event that wakes them."""
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.count = 0
+
+
 class MatteRunner:
     """Submits matte jobs, answers 423s with an honest Retry-After, and runs the jobs."""
 
@@ -99,6 +110,8 @@ class MatteRunner:
         self.runs: dict[str, int] = {}
         #: (model, fine_edges) → moving average of a job's seconds besides inference, per pixel
         self._rest_per_pixel: dict[tuple[str, bool], float] = {}
+        #: matte key → the requests held for it; set when a job for it ends in this process
+        self._finished: dict[str, _Waiters] = {}
 
     def key(self, asset: AssetRecord, removal: BackgroundRemoval) -> str:
         return cutout_key(asset.etag, self.model, removal.fine_edges, removal.hints)
@@ -107,12 +120,45 @@ class MatteRunner:
     async def require(self, asset: AssetRecord, plan: Plan) -> tuple[bytes, dict[str, str]]:
         """The cut-out for the plan's removal, or raise 423 (started/queued), 422 (failed), 503.
 
-        Clients poll this while it answers 423, so the common answers cost one thread hop: on
-        2 cores, a busy poller's thread wake-ups otherwise slow the running inference by ~1.5×
-        (bench/matte_jobs.py --poll 0.05 vs 1.0)."""
+        With `jobs.matte_wait_seconds` > 0 a request for a matte in progress is held until the
+        matte is ready (then served) or the wait is over (then 423 as usual): it wakes when a job
+        of this process finishes, and looks again every second for a job of another worker."""
         removal = plan.removal
         assert removal is not None
         key = self.key(asset, removal)
+        wait = self.services.settings.jobs.matte_wait_seconds
+        if wait <= 0:
+            return await self._require_once(asset, removal, key)
+        deadline = anyio.current_time() + wait
+        # registered before looking, so a job that finishes in between still wakes us
+        finished = self._finished.setdefault(key, _Waiters())
+        finished.count += 1
+        try:
+            while True:
+                try:
+                    return await self._require_once(asset, removal, key)
+                except MatteInProgress:
+                    left = deadline - anyio.current_time()
+                    if left <= 0:
+                        raise
+                with anyio.move_on_after(min(left, _WAIT_RECHECK)):
+                    await finished.event.wait()
+                if finished.event.is_set():  # that job ended: wait on the next one, if any
+                    finished.count -= 1
+                    finished = self._finished.setdefault(key, _Waiters())
+                    finished.count += 1
+        finally:
+            finished.count -= 1
+            if finished.count == 0 and self._finished.get(key) is finished:
+                del self._finished[key]  # nobody waits (e.g. the job ran in another worker)
+
+    async def _require_once(
+        self, asset: AssetRecord, removal: BackgroundRemoval, key: str
+    ) -> tuple[bytes, dict[str, str]]:
+        """One look: the cached cut-out, or raise 423 / 422 / 503 (starting the job if needed).
+
+        Clients poll this while it answers 423, so the common answers cost one thread hop: on
+        2 cores every wake-up competes with the running inference's two threads."""
 
         def probe() -> tuple[Entry | None, JobRecord | None, int]:
             found = self.services.derived.get_matte(key)
@@ -223,7 +269,10 @@ class MatteRunner:
         claimed = record.started_at if record.started_at is not None else record.updated_at
         times = {"submitted_at": record.created_at, "queued": round(claimed - record.created_at, 4)}
         t0 = time.perf_counter()
-        outcome = await anyio.to_thread.run_sync(lambda: self._compute(record.key, job, times))
+        try:
+            outcome = await anyio.to_thread.run_sync(lambda: self._compute(record.key, job, times))
+        finally:
+            self._wake(record.key)
         took = time.perf_counter() - t0
         tag = f"{job.cloud}/{job.public_id}"
         self.runs[tag] = self.runs.get(tag, 0) + 1
@@ -234,6 +283,12 @@ class MatteRunner:
             prev = self._rest_per_pixel.get(k)
             self._rest_per_pixel[k] = rest if prev is None else prev + _EMA_WEIGHT * (rest - prev)
         return outcome.result_json()
+
+    def _wake(self, key: str) -> None:
+        """Wake the requests held for `key` (its job ended here, done or failed)."""
+        finished = self._finished.pop(key, None)
+        if finished is not None:
+            finished.event.set()
 
     def _compute(
         self, key: str, job: MatteJob, times: dict[str, float] | None = None

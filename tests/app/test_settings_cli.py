@@ -35,6 +35,8 @@ def test_every_variable_is_in_readme_and_help() -> None:
         ("ALPHACDN_MAX_SOURCE_PIXELS", "-5"),
         ("ALPHACDN_STRICT_TRANSFORMATIONS", "maybe"),
         ("ALPHACDN_USER_MODEL_MEAN", "0.5,0.5"),
+        ("ALPHACDN_MATTE_WAIT", "-1"),
+        ("ALPHACDN_MATTE_WAIT", "600"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
