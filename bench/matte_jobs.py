@@ -147,6 +147,35 @@ def peak_rss_of_group(pgid: int) -> int:
     return total
 
 
+def start_server(data_dir: Path, model: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A real `alphacdn serve` on a free loopback port in its own process group (stop it with
+    `os.killpg`); returns once /health answers, with the process and its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = {
+        "ALPHACDN_DATA_DIR": str(data_dir),
+        "ALPHACDN_MODELS_DIR": str(MODELS),
+        "ALPHACDN_MODEL": model,
+        **env,
+    }
+    cmd = [sys.executable, "-m", "alphacdn.cli", "serve", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*cmd, "--log-level", "warning"],
+        env={**os.environ, **settings},
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc, base
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="isnet")
@@ -174,41 +203,14 @@ def main() -> int:
     size = 1024 if args.model == "isnet" else 768 if args.model == "isnet-768" else 320
     model_file = MODELS / ("isnet.onnx" if args.model.startswith("isnet") else "u2netp.onnx")
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     data_dir = Path(tempfile.mkdtemp(prefix="bench-mattes-"))
-    env = {
-        **os.environ,
-        "ALPHACDN_DATA_DIR": str(data_dir),
-        "ALPHACDN_MODELS_DIR": str(MODELS),
-        "ALPHACDN_MODEL": args.model,
-        "ALPHACDN_QUEUE_MAX": "1000",
-        "ALPHACDN_MATTE_WAIT": str(args.matte_wait),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "alphacdn.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
+    proc, base = start_server(
+        data_dir,
+        args.model,
+        ALPHACDN_QUEUE_MAX="1000",
+        ALPHACDN_MATTE_WAIT=str(args.matte_wait),
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         cloudinary.config(cloud_name="demo", api_key=KEY, api_secret=SECRET, upload_prefix=base)
         # one keep-alive client, as a browser polls: a bare httpx.get() builds a client (and an
         # SSL context) per call, ~50 ms of CPU on this machine, which slows the server's

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,41 +25,28 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pyvips
-from matte_jobs import KEY, MODELS, PHOTOS, ROOT, SECRET, Raw, parse_timings, rss_of_group
+from matte_jobs import (
+    KEY,
+    MODELS,
+    PHOTOS,
+    SECRET,
+    Raw,
+    parse_timings,
+    rss_of_group,
+    start_server,
+)
 
 
 def first_matte(
     model: str, photo: Path, warm: bool, settle: float, poll: float = 0.2
 ) -> tuple[float, float, int]:
     """(first request → ready s, the job's inference s, server RSS bytes before the request)."""
-    import socket
-
     import cloudinary
     import cloudinary.uploader
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     data_dir = Path(tempfile.mkdtemp(prefix="bench-warm-"))
-    env = {
-        **os.environ,
-        "ALPHACDN_DATA_DIR": str(data_dir),
-        "ALPHACDN_MODELS_DIR": str(MODELS),
-        "ALPHACDN_MODEL": model,
-        "ALPHACDN_WARM_UP": "1" if warm else "0",
-    }
-    cmd = [sys.executable, "-m", "alphacdn.cli", "serve", "--port", str(port)]
-    proc = subprocess.Popen(
-        [*cmd, "--log-level", "warning"], env=env, cwd=ROOT, start_new_session=True
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_server(data_dir, model, ALPHACDN_WARM_UP="1" if warm else "0")
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         time.sleep(settle)
         rss = rss_of_group(proc.pid)
         cloudinary.config(cloud_name="demo", api_key=KEY, api_secret=SECRET, upload_prefix=base)

@@ -131,7 +131,7 @@ def _guided_coefficients(guide: F32, p: F32, r: int, eps: float) -> tuple[F32, F
     size = 2 * r + 1
 
     def box(x: F32) -> F32:
-        return np.asarray(uniform_filter(x, size=size, mode="reflect"), dtype=np.float32)
+        return box_blur(x, size)
 
     mean_i = np.stack([box(guide[..., c]) for c in range(3)], axis=2)
     mean_p = box(p)

@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -35,6 +36,11 @@ class Server:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def jobs(self) -> dict[str, Any]:
+        """The `jobs` part of this server's /metrics (runs, failures, loaded models)."""
+        jobs: dict[str, Any] = httpx.get(self.url + "/metrics").json()["jobs"]
+        return jobs
 
     def start(self, timeout: float = 30.0) -> Server:
         self.port = self.port or free_port()  # a restart keeps its address

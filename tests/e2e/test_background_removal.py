@@ -288,11 +288,6 @@ def test_retry_after_of_a_running_job_falls_as_it_runs(tmp_path: Path) -> None:
         srv.stop()
 
 
-def _jobs(server: Server) -> dict[str, Any]:
-    jobs: dict[str, Any] = httpx.get(server.url + "/metrics").json()["jobs"]
-    return jobs
-
-
 def test_matte_too_large_for_the_cache_fails_once_and_runs_again_when_it_grows(
     tmp_path: Path,
 ) -> None:
@@ -317,7 +312,7 @@ def test_matte_too_large_for_the_cache_fails_once_and_runs_again_when_it_grows(
         for _ in range(3):
             again = httpx.get(url)
             assert again.status_code == 422 and again.headers["x-cld-error"] == error
-        jobs = _jobs(srv)
+        jobs = srv.jobs()
         assert jobs["model_runs"]["demo/big-matte"] == 1
         assert jobs["failed"] == 1 and jobs["queued_or_running"] == 0
         # the operator raises the cache size and restarts: the job runs again, once
@@ -328,7 +323,7 @@ def test_matte_too_large_for_the_cache_fails_once_and_runs_again_when_it_grows(
         assert resp.status_code == 200, (seen, resp.text)
         assert seen[0] == 423
         assert httpx.get(url).status_code == 200
-        assert _jobs(srv)["model_runs"]["demo/big-matte"] == 1
+        assert srv.jobs()["model_runs"]["demo/big-matte"] == 1
     finally:
         srv.stop()
 

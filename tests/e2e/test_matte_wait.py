@@ -29,11 +29,6 @@ def held(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
-def _jobs(server: Server) -> dict[str, dict[str, int]]:
-    jobs: dict[str, dict[str, int]] = httpx.get(server.url + "/metrics").json()["jobs"]
-    return jobs
-
-
 def test_first_requests_are_held_and_get_the_cutout(held: Server) -> None:
     configure_sdk(held)
     upload_fixture("tiger-on-backdrop.jpg", "tiger")
@@ -45,7 +40,7 @@ def test_first_requests_are_held_and_get_the_cutout(held: Server) -> None:
     assert png.bands == 4
     alpha = np.asarray(png.numpy())[..., 3]
     assert 0.05 < (alpha > 127).mean() < 0.95  # a cut-out, not an empty or full matte
-    jobs = _jobs(held)
+    jobs = held.jobs()
     assert jobs["model_runs"]["demo/tiger"] == 1
     assert jobs["matte_jobs"]["demo/tiger"] == 1
 

@@ -6,15 +6,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.e2e.server import Server
-
-
-def _jobs(server: Server) -> dict[str, object]:
-    jobs: dict[str, object] = httpx.get(server.url + "/metrics").json()["jobs"]
-    return jobs
 
 
 @pytest.fixture
@@ -26,16 +20,16 @@ def warm(tmp_path: Path) -> Iterator[Server]:
 
 def test_warm_up_loads_the_model_without_a_request(warm: Server) -> None:
     deadline = time.monotonic() + 60
-    while "u2netp" not in (loaded := _jobs(warm)["models_loaded"]):  # type: ignore[operator]
+    while "u2netp" not in (loaded := warm.jobs()["models_loaded"]):
         assert time.monotonic() < deadline, f"model not loaded at startup: {loaded}"
         time.sleep(0.2)
-    assert _jobs(warm)["model_runs"] == {}  # a warm-up is not a matte
+    assert warm.jobs()["model_runs"] == {}  # a warm-up is not a matte
 
 
 def test_without_warm_up_nothing_is_loaded_until_needed(tmp_path: Path) -> None:
     srv = Server(tmp_path / "cold").start()
     try:
         time.sleep(1.0)
-        assert _jobs(srv)["models_loaded"] == []
+        assert srv.jobs()["models_loaded"] == []
     finally:
         srv.stop()
