@@ -27,7 +27,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	scripts/typecheck.sh
+	$(BIN)/mypy
 
 # the suite needs the small models only (u2netp for mattes, centernet for hints)
 test: install lint typecheck

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pyvips
+
 from alphacdn.engine import render
 from alphacdn.transform import parse_chain
 

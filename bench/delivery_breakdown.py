@@ -21,6 +21,7 @@ import statistics
 import time
 
 import pyvips
+
 from alphacdn.cache import Claims, DerivedCache
 from alphacdn.engine import render
 from alphacdn.engine.load import probe

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pyvips
+
 from alphacdn.models.detector import Detection, Detector, iou, nms
 
 ROOT = Path(__file__).resolve().parents[1]

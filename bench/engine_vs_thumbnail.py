@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyvips
+
 from alphacdn.engine import configure, render
 from alphacdn.transform.plan import Component, Output, Plan
 from alphacdn.transform.steps import Resize

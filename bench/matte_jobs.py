@@ -42,8 +42,8 @@ import httpx
 import numpy as np
 import onnxruntime as ort
 import pyvips
-from alphacdn.cache import JobStore
 
+from alphacdn.cache import JobStore
 from alphacdn.jobs.cutout import cutout_key
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 import pyvips
+from scipy import ndimage, stats
+
 from alphacdn.models import Matter, make_cutout
 from alphacdn.models.refine import estimate_foreground, resize_float
-from scipy import ndimage, stats
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "matting-dev"

@@ -77,6 +77,7 @@ def worker(
     import numpy as np
     import onnxruntime as ort
     import pyvips
+
     from alphacdn.models import Matter, make_cutout
     from alphacdn.models.sessions import model_input
 

@@ -8,6 +8,7 @@ bleeds into the edges (no dark fringes).
 from __future__ import annotations
 
 import pyvips
+
 from alphacdn.transform.values import WHITE, Color
 
 TRANSPARENT = Color(0, 0, 0, 0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pyvips
+
 from alphacdn.transform.steps import (
     BlackWhite,
     Blur,

@@ -18,6 +18,7 @@ assume sRGB); `fl_keep_iptc` keeps IPTC and XMP. JPEGs are progressive above 100
 from __future__ import annotations
 
 import pyvips
+
 from alphacdn.transform.values import Flag, Format, QualityPreset
 
 from . import alpha

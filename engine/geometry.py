@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyvips
+
 from alphacdn.transform.steps import (
     Background,
     Border,

@@ -11,6 +11,7 @@ import dataclasses
 import html
 
 import pyvips
+
 from alphacdn.transform.errors import InvalidTransformation, NotFound
 from alphacdn.transform.layers import Layer, LayerKind, Placement, Text
 from alphacdn.transform.steps import Resize, Step

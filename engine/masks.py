@@ -7,6 +7,7 @@ API) run the same code as `e_mask`: `edit_alpha(alpha, shrink=2, feather=3)`.
 from __future__ import annotations
 
 import pyvips
+
 from alphacdn.transform.compositing import Mask
 from alphacdn.transform.errors import InvalidTransformation
 

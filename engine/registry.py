@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pyvips
+
 from alphacdn.transform.steps import Step
 
 

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 import pyvips
+
 from alphacdn.transform.errors import InvalidTransformation
 from alphacdn.transform.steps import Resize
 from alphacdn.transform.values import AutoColor, Color, CropMode, Gravity, Length

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import pyvips
+
 from alphacdn.transform.compositing import DropShadow, Shadow
 from alphacdn.transform.errors import InvalidTransformation
 from alphacdn.transform.values import BLACK, Color

@@ -7,6 +7,7 @@ transparency), by shadows (the ground line is the bottom of the box) and by `b_a
 from __future__ import annotations
 
 import pyvips
+
 from alphacdn.transform.values import AutoColor, Color
 
 #: alpha at or below this counts as background when finding the subject box

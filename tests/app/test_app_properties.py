@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import pyvips
-from alphacdn.transform import canonical, parse_chain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from alphacdn.app import create_app
 from alphacdn.settings import Settings
+from alphacdn.transform import canonical, parse_chain
 from tests.conftest import MODELS_DIR
 from tests.transform.test_properties import ALPHABET, chains
 

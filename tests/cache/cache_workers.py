@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import diskcache.core
+
 from alphacdn.cache import Claims, DerivedCache, Entry, JobStore, SingleFlight
 
 SIZE_LIMIT = 64 * 1024 * 1024

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from alphacdn.cache import DerivedCache, DerivedStore, MemoryDerived
 
+from alphacdn.cache import DerivedCache, DerivedStore, MemoryDerived
 from tests.cache import cache_workers
 
 KB = 1024

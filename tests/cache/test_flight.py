@@ -10,8 +10,8 @@ from functools import partial
 from pathlib import Path
 
 import anyio
-from alphacdn.cache import Claims, SingleFlight
 
+from alphacdn.cache import Claims, SingleFlight
 from tests.cache import cache_workers
 
 SPAWN = multiprocessing.get_context("spawn")

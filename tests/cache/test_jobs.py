@@ -7,8 +7,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
-from alphacdn.cache import JobStatus, JobStore, QueueFull
 
+from alphacdn.cache import JobStatus, JobStore, QueueFull
 from tests.cache import cache_workers
 
 SPAWN = multiprocessing.get_context("spawn")

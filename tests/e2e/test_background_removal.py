@@ -15,8 +15,8 @@ import httpx
 import numpy as np
 import pytest
 import pyvips
-from alphacdn.cache import JobStore, LocalOriginals
 
+from alphacdn.cache import JobStore, LocalOriginals
 from alphacdn.jobs.cutout import cutout_key
 from alphacdn.jobs.mattes import KIND, MatteJob
 from alphacdn.settings import DEV_API_KEY

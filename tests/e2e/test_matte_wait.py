@@ -11,8 +11,8 @@ import httpx
 import numpy as np
 import pytest
 import pyvips
-from alphacdn.cache import LocalOriginals
 
+from alphacdn.cache import LocalOriginals
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, upload_fixture
 from tests.e2e.server import Server

@@ -8,10 +8,10 @@ import zlib
 from pathlib import Path
 
 import pyvips
+
 from alphacdn.transform.plan import Component, Output, Plan
 from alphacdn.transform.steps import Step
 from alphacdn.transform.values import Flag, Format, QualityPreset
-
 from tests.conftest import FIXTURES, ROOT
 
 ENGINE_FIXTURES = FIXTURES / "engine"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 import pyvips
+
 from alphacdn.engine import render
 from alphacdn.engine.masks import edit_alpha
 from alphacdn.engine.subject import subject_box
 from alphacdn.transform import parse_chain
 from alphacdn.transform.errors import InvalidTransformation, NotFound
-
 from tests.conftest import FIXTURES
 
 from .imaging import MAX_PIXELS, check_golden, decode, gradient, jpeg, mad, png, solid

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import pyvips
+
 from alphacdn.engine.registry import Context, apply_step
 from alphacdn.transform.steps import (
     EFFECTS,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import pyvips
+
 from alphacdn.engine import negotiate_format, quality_for, render
 from alphacdn.transform.values import Flag, Format, QualityPreset
 

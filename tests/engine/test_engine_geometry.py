@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from alphacdn.engine import render
 from alphacdn.engine.resize import plan_box, resolve
 from alphacdn.transform.errors import InvalidTransformation

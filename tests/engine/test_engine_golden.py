@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from alphacdn.engine import render
 from alphacdn.transform.plan import Plan
 from alphacdn.transform.steps import (

@@ -6,6 +6,7 @@ import time
 
 import pytest
 import pyvips
+
 from alphacdn.engine import load, probe, render
 from alphacdn.transform.errors import InvalidImage, UnsupportedImage
 from alphacdn.transform.steps import Resize

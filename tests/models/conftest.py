@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from alphacdn.models import MODELS, Matter
 from alphacdn.models.fetch import is_verified
 

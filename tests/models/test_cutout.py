@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from alphacdn.models import Matter, ModelMissing, make_cutout
 
 from .conftest import disk_scene

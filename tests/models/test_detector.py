@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import pytest
+
 from alphacdn.models.detect_classes import (
     HINT_TO_COCO,
     classes_for_type,

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
 from alphacdn.models import MODELS, ModelMissing, installed_models, require_model
 from alphacdn.models.fetch import _assemble_chunks, _extract, is_verified
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from alphacdn.models.detector import Detection
 from alphacdn.models.hints import select_by_hints
 

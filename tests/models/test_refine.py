@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.ndimage import uniform_filter
+
 from alphacdn.models import matte_confidence, refine
 from alphacdn.models.refine import box_blur, estimate_foreground, guided_upsample, resize_float
-from scipy.ndimage import uniform_filter
 
 from .conftest import disk_scene
 

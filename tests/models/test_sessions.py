@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
 from alphacdn.models import MODELS
 from alphacdn.models.registry import Output, Preprocess, Resize, Scaling
 from alphacdn.models.sessions import _at_size, model_alpha, model_input
-from onnx import TensorProto, helper, numpy_helper
 
 
 def _upsample_like_isnet(path: Path) -> None:

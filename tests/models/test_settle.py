@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from alphacdn.models.settle import settle
 
 from .conftest import disk_scene

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from alphacdn.transform import InvalidTransformation, canonical, parse_chain
 from alphacdn.transform.plan import Component, Output, Plan
 from alphacdn.transform.steps import (

@@ -8,14 +8,15 @@ from typing import Any
 import cloudinary
 import cloudinary.utils
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from alphacdn.transform import InvalidTransformation, canonical, parse_chain, parse_url
 from alphacdn.transform.compositing import DropShadow, Mask, Shadow
 from alphacdn.transform.layers import Layer, LayerKind, Placement, Text, layer_public_ids
 from alphacdn.transform.plan import Component
 from alphacdn.transform.steps import BackgroundRemoval, Grayscale, Resize
 from alphacdn.transform.values import AutoColor, Color, CropMode, Format, Gravity
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from .test_properties import NAMED, chains
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from alphacdn.transform import (
     ACTIONS,
     HINT_CLASSES,
@@ -28,8 +31,6 @@ from alphacdn.transform.steps import (
     RoundCorners,
 )
 from alphacdn.transform.values import Color, CropMode, Format, Gravity, QualityPreset
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 NAMED = {"thumb": "c_fill,w_100,h_100", "gray": "e_grayscale/q_60", "both": "t_thumb/t_gray"}
 

@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 import cloudinary.utils as cu
 import pytest
+
 from alphacdn.transform import (
     DeliveryRequest,
     api_sign_request,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from alphacdn.transform import CdnError, DeliveryRequest, parse_url
 from alphacdn.transform.errors import InvalidRequest, InvalidTransformation, NotFound
 from alphacdn.transform.steps import Grayscale, Resize
