@@ -4,16 +4,23 @@ Two layers, because they fail differently:
 
 - within a process, a dict of in-flight calls: followers simply await the leader's outcome;
 - across worker processes, `Claims`: a lease row in a diskcache, taken with `add` (an atomic
-  INSERT under SQLite's write lock, so exactly one process wins) and carrying an expiry, so a
-  holder that crashed blocks the others for at most `ttl` seconds. Losers poll the caller's
+  INSERT under SQLite's write lock, so exactly one process wins). Losers poll the caller's
   `check` (typically a derived-cache lookup) until the result appears or the claim disappears,
   then try to claim themselves.
+
+A claim must not outlive its holder (kill -9, OOM, a deploy): a restart would otherwise make the
+next request for that key wait out the lease. So a claim names its owner (`host:pid:nonce`) and
+is short (`ttl`, default 10 s) and renewed every third of it while the holder works. A waiter on
+the same host whose holder's pid is gone takes the claim over at once; a holder elsewhere that
+died stops renewing and its claim lapses within `ttl`.
 
 A scale-out version (Redis `SET NX PX`) only has to replace `Claims`.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +37,29 @@ __all__ = ["Claims", "SingleFlight"]
 T = TypeVar("T")
 
 
+_HOST = socket.gethostname()
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (signal 0 probes, sends nothing)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+def owner_is_dead(token: str) -> bool:
+    """True when `token`'s holder ran on this host and its process is gone (pid reuse aside)."""
+    parts = token.split(":")
+    if len(parts) < 3:
+        return False  # a token from before owners were recorded: let it expire
+    host, pid = ":".join(parts[:-2]), parts[-2]
+    return host == _HOST and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))
+
+
 class Claims:
     """Expiring exclusive claims on string keys, shared by every process using `directory`."""
 
@@ -38,10 +68,18 @@ class Claims:
         self._cache = diskcache.Cache(str(directory), eviction_policy="none")
 
     def try_claim(self, key: str, ttl: float) -> str | None:
-        """Take the claim for `ttl` seconds; return its token, or None if someone holds it."""
-        token = uuid.uuid4().hex
+        """Take the claim for `ttl` seconds; return its token (`host:pid:nonce`), or None if
+        someone alive holds it. A claim whose holder on this host is dead is taken over."""
+        token = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex}"
         # `add` only inserts if the key is absent or expired, atomically across processes.
-        return token if self._cache.add(key, token, expire=ttl, retry=True) else None
+        if self._cache.add(key, token, expire=ttl, retry=True):
+            return token
+        with self._cache.transact(retry=True):
+            held = self._cache.get(key)
+            if isinstance(held, str) and owner_is_dead(held):
+                self._cache.set(key, token, expire=ttl)
+                return token
+        return None
 
     def release(self, key: str, token: str) -> bool:
         """Give the claim back, only if `token` still holds it (it may have expired and moved)."""
@@ -58,8 +96,9 @@ class Claims:
             return bool(self._cache.touch(key, expire=ttl))
 
     def held(self, key: str) -> bool:
-        """Whether some live (unexpired) claim exists for `key`."""
-        return self._cache.get(key) is not None
+        """Whether a live claim exists for `key`: unexpired, and not held by a dead process."""
+        token = self._cache.get(key)
+        return token is not None and not (isinstance(token, str) and owner_is_dead(token))
 
     @contextmanager
     def claim(self, key: str, ttl: float) -> Iterator[bool]:
@@ -87,8 +126,9 @@ class _Call:
 class SingleFlight:
     """Deduplicate concurrent producers of one key, in this process and across processes."""
 
-    def __init__(self, claims: Claims, *, ttl: float = 120.0, poll_interval: float = 0.05) -> None:
-        """`ttl` must exceed the longest `produce` (a crashed holder blocks others that long)."""
+    def __init__(self, claims: Claims, *, ttl: float = 10.0, poll_interval: float = 0.05) -> None:
+        """`ttl`: the claim's lease, renewed every third of it while `produce` runs (a holder
+        on another host that died blocks the others at most that long)."""
         self._claims = claims
         self._ttl = ttl
         self._poll = poll_interval
@@ -141,7 +181,9 @@ class SingleFlight:
                 try:
                     # another process may have finished between our check and our claim
                     hit = await anyio.to_thread.run_sync(check)
-                    return hit if hit is not None else await produce()
+                    if hit is not None:
+                        return hit
+                    return await self._produce_renewing(key, token, produce)
                 finally:
                     with anyio.CancelScope(shield=True):
                         await anyio.to_thread.run_sync(self._claims.release, key, token)
@@ -150,3 +192,29 @@ class SingleFlight:
                 hit = await anyio.to_thread.run_sync(check)
                 if hit is not None:
                     return hit
+
+    async def _produce_renewing(
+        self, key: str, token: str, produce: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Run `produce` while renewing the claim every third of its lease."""
+        result: list[T] = []
+
+        async def renew() -> None:
+            while True:
+                await anyio.sleep(self._ttl / 3)
+                await anyio.to_thread.run_sync(self._claims.renew, key, token, self._ttl)
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(renew)
+                result.append(await produce())
+                tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # the task group wraps `produce`'s error; callers expect the error itself
+            while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
+                inner = group.exceptions[0]
+                if not isinstance(inner, BaseExceptionGroup):
+                    raise inner from inner.__cause__
+                group = inner
+            raise
+        return result[0]

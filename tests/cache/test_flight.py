@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -193,3 +196,49 @@ def test_a_cancelled_leader_hands_over_to_a_waiter(tmp_path: Path) -> None:
     anyio.run(main)
     assert results == ["value"] and len(calls) == 2
     assert time.monotonic() - started < 5  # the claim was released, not left to expire
+
+
+def test_a_claim_whose_holder_was_killed_is_taken_over_at_once(tmp_path: Path) -> None:
+    """kill -9 mid-render, restart: the next request does not wait out the lease (issue 15)."""
+    directory = tmp_path / "claims"
+    Claims(directory).close()  # create the store before the child opens it
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from alphacdn.cache import Claims;"
+            "assert Claims(Path(sys.argv[1])).try_claim('k', ttl=120) is not None;"
+            "print('claimed', flush=True); time.sleep(60)",
+            str(directory),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "claimed"
+        claims = Claims(directory)
+        assert claims.held("k") and claims.try_claim("k", ttl=120) is None  # holder alive
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        flight = SingleFlight(claims, poll_interval=0.02)
+        started = time.monotonic()
+        assert anyio.run(partial(flight.run, "k", _const("mine"), lambda: None)) == "mine"
+        assert time.monotonic() - started < 1.0
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+
+
+def test_the_leader_renews_its_short_claim_while_producing(tmp_path: Path) -> None:
+    claims = Claims(tmp_path / "claims")
+    flight = SingleFlight(claims, ttl=0.3, poll_interval=0.02)
+    seen: list[str | None] = []
+
+    async def produce() -> str:
+        await anyio.sleep(1.0)  # several leases long
+        seen.append(await anyio.to_thread.run_sync(claims.try_claim, "k", 0.3))
+        return "done"
+
+    assert anyio.run(partial(flight.run, "k", produce, lambda: None)) == "done"
+    assert seen == [None]  # still held after 1 s: renewed, not lapsed
+    assert not claims.held("k")  # released at the end
