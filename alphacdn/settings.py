@@ -295,7 +295,7 @@ VARIABLES: tuple[Variable, ...] = (
         "http",
         "allow_private_urls",
         _bool,
-        "let remote fetches reach loopback / private / link-local addresses",
+        "let remote fetches and webhooks reach loopback / private / link-local addresses",
     ),
     Variable(
         "ALPHACDN_UNVERSIONED_MAX_AGE",

@@ -75,9 +75,12 @@ class JobRunner:
                 # lapses; sweeping only at startup would strand it when the restart came first
                 await anyio.to_thread.run_sync(lambda: self.store.requeue_stale(time.time()))
                 next_sweep = now + max(1.0, self.lease_seconds / 2)
-            record = await anyio.to_thread.run_sync(
-                lambda: self.store.claim_next(self.owner, self.lease_seconds)
-            )
+            # shielded: a claim made while the app stops reaches `_run`, which releases it,
+            # instead of staying "running" until its lease lapses
+            with anyio.CancelScope(shield=True):
+                record = await anyio.to_thread.run_sync(
+                    lambda: self.store.claim_next(self.owner, self.lease_seconds)
+                )
             if record is None:
                 with anyio.move_on_after(self.poll_seconds):
                     await self._wake.wait()
