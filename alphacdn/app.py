@@ -128,11 +128,7 @@ def _attach_jobs(services: Services) -> None:
     from alphacdn.removebg_deps import AppRemoveBgDeps
 
     s = services.settings
-    runner = JobRunner(
-        JobStore(s.cache.state_dir / "jobs"),
-        concurrency=s.jobs.concurrency,
-        lease_seconds=s.jobs.lease_seconds,
-    )
+    runner = JobRunner(JobStore(s.cache.state_dir / "jobs"), s.jobs)
     mattes = MatteRunner(services, CutoutMaker(s, services.derived), runner)
     missing = mattes.maker.missing_message(mattes.model)
     if missing:
@@ -140,13 +136,17 @@ def _attach_jobs(services: Services) -> None:
     services.matte_source = mattes.require
     services.mattes = mattes
     UploadJobs(services, mattes)
-    services.startup.append(runner.running)
     if s.models.warm_up and not missing:
         services.startup.append(lambda: _warm_up(mattes.maker, mattes.model))
-    # the remove.bg-style and tasks APIs, on the same maker and matte cache
-    routes, api = removebg_routes(AppRemoveBgDeps(services, mattes.maker, mattes.model))
+    # the remove.bg-style and tasks APIs, on the same maker and matte cache; tasks are jobs
+    routes, api = removebg_routes(
+        AppRemoveBgDeps(services, mattes.maker, mattes.model),
+        runner,
+        task_retention_seconds=s.jobs.task_retention_seconds,
+    )
     services.extra_routes.extend(routes)
     services.startup.append(api.lifespan)
+    services.startup.append(runner.running)  # entered last, so it stops first
 
 
 @contextlib.asynccontextmanager

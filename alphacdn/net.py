@@ -1,10 +1,18 @@
-"""Safe outbound HTTP: fetch a remote image, post a webhook, without reaching private networks.
+"""The one outbound HTTP path: every remote fetch and every webhook, never to private networks.
+
+Callers: remote uploads (`file=https://…`), the remove.bg API's `image_url` / `bg_image_url`
+and task image URLs (`fetch_url`); upload and eager notifications (signed as Cloudinary signs
+them) and task webhooks (`send_webhook`).
 
 Every hop (the first URL and each redirect) is resolved here, refused if any address is loopback,
 link-local, private, multicast, reserved or unspecified (unless `allow_private`), and the
 connection is then made to the address we checked, not to a second DNS answer: the request goes
 to `http(s)://<ip>/…` with the original `Host` header and, for https, the original name as SNI and
 certificate hostname. That defeats DNS rebinding between the check and the connect.
+
+Retries: at most `ATTEMPTS` tries, `BACKOFF_SECONDS` doubling in between, only when a retry can
+help: the connection failed (DNS, refused, connect timeout) or the server answered 5xx or 429.
+Any other 4xx, a refused address, a size cap or a timeout mid-response is final.
 
 Error tree (callers map these to 4xx):
 
@@ -16,17 +24,30 @@ Error tree (callers map these to 4xx):
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
+import logging
 import socket
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import anyio
 import httpx
 
+log = logging.getLogger("alphacdn.net")
+
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: tries per fetch or webhook (the first included), and the first pause between them
+ATTEMPTS = 3
+BACKOFF_SECONDS = 0.5
+WEBHOOK_TIMEOUT = 10.0
+
+T = TypeVar("T")
 
 
 class FetchError(Exception):
@@ -38,7 +59,12 @@ class UnsafeUrl(FetchError):
 
 
 class FetchFailed(FetchError):
-    """Network error, timeout or an unsuccessful HTTP status."""
+    """Network error, timeout or an unsuccessful HTTP status; `retryable` if trying again
+    may help (connect errors, 5xx, 429)."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class FetchTooLarge(FetchError):
@@ -80,7 +106,7 @@ async def _resolve(host: str, port: int) -> list[IpAddress]:
     try:
         infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise FetchFailed(f"cannot resolve host {host!r}") from exc
+        raise FetchFailed(f"cannot resolve host {host!r}", retryable=True) from exc
     # getaddrinfo may append a %scope to link-local IPv6 sockaddrs: drop it before parsing
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
@@ -114,7 +140,13 @@ async def _check(url: str, allow_private: bool) -> _Target:
 
 
 async def _send(
-    client: httpx.AsyncClient, method: str, url: str, allow_private: bool, **kwargs: Any
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    allow_private: bool,
+    *,
+    content: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[httpx.Response, str]:
     """Follow redirects by hand so each hop is checked; return the streaming final response."""
     for _ in range(MAX_REDIRECTS + 1):
@@ -123,9 +155,9 @@ async def _send(
         request = client.build_request(
             method,
             target.url,
-            headers={"Host": target.host_header},
+            headers={**(headers or {}), "Host": target.host_header},
             extensions=extensions,
-            **kwargs,
+            content=content,
         )
         response = await client.send(request, stream=True)
         location = response.headers.get("location")
@@ -134,48 +166,148 @@ async def _send(
         await response.aclose()
         url = urljoin(url, location)
         if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
-            method, kwargs = "GET", {}
+            method, content, headers = "GET", None, None
     raise FetchFailed(f"more than {MAX_REDIRECTS} redirects")
 
 
-async def fetch_url(url: str, *, max_bytes: int, timeout: float, allow_private: bool) -> bytes:
-    """GET `url` (http/https, public addresses only unless allowed), at most `max_bytes` bytes."""
-    try:
-        with anyio.fail_after(timeout):
-            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-                response, _ = await _send(client, "GET", url, allow_private)
-                try:
-                    if response.status_code >= 400:
-                        raise FetchFailed(f"the server answered HTTP {response.status_code}")
-                    declared = response.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > max_bytes:
-                        raise FetchTooLarge(f"the file is larger than {max_bytes} bytes")
-                    body = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > max_bytes:
+def _failed(exc: Exception, timeout: float) -> FetchFailed:
+    """A transport error or timeout as FetchFailed (retryable when the connection failed)."""
+    if isinstance(exc, TimeoutError):
+        return FetchFailed(f"timed out after {timeout:g} s")
+    connect = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+    return FetchFailed(f"request failed: {type(exc).__name__}", retryable=connect)
+
+
+def _status_failed(status: int) -> FetchFailed:
+    """An unsuccessful status as FetchFailed (retryable: 5xx and 429 Too Many Requests)."""
+    return FetchFailed(
+        f"the server answered HTTP {status}", retryable=status >= 500 or status == 429
+    )
+
+
+async def _with_retries(
+    attempt: Callable[[], Awaitable[T]], url: str, attempts: int, backoff: float
+) -> T:
+    """Run `attempt` until it succeeds, fails for good, or `attempts` tries are spent."""
+    for n in range(1, attempts + 1):
+        try:
+            return await attempt()
+        except FetchFailed as exc:
+            if not exc.retryable or n >= attempts:
+                raise
+            log.info("%s: %s; try %d of %d", url, exc, n + 1, attempts)
+        await anyio.sleep(backoff * 2 ** (n - 1))
+    raise AssertionError("unreachable")  # the last attempt returned or raised
+
+
+async def fetch_url(
+    url: str,
+    *,
+    max_bytes: int,
+    timeout: float,
+    allow_private: bool,
+    attempts: int = ATTEMPTS,
+    backoff: float = BACKOFF_SECONDS,
+) -> bytes:
+    """GET `url` (http/https, public addresses only unless allowed), at most `max_bytes` bytes;
+    `timeout` bounds each try."""
+
+    async def attempt() -> bytes:
+        try:
+            with anyio.fail_after(timeout):
+                async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+                    response, _ = await _send(client, "GET", url, allow_private)
+                    try:
+                        if response.status_code >= 400:
+                            raise _status_failed(response.status_code)
+                        declared = response.headers.get("content-length", "")
+                        if declared.isdigit() and int(declared) > max_bytes:
                             raise FetchTooLarge(f"the file is larger than {max_bytes} bytes")
-                    return bytes(body)
-                finally:
+                        body = bytearray()
+                        async for chunk in response.aiter_bytes():
+                            body += chunk
+                            if len(body) > max_bytes:
+                                raise FetchTooLarge(f"the file is larger than {max_bytes} bytes")
+                        return bytes(body)
+                    finally:
+                        await response.aclose()
+        except (TimeoutError, httpx.HTTPError) as exc:
+            raise _failed(exc, timeout) from exc
+
+    return await _with_retries(attempt, url, attempts, backoff)
+
+
+def notification_signature(body: str, timestamp: int, api_secret: str) -> str:
+    """`X-Cld-Signature` as Cloudinary computes it: SHA-1 hex of body + timestamp + api_secret
+    (what `cloudinary.utils.verify_notification_signature` checks)."""
+    return hashlib.sha1(f"{body}{timestamp}{api_secret}".encode()).hexdigest()
+
+
+async def post_json(
+    url: str,
+    payload: Any,
+    *,
+    timeout: float,
+    allow_private: bool,
+    sign_with: str | None = None,
+    attempts: int = ATTEMPTS,
+    backoff: float = BACKOFF_SECONDS,
+) -> int:
+    """POST `payload` as JSON (a webhook) with the same address checks and retries; with
+    `sign_with` (an api_secret) add Cloudinary's `X-Cld-Timestamp` / `X-Cld-Signature`.
+    Return the final status (2xx, or a 4xx not retried); raise FetchError otherwise."""
+    body = json.dumps(payload)
+
+    async def attempt() -> int:
+        headers = {"Content-Type": "application/json"}
+        if sign_with is not None:
+            stamp = int(time.time())  # per try: a receiver checks how old the timestamp is
+            headers["X-Cld-Timestamp"] = str(stamp)
+            headers["X-Cld-Signature"] = notification_signature(body, stamp, sign_with)
+        try:
+            with anyio.fail_after(timeout):
+                async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+                    response, _ = await _send(
+                        client, "POST", url, allow_private, content=body, headers=headers
+                    )
                     await response.aclose()
-    except TimeoutError as exc:
-        raise FetchFailed(f"timed out after {timeout:g} s") from exc
-    except httpx.HTTPError as exc:
-        raise FetchFailed(f"request failed: {type(exc).__name__}") from exc
+        except (TimeoutError, httpx.HTTPError) as exc:
+            raise _failed(exc, timeout) from exc
+        if response.status_code >= 500 or response.status_code == 429:
+            raise _status_failed(response.status_code)
+        return response.status_code
+
+    return await _with_retries(attempt, url, attempts, backoff)
 
 
-async def post_json(url: str, payload: Any, *, timeout: float, allow_private: bool) -> int:
-    """POST a JSON body (webhooks) with the same address checks; return the status code."""
+async def send_webhook(
+    url: str,
+    payload: Any,
+    *,
+    allow_private: bool,
+    sign_with: str | None = None,
+    attempts: int = ATTEMPTS,
+    backoff: float = BACKOFF_SECONDS,
+) -> bool:
+    """`post_json` for a notification: True if delivered (2xx); failures are logged, never
+    raised (the work it reports on has succeeded)."""
     try:
-        with anyio.fail_after(timeout):
-            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-                response, _ = await _send(client, "POST", url, allow_private, json=payload)
-                await response.aclose()
-                return response.status_code
-    except TimeoutError as exc:
-        raise FetchFailed(f"timed out after {timeout:g} s") from exc
-    except httpx.HTTPError as exc:
-        raise FetchFailed(f"request failed: {type(exc).__name__}") from exc
+        status = await post_json(
+            url,
+            payload,
+            timeout=WEBHOOK_TIMEOUT,
+            allow_private=allow_private,
+            sign_with=sign_with,
+            attempts=attempts,
+            backoff=backoff,
+        )
+    except FetchError as exc:
+        log.warning("webhook %s not delivered: %s", url, exc)
+        return False
+    if not 200 <= status < 300:
+        log.warning("webhook %s refused: HTTP %d", url, status)
+        return False
+    return True
 
 
 __all__ = [
@@ -185,5 +317,7 @@ __all__ = [
     "UnsafeUrl",
     "fetch_url",
     "is_public_address",
+    "notification_signature",
     "post_json",
+    "send_webhook",
 ]

@@ -116,6 +116,10 @@ class JobSettings:
     #: how long a delivery request for a matte in progress may wait for it before answering
     #: 423 (0 = at once, as Cloudinary does)
     matte_wait_seconds: float = 0.0
+    #: how often an idle job runner looks for jobs submitted by other worker processes
+    poll_seconds: float = 0.25
+    #: finished `/v2/tasks` tasks (record, input and result files) are removed after this long
+    task_retention_seconds: int = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +210,13 @@ def _wait_seconds(raw: str) -> float:
     return v
 
 
+def _poll_seconds(raw: str) -> float:
+    v = float(raw)
+    if not 0.01 <= v <= 60:
+        raise ValueError("seconds in 0.01..60")
+    return v
+
+
 def _pixels(raw: str) -> int:
     """`50000000` or `50MP`."""
     t = raw.strip().upper()
@@ -284,7 +295,7 @@ VARIABLES: tuple[Variable, ...] = (
         "http",
         "allow_private_urls",
         _bool,
-        "let remote fetches reach loopback / private / link-local addresses",
+        "let remote fetches and webhooks reach loopback / private / link-local addresses",
     ),
     Variable(
         "ALPHACDN_UNVERSIONED_MAX_AGE",
@@ -421,6 +432,20 @@ VARIABLES: tuple[Variable, ...] = (
         "lease_seconds",
         _positive_int,
         "a running job not heard from for this long is re-queued",
+    ),
+    Variable(
+        "ALPHACDN_JOB_POLL_SECONDS",
+        "jobs",
+        "poll_seconds",
+        _poll_seconds,
+        "how often an idle job runner looks for jobs queued by other worker processes",
+    ),
+    Variable(
+        "ALPHACDN_TASK_RETENTION_SECONDS",
+        "jobs",
+        "task_retention_seconds",
+        _positive_int,
+        "finished /v2/tasks tasks and their files are deleted this long after they finish",
     ),
 )
 

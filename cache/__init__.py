@@ -1,13 +1,15 @@
-"""Bytes at rest: originals (never evicted), derived images and mattes (size-bounded), job state.
+"""Bytes at rest: originals (never evicted), derived images and mattes (size-bounded), the job
+queue (`JobQueue`, embedded as `JobStore`) and job blobs (`BlobFolder`), both never evicted.
 
 Imports no other alphacdn room: keys are strings, bodies are bytes, metadata is plain JSON.
 Everything here is synchronous; the wiring calls it through `anyio.to_thread` (except
 `SingleFlight.run`, which is async and does that itself).
 """
 
+from .blobs import BlobFolder
 from .derived import CacheStats, DerivedCache, DerivedStore, Entry, Kind
 from .flight import Claims, SingleFlight
-from .jobs import JobRecord, JobStatus, JobStore, QueueFull
+from .jobs import JobStore
 from .keys import asset_tag, derived_key, matte_key
 from .local import LocalOriginals
 from .memory import MemoryDerived, MemoryOriginals
@@ -19,15 +21,18 @@ from .originals import (
     check_cloud,
     check_public_id,
 )
+from .queue import JobQueue, JobRecord, JobStatus, QueueFull
 
 __all__ = [
     "AssetNotFound",
     "AssetRecord",
+    "BlobFolder",
     "CacheStats",
     "Claims",
     "DerivedCache",
     "DerivedStore",
     "Entry",
+    "JobQueue",
     "JobRecord",
     "JobStatus",
     "JobStore",

@@ -1,4 +1,4 @@
-"""Persistent job state (background removal, eager, tasks), shared by the processes of one host.
+"""`JobStore`: the embedded `JobQueue`, a diskcache shared by the processes of one host.
 
 Records live in a diskcache under the state dir, next to two small ordered indexes (`queue`:
 queued keys, oldest first; `running`: claimed keys). Every change runs inside
@@ -7,6 +7,7 @@ queued keys, oldest first; `running`: claimed keys). Every change runs inside
 at all. The indexes stay small because the queue is bounded by the wiring (`depth()`); done and
 failed records stay until `delete`, so a failed job answers its error instead of a new 423 (a
 failed record may keep a `result` that lets the wiring judge it stale later and run it again).
+Nothing is ever evicted: the cache is opened with `eviction_policy="none"`.
 
 Leases: a claimed job carries `owner` and `lease_until`; the runner renews it while working.
 `requeue_stale` (at startup and periodically) puts jobs whose lease expired back at the front
@@ -20,57 +21,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import diskcache
 
-__all__ = ["JobRecord", "JobStatus", "JobStore", "QueueFull"]
+from .queue import JobRecord, JobStatus, QueueFull
+
+__all__ = ["JobStore"]
 
 _QUEUE = "index:queue"
 _RUNNING = "index:running"
-
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-
-
-class QueueFull(Exception):
-    """`submit` with a `limit` found queued + running at the limit."""
-
-
-@dataclass(frozen=True, slots=True)
-class JobRecord:
-    """State of one job; `payload` and `result` are JSON-serialisable dicts."""
-
-    key: str
-    status: JobStatus
-    kind: str
-    payload: dict[str, Any]
-    error: str | None
-    created_at: float
-    updated_at: float
-    attempts: int
-    owner: str | None
-    lease_until: float | None
-    result: dict[str, Any] | None
-    #: when the current attempt was claimed (`updated_at` moves with every lease renewal);
-    #: None while queued, and in records written before this field existed
-    started_at: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain dict (status as its string value)."""
-        return {**asdict(self), "status": self.status.value}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> JobRecord:
-        """Inverse of `to_json`."""
-        return cls(**{**d, "status": JobStatus(d["status"])})
 
 
 class JobStore:
@@ -201,20 +163,26 @@ class JobStore:
         kept = dict(result) if result is not None else None
         return self._settle(key, status=JobStatus.FAILED, error=error, result=kept)
 
-    def retry(self, key: str) -> JobRecord:
-        """Queue a failed (or done, e.g. its matte was evicted) job again; others unchanged."""
+    def release(self, key: str, owner: str) -> bool:
+        """Put `owner`'s running job back at the front of the queue, its attempt uncounted."""
         with self._txn():
             rec = self._load(key)
-            if rec is None:
-                raise KeyError(key)
-            if rec.status in (JobStatus.QUEUED, JobStatus.RUNNING):
-                return rec
-            self._set_index(_QUEUE, [*self._index(_QUEUE), key])
-            return self._save(
+            if rec is None or rec.status is not JobStatus.RUNNING or rec.owner != owner:
+                return False
+            self._unindex(key)
+            self._set_index(_QUEUE, [key, *self._index(_QUEUE)])
+            self._save(
                 replace(
-                    rec, status=JobStatus.QUEUED, error=None, result=None, updated_at=self._clock()
+                    rec,
+                    status=JobStatus.QUEUED,
+                    owner=None,
+                    lease_until=None,
+                    started_at=None,
+                    attempts=max(0, rec.attempts - 1),
+                    updated_at=self._clock(),
                 )
             )
+            return True
 
     def requeue_stale(self, now: float | None = None, *, max_attempts: int = 3) -> int:
         """Requeue running jobs whose lease expired (fail those out of attempts); return count."""

@@ -19,13 +19,13 @@ import binascii
 import fcntl
 import json
 import os
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .files import write_atomic
 from .originals import (
     AssetNotFound,
     AssetRecord,
@@ -54,21 +54,6 @@ class _State:
 
 def _data_name(rec: AssetRecord) -> str:
     return f"{rec.version}.{rec.format}"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via temp file + fsync + rename + directory fsync."""
-    tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
-    with open(tmp, "xb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)  # makes the rename itself survive a power loss
-    finally:
-        os.close(dir_fd)
 
 
 def encode_cursor(public_id: str) -> str:
@@ -146,7 +131,7 @@ class LocalOriginals:
             # kept after delete, so a re-upload never reuses a version a CDN may still cache
             "last_version": state.last_version,
         }
-        _write_atomic(asset_dir / _STATE, json.dumps(doc, ensure_ascii=False).encode("utf-8"))
+        write_atomic(asset_dir / _STATE, json.dumps(doc, ensure_ascii=False).encode("utf-8"))
 
     @staticmethod
     def _sweep(asset_dir: Path, state: _State) -> None:
@@ -172,7 +157,7 @@ class LocalOriginals:
             state = self._load(asset_dir)
             version = next_version(state.last_version)
             rec = replace(draft, version=version)
-            _write_atomic(asset_dir / _data_name(rec), data)
+            write_atomic(asset_dir / _data_name(rec), data)
             if backup and state.current is not None:
                 state.backups.append(state.current)
             state.current, state.last_version = rec, version

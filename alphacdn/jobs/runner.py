@@ -1,8 +1,12 @@
-"""The job loop: claims persisted jobs (atomically across worker processes) and runs them.
+"""The job loop: claims jobs from the one `JobQueue` (atomically across worker processes) and runs
+them, whatever their kind (`matte`, `upload_removal`, `eager`, `task`).
 
 Each job kind has one async handler; a handler's exception fails the job with its message (and
 its `job_result` dict, if it has one, as the failed record's result), so nothing stays "running"
-forever, and a restart re-queues jobs whose lease expired.
+forever. A kind may also have a `settled` callback, called with the final record once the job is
+done or failed (e.g. a task's webhook). The lease is renewed every third of it while a handler
+runs; a process that stops gracefully releases its running jobs to the front of the queue, and
+one that dies leaves leases that lapse, after which any runner re-queues them.
 """
 
 from __future__ import annotations
@@ -18,24 +22,27 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from alphacdn.cache import JobRecord, JobStore
+from alphacdn.cache import JobQueue, JobRecord
+from alphacdn.settings import JobSettings
 
 log = logging.getLogger("alphacdn.jobs")
 
 #: a job handler: runs the job, returns the result stored with it
 Handler = Callable[[JobRecord], Awaitable[dict[str, Any]]]
-#: how often an idle runner looks for jobs submitted by other worker processes
-POLL_SECONDS = 0.25
+#: called with the job's final record (done or failed); its errors are only logged
+Settled = Callable[[JobRecord], Awaitable[None]]
 
 
 class JobRunner:
-    """Runs `concurrency` job loops per process over the shared, persisted job store."""
+    """Runs `settings.concurrency` job loops per process over the shared job queue."""
 
-    def __init__(self, store: JobStore, *, concurrency: int, lease_seconds: int) -> None:
+    def __init__(self, store: JobQueue, settings: JobSettings) -> None:
         self.store = store
-        self.concurrency = concurrency
-        self.lease_seconds = lease_seconds
+        self.concurrency = settings.concurrency
+        self.lease_seconds = settings.lease_seconds
+        self.poll_seconds = settings.poll_seconds
         self.handlers: dict[str, Handler] = {}
+        self.settled: dict[str, Settled] = {}
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._wake = anyio.Event()
         self.completed = 0
@@ -68,11 +75,14 @@ class JobRunner:
                 # lapses; sweeping only at startup would strand it when the restart came first
                 await anyio.to_thread.run_sync(lambda: self.store.requeue_stale(time.time()))
                 next_sweep = now + max(1.0, self.lease_seconds / 2)
-            record = await anyio.to_thread.run_sync(
-                lambda: self.store.claim_next(self.owner, self.lease_seconds)
-            )
+            # shielded: a claim made while the app stops reaches `_run`, which releases it,
+            # instead of staying "running" until its lease lapses
+            with anyio.CancelScope(shield=True):
+                record = await anyio.to_thread.run_sync(
+                    lambda: self.store.claim_next(self.owner, self.lease_seconds)
+                )
             if record is None:
-                with anyio.move_on_after(POLL_SECONDS):
+                with anyio.move_on_after(self.poll_seconds):
                     await self._wake.wait()
                 self._wake = anyio.Event()
                 continue
@@ -95,6 +105,12 @@ class JobRunner:
                 tg.start_soon(keep_lease)
                 result = await handler(record)
                 tg.cancel_scope.cancel()
+        except anyio.get_cancelled_exc_class():
+            # the app is stopping: the job goes back to the front of the queue at once
+            # (not after its lease), and the interruption does not count as an attempt
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(lambda: self.store.release(record.key, self.owner))
+            raise
         except Exception as exc:  # a failed job answers its error; it never stays running
             while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
                 exc = exc.exceptions[0]  # the task group's wrapper hides the real error
@@ -102,13 +118,19 @@ class JobRunner:
             log.warning("job %s (%s) failed: %s", record.key[:16], record.kind, message)
             details = getattr(exc, "job_result", None)
             kept = details if isinstance(details, dict) else None
-            await anyio.to_thread.run_sync(
+            final = await anyio.to_thread.run_sync(
                 lambda: self.store.fail(record.key, message, result=kept)
             )
             self.failed += 1
-            return
-        await anyio.to_thread.run_sync(lambda: self.store.finish(record.key, result))
-        self.completed += 1
+        else:
+            final = await anyio.to_thread.run_sync(lambda: self.store.finish(record.key, result))
+            self.completed += 1
+        settled = self.settled.get(record.kind)
+        if settled is not None:
+            try:
+                await settled(final)
+            except Exception:  # the job is settled; what follows it must not undo that
+                log.exception("after job %s (%s)", record.key[:16], record.kind)
 
 
-__all__ = ["Handler", "JobRunner"]
+__all__ = ["Handler", "JobRunner", "Settled"]

@@ -6,6 +6,9 @@ background_removal  → answer `info.background_removal.cloudinary_ai.status = p
 eager (+ eager_async, eager_notification_url)
                     → render each chain into the derived cache (mattes first for chains that
                       start with `e_background_removal`), synchronously unless eager_async.
+
+Notifications go through `alphacdn.net` (address guard, retries) and are signed as Cloudinary
+signs them (`X-Cld-Timestamp`, `X-Cld-Signature`), with the secret of the upload's api_key.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
-import httpx
 from starlette.requests import Request
 
 from alphacdn.cache import AssetRecord, JobRecord
 from alphacdn.jobs.mattes import MatteRunner
+from alphacdn.net import send_webhook
 from alphacdn.services import Services
 from alphacdn.transform import canonical, parse_chain
 from alphacdn.transform.errors import CdnError, InvalidRequest
@@ -51,15 +54,6 @@ def parse_removal_param(value: str) -> BackgroundRemoval:
     return BackgroundRemoval(fine_edges=fine, hints=tuple(sorted(set(hints))))
 
 
-async def notify(url: str, body: dict[str, Any]) -> None:
-    """POST a webhook; failures are logged, never raised (the work itself succeeded)."""
-    try:
-        async with httpx.AsyncClient(timeout=10) as client:
-            await client.post(url, json=body)
-    except httpx.HTTPError as exc:
-        log.warning("notification to %s failed: %s", url, exc)
-
-
 class UploadJobs:
     """Registers the upload hook and the two job kinds it queues."""
 
@@ -85,6 +79,7 @@ class UploadJobs:
                 "hints": list(removal.hints),
                 "base": base,
                 "notification_url": params.get("notification_url", ""),
+                "api_key": params.get("api_key", ""),
             }
             key = f"upload_removal:{record.cloud}/{record.public_id}@{record.version}"
             await anyio.to_thread.run_sync(
@@ -104,6 +99,7 @@ class UploadJobs:
                 "base": base,
                 "notification_url": params.get("eager_notification_url")
                 or params.get("notification_url", ""),
+                "api_key": params.get("api_key", ""),
             }
             is_async = str(params.get("eager_async", "")).lower() in ("1", "true")
             key = f"eager:{record.cloud}/{record.public_id}@{record.version}"
@@ -168,8 +164,19 @@ class UploadJobs:
             "info_data": info["background_removal"]["cloudinary_ai"],
         }
         if p.get("notification_url"):
-            await notify(str(p["notification_url"]), body)
+            await self.notify(p, body)
         return body
+
+    async def notify(self, p: dict[str, Any], body: dict[str, Any]) -> None:
+        """POST the job's notification, signed with its api_key's secret (failures logged)."""
+        http = self.services.settings.http
+        secret = http.api_keys.get(str(p.get("api_key", ""))) or http.api_secret
+        await send_webhook(
+            str(p["notification_url"]),
+            body,
+            allow_private=http.allow_private_urls,
+            sign_with=secret,
+        )
 
     async def run_eager(self, job: JobRecord) -> dict[str, Any]:
         results = await self._eager(job.payload)
@@ -213,8 +220,8 @@ class UploadJobs:
                 }
             )
         if p.get("notification_url"):
-            await notify(
-                str(p["notification_url"]),
+            await self.notify(
+                p,
                 {
                     "notification_type": "eager",
                     "public_id": public_id,
@@ -241,4 +248,4 @@ def _url(base: str, cloud: str, chain: str, record: AssetRecord, ext: str | None
     )
 
 
-__all__ = ["UploadJobs", "notify", "parse_removal_param"]
+__all__ = ["UploadJobs", "parse_removal_param"]

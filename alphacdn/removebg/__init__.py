@@ -5,7 +5,6 @@ from alphacdn.removebg.deps import ApiKey, CutoutResult, RemoveBgDeps
 from alphacdn.removebg.errors import ApiError
 from alphacdn.removebg.params import RemoveBgParams, parse_params
 from alphacdn.removebg.routes import RemoveBgApi, removebg_routes
-from alphacdn.removebg.runner import TaskRunner
 
 __all__ = [
     "ApiError",
@@ -14,7 +13,6 @@ __all__ = [
     "RemoveBgApi",
     "RemoveBgDeps",
     "RemoveBgParams",
-    "TaskRunner",
     "parse_params",
     "removebg_routes",
 ]

@@ -48,7 +48,8 @@ class RemoveBgDeps(Protocol):
 
     @property
     def state_dir(self) -> Path:
-        """Where credits, rate windows and tasks persist (shared by all worker processes)."""
+        """Where credits, rate windows and task files persist (shared by all worker processes;
+        task records live on the app's job queue)."""
         ...
 
     @property

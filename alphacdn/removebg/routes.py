@@ -1,12 +1,13 @@
 """The remove.bg-style API surface: `/v1.0/removebg`, `/v1.0/account`, `/v2/tasks/…`,
 `/openapi.json`.
 
-    api = RemoveBgApi(deps)                   # deps: RemoveBgDeps (see deps.py)
+    api = RemoveBgApi(deps, runner, task_retention_seconds=…)   # deps: RemoveBgDeps (deps.py);
+                                              # tasks run as jobs of kind `task` on `runner`
     routes = api.routes()                     # mount in the app (plain paths, no prefix)
-    async with api.lifespan(): ...            # starts/stops the task runner, closes the stores
+    async with api.lifespan(): ...            # sweeps expired tasks, then closes the stores
 
-`removebg_routes(deps)` returns both the routes and that api object (whose `lifespan()` or
-`runner.start()` / `runner.stop()` the app lifespan must call).
+`removebg_routes(deps, runner)` returns both the routes and that api object, whose `lifespan()`
+the app lifespan enters outside the runner's (so the runner stops first).
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from alphacdn.cache import BlobFolder
+from alphacdn.jobs.runner import JobRunner
 from alphacdn.removebg.deps import RemoveBgDeps
 from alphacdn.removebg.guard import guarded
 from alphacdn.removebg.limits import Limits
 from alphacdn.removebg.openapi import openapi_document
 from alphacdn.removebg.params import parse_params
 from alphacdn.removebg.request import read_parameters
-from alphacdn.removebg.runner import TaskRunner
 from alphacdn.removebg.service import Outcome, RemoveBg
+from alphacdn.removebg.task_jobs import TaskJobs
 from alphacdn.removebg.task_routes import TaskEndpoints
 from alphacdn.removebg.tasks import TaskStore
 
@@ -58,31 +61,28 @@ def _json_result(outcome: Outcome) -> dict[str, object]:
 
 
 class RemoveBgApi:
-    """Routes + the objects behind them (limits, task store, task runner) for one deps."""
+    """Routes + the objects behind them (limits, task store, task jobs) for one deps."""
 
     def __init__(
         self,
         deps: RemoveBgDeps,
+        runner: JobRunner,
         *,
+        task_retention_seconds: float,
         render_threads: int = 2,
-        task_concurrency: int = 1,
-        poll_seconds: float = 0.5,
-        lease_seconds: float = 60.0,
         rate_window_seconds: int = 60,
     ) -> None:
         deps.state_dir.mkdir(parents=True, exist_ok=True)
         self.deps = deps
         self.limits = Limits(deps.state_dir, deps.api_keys, window_seconds=rate_window_seconds)
         self.service = RemoveBg(deps, self.limits, render_threads)
-        self.store = TaskStore(deps.state_dir)
-        self.runner = TaskRunner(
-            self.store,
-            self.service,
-            concurrency=task_concurrency,
-            poll_seconds=poll_seconds,
-            lease_seconds=lease_seconds,
+        self.store = TaskStore(
+            runner.store,
+            BlobFolder(deps.state_dir / "tasks"),
+            retention_seconds=task_retention_seconds,
         )
-        self.tasks = TaskEndpoints(self.limits, self.store, self.runner)
+        self.jobs = TaskJobs(self.store, self.service, runner)
+        self.tasks = TaskEndpoints(self.limits, self.store, runner)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -96,12 +96,10 @@ class RemoveBgApi:
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[RemoveBgApi]:
-        await self.runner.start()
         try:
-            yield self
+            async with self.jobs.sweeping():
+                yield self
         finally:
-            await self.runner.stop()
-            self.store.close()
             self.limits.close()
 
     async def remove_background(self, request: Request, headers: dict[str, str]) -> Response:
@@ -126,9 +124,12 @@ class RemoveBgApi:
         return JSONResponse(openapi_document(str(request.base_url).rstrip("/")))
 
 
-def removebg_routes(deps: RemoveBgDeps) -> tuple[list[BaseRoute], RemoveBgApi]:
-    """Routes for `deps` plus the api object whose `lifespan()` runs the task runner."""
-    api = RemoveBgApi(deps)
+def removebg_routes(
+    deps: RemoveBgDeps, runner: JobRunner, *, task_retention_seconds: float
+) -> tuple[list[BaseRoute], RemoveBgApi]:
+    """Routes for `deps` (tasks run on `runner`) plus the api object whose `lifespan()` sweeps
+    expired tasks."""
+    api = RemoveBgApi(deps, runner, task_retention_seconds=task_retention_seconds)
     return api.routes(), api
 
 

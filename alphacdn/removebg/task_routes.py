@@ -1,4 +1,4 @@
-"""`/v2/tasks` endpoints (Eden-style async API) over `TaskStore` + `TaskRunner`.
+"""`/v2/tasks` endpoints (Eden-style async API) over `TaskStore`; tasks run on the `JobRunner`.
 
 `POST /v2/tasks/create` takes JSON `{"tool":"background_removal","args":{"image":URL, …},
 "webhook_url":…}` (args are any `/v1.0/removebg` parameters; `image` may also be a `data:` URI)
@@ -12,15 +12,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from alphacdn.jobs.runner import JobRunner
 from alphacdn.removebg.deps import FULL_CREDITS, PREVIEW_CREDITS
 from alphacdn.removebg.errors import ApiError, bad_param
 from alphacdn.removebg.limits import Limits, image_weight
 from alphacdn.removebg.params import Size, parse_params
 from alphacdn.removebg.request import fields_from_json, read_body, read_parameters
-from alphacdn.removebg.runner import TaskRunner
 from alphacdn.removebg.service import image_size
 from alphacdn.removebg.tasks import TOOL, TaskStore, public
 
@@ -55,7 +56,7 @@ async def _read_task(request: Request) -> tuple[dict[str, Any], bytes | None]:
 
 
 class TaskEndpoints:
-    def __init__(self, limits: Limits, store: TaskStore, runner: TaskRunner) -> None:
+    def __init__(self, limits: Limits, store: TaskStore, runner: JobRunner) -> None:
         self.limits = limits
         self.store = store
         self.runner = runner
@@ -104,13 +105,15 @@ class TaskEndpoints:
         preview = params.size in (Size.PREVIEW, Size.AUTO)
         self.limits.require(key, PREVIEW_CREDITS if preview else FULL_CREDITS, preview=preview)
         shown = {**args, "image": image if data is None else "upload"}
-        record = self.store.create(
-            owner=key.key,
-            args=shown,
-            fields=fields,
-            image=data,
-            base_url=str(request.base_url),
-            webhook_url=webhook,
+        record = await anyio.to_thread.run_sync(
+            lambda: self.store.create(
+                owner=key.key,
+                args=shown,
+                fields=fields,
+                image=data,
+                base_url=str(request.base_url),
+                webhook_url=webhook,
+            )
         )
         self.runner.wake()
         return JSONResponse({"task": public(record)}, headers=headers)
@@ -118,14 +121,16 @@ class TaskEndpoints:
     async def get(self, request: Request, headers: dict[str, str]) -> Response:
         key = self.limits.authenticate(request.headers.get("x-api-key"))
         headers.update(self.limits.rate_headers(key))
-        record = self.store.get(request.path_params["task_id"])
-        if record is None or record.get("_owner") != key.key:
+        record = await anyio.to_thread.run_sync(self.store.get, request.path_params["task_id"])
+        if record is None or record.payload.get("owner") != key.key:
             raise _not_found()
         return JSONResponse({"task": public(record)}, headers=headers)
 
     async def file(self, request: Request, headers: dict[str, str]) -> Response:
         """A result file; public (the URL holds a random 128-bit id), immutable."""
-        found = self.store.get_file(request.path_params["task_id"], request.path_params["name"])
+        found = await anyio.to_thread.run_sync(
+            self.store.get_file, request.path_params["task_id"], request.path_params["name"]
+        )
         if found is None:
             raise _not_found()
         media_type, data = found

@@ -1,46 +1,87 @@
-"""Persisted async tasks (`/v2/tasks`): a diskcache store and a runner that survives restarts.
+"""`/v2/tasks` state: each task is a job of kind `task` on the app's one job queue, and its input
+and result files are blobs in a `BlobFolder` (one group per task) that never evicts.
 
-A task is `pending` until a runner claims it (`running`, with a lease it renews while working),
-then `completed` (with `result` URLs) or `failed` (with `error`). Claims happen inside one
-diskcache transaction, so several worker processes sharing the state dir run each task once. A
-runner that stops puts its running tasks back to `pending`; one that dies leaves a lease that
-expires, after which any runner re-claims the task. Inputs and results are stored next to it.
+A task is `pending` (queued) until a runner claims it (`running`), then `completed` (with result
+URLs) or `failed` (with `error`). Claims, leases and restarts are the job queue's. A finished
+task is kept for `retention_seconds` after it finished, then `sweep` removes its record and its
+files on purpose.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import diskcache
+from alphacdn.cache import BlobFolder, JobQueue, JobRecord, JobStatus
 
 TOOL = "background_removal"
-_ACTIVE = "active"  # ids of pending/running tasks, so claiming does not scan every key
+#: the job kind of a task on the job queue
+KIND = "task"
+_INPUT = "input"
+_ID = re.compile(r"[0-9a-f]{32}")
+_STATUS = {
+    JobStatus.QUEUED: "pending",
+    JobStatus.RUNNING: "running",
+    JobStatus.DONE: "completed",
+    JobStatus.FAILED: "failed",
+}
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat()
+def _iso(stamp: float) -> str:
+    return datetime.fromtimestamp(stamp, UTC).isoformat()
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
-    task_id: str
-    record: dict[str, Any]
+def job_key(task_id: str) -> str:
+    """The task's key on the job queue."""
+    return f"{KIND}:{task_id}"
+
+
+def task_id(record: JobRecord) -> str:
+    """Inverse of `job_key`."""
+    return record.key.removeprefix(f"{KIND}:")
+
+
+def public(record: JobRecord) -> dict[str, Any]:
+    """The task as the API shows it (never its owner key, fields or webhook)."""
+    p = record.payload
+    done = record.status is JobStatus.DONE
+    outcome = record.result or {}
+    return {
+        "_id": task_id(record),
+        "createdAt": _iso(record.created_at),
+        "updatedAt": _iso(record.updated_at),
+        "user": hashlib.sha256(str(p["owner"]).encode()).hexdigest()[:16],
+        "tool": TOOL,
+        "output_type": "image",
+        "args": p["args"],
+        "status": _STATUS[record.status],
+        "error": record.error,
+        "result": outcome.get("result") if done else None,
+        "cost": outcome.get("cost", 0) if done else 0,
+        "performance": outcome.get("performance"),
+    }
 
 
 class TaskStore:
-    """Task records (`task:<id>`), inputs (`input:<id>`) and results (`file:<id>:<name>`)."""
+    """Tasks over a job queue (records) and a blob folder (`<id>/input`, `<id>/<result>`)."""
 
-    def __init__(self, state_dir: Path) -> None:
-        self._db = diskcache.Cache(str(state_dir / "removebg-tasks"))
-
-    def close(self) -> None:
-        self._db.close()
+    def __init__(
+        self,
+        queue: JobQueue,
+        blobs: BlobFolder,
+        *,
+        retention_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.queue = queue
+        self.blobs = blobs
+        self.retention_seconds = retention_seconds
+        self._clock = clock
 
     def create(
         self,
@@ -51,99 +92,70 @@ class TaskStore:
         image: bytes | None,
         base_url: str,
         webhook_url: str | None,
-    ) -> dict[str, Any]:
-        """Store a new pending task; `fields` are the removebg parameters it will run with."""
-        task_id = uuid.uuid4().hex
-        stamp = now_iso()
-        record: dict[str, Any] = {
-            "_id": task_id,
-            "createdAt": stamp,
-            "updatedAt": stamp,
-            "user": hashlib.sha256(owner.encode()).hexdigest()[:16],
-            "tool": TOOL,
-            "output_type": "image",
+    ) -> JobRecord:
+        """Queue a new task; `fields` are the removebg parameters it will run with."""
+        new_id = uuid.uuid4().hex
+        # the folder exists before the job does, so the sweep finds every task through it
+        self.blobs.create(new_id)
+        if image is not None:
+            self.blobs.put(new_id, _INPUT, image)
+        payload = {
+            "owner": owner,
             "args": args,
-            "status": "pending",
-            "error": None,
-            "result": None,
-            "cost": 0,
-            "performance": None,
-            # private fields, never shown (see `public`)
-            "_owner": owner,
-            "_fields": fields,
-            "_base_url": base_url,
-            "_webhook": webhook_url,
-            "_lease_until": 0.0,
-            "_attempts": 0,
-            "_created": time.time(),
+            "fields": fields,
+            "base_url": base_url,
+            "webhook": webhook_url,
         }
-        with self._db.transact():
-            if image is not None:
-                self._db.set(f"input:{task_id}", image)
-            self._db.set(f"task:{task_id}", record)
-            self._db.set(_ACTIVE, [*self._db.get(_ACTIVE, []), task_id])
+        record, _ = self.queue.submit(job_key(new_id), KIND, payload)
         return record
 
-    def get(self, task_id: str) -> dict[str, Any] | None:
-        record = self._db.get(f"task:{task_id}")
-        return record if isinstance(record, dict) else None
+    def get(self, task_id: str) -> JobRecord | None:
+        """The task's record, or None (also for an id we could never have made)."""
+        return self.queue.get(job_key(task_id)) if _ID.fullmatch(task_id) else None
 
     def input(self, task_id: str) -> bytes | None:
-        data = self._db.get(f"input:{task_id}")
-        return data if isinstance(data, bytes) else None
+        """The uploaded image of a task, until the task is finished."""
+        return self.blobs.get(task_id, _INPUT)
 
-    def claim(self, lease_seconds: float) -> Claim | None:
-        """Mark the oldest claimable task running (pending, or running with an expired lease)."""
-        now = time.time()
-        with self._db.transact():
-            for task_id in self._db.get(_ACTIVE, []):
-                record = self.get(task_id)
-                if record is None:
-                    continue
-                expired = record["status"] == "running" and record["_lease_until"] < now
-                if record["status"] == "pending" or expired:
-                    record.update(
-                        status="running",
-                        updatedAt=now_iso(),
-                        _lease_until=now + lease_seconds,
-                        _attempts=record["_attempts"] + 1,
-                        _started=now,
-                    )
-                    self._db.set(f"task:{task_id}", record)
-                    return Claim(task_id, record)
-        return None
-
-    def renew(self, task_id: str, lease_seconds: float) -> None:
-        with self._db.transact():
-            record = self.get(task_id)
-            if record is not None and record["status"] == "running":
-                record["_lease_until"] = time.time() + lease_seconds
-                self._db.set(f"task:{task_id}", record)
-
-    def finish(self, task_id: str, **changes: Any) -> dict[str, Any]:
-        """Set the final (or back-to-pending) state; drop the task from the active list."""
-        with self._db.transact():
-            record = self.get(task_id) or {}
-            record.update(changes, updatedAt=now_iso())
-            self._db.set(f"task:{task_id}", record)
-            if record.get("status") in ("completed", "failed"):
-                self._db.set(_ACTIVE, [i for i in self._db.get(_ACTIVE, []) if i != task_id])
-                self._db.delete(f"input:{task_id}")
-        return record
-
-    def put_file(self, task_id: str, name: str, data: bytes, media_type: str) -> None:
-        self._db.set(f"file:{task_id}:{name}", (media_type, data))
+    def put_file(self, task_id: str, name: str, data: bytes) -> None:
+        """Store a result file (served by `get_file` until the task is swept)."""
+        self.blobs.put(task_id, name, data)
 
     def get_file(self, task_id: str, name: str) -> tuple[str, bytes] | None:
-        value = self._db.get(f"file:{task_id}:{name}")
-        if isinstance(value, tuple) and len(value) == 2:
-            return str(value[0]), bytes(value[1])
+        """(media type, bytes) of a completed task's result file, or None."""
+        record = self.get(task_id)
+        if record is None or record.status is not JobStatus.DONE or record.result is None:
+            return None
+        for part in record.result.get("result") or []:
+            for output in part.get("output", []):
+                if output.get("filename") == name:
+                    data = self.blobs.get(task_id, name)
+                    if data is None:
+                        return None
+                    return str(output["mediaAttributes"]["mimeType"]), data
         return None
 
+    def finished(self, task_id: str) -> None:
+        """The task is done or failed: its input is no longer needed."""
+        self.blobs.delete(task_id, _INPUT)
 
-def public(record: dict[str, Any]) -> dict[str, Any]:
-    """The task as the API shows it (private `_…` fields removed, `_id` kept)."""
-    return {k: v for k, v in record.items() if k == "_id" or not k.startswith("_")}
+    def sweep(self, now: float | None = None) -> int:
+        """Remove tasks that finished more than `retention_seconds` ago (record and files), and
+        folders left without a task for as long; return how many tasks were removed."""
+        cutoff = (self._clock() if now is None else now) - self.retention_seconds
+        removed = 0
+        for group, modified in self.blobs.groups():
+            record = self.queue.get(job_key(group))
+            if record is None:
+                if modified < cutoff:  # created but never queued (a crash in between)
+                    self.blobs.drop(group)
+                continue
+            settled = record.status in (JobStatus.DONE, JobStatus.FAILED)
+            if settled and record.updated_at < cutoff:
+                self.queue.delete(record.key)
+                self.blobs.drop(group)
+                removed += 1
+        return removed
 
 
-__all__ = ["TOOL", "Claim", "TaskStore", "now_iso", "public"]
+__all__ = ["KIND", "TOOL", "TaskStore", "job_key", "public", "task_id"]

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import diskcache.core
 
-from alphacdn.cache import Claims, DerivedCache, Entry, JobStore, SingleFlight
+from alphacdn.cache import Claims, DerivedCache, Entry, JobQueue, JobStore, SingleFlight
 
 SIZE_LIMIT = 64 * 1024 * 1024
 _barrier: Any = None
+
+#: every `JobQueue` implementation: name → opener(location, clock); the queue contract tests
+#: run against each (adding a backend is one line here)
+QUEUES: dict[str, Callable[[str, Callable[[], float]], JobQueue]] = {
+    "diskcache": lambda where, clock: JobStore(Path(where), clock=clock),
+}
 
 
 def init(barrier: Any) -> None:
@@ -87,18 +95,18 @@ def single_flight_once(state_dir: str, derived_dir: str, log: str) -> bytes:
     return entry.body
 
 
-def submit_all(state_dir: str, keys: list[str]) -> list[str]:
+def submit_all(impl: str, where: str, keys: list[str]) -> list[str]:
     """Submit every key; return the keys this process created."""
-    store = JobStore(Path(state_dir))
+    queue = QUEUES[impl](where, time.time)
     _go()
-    return [k for k in keys if store.submit(k, "matte", {"k": k})[1]]
+    return [k for k in keys if queue.submit(k, "matte", {"k": k})[1]]
 
 
-def claim_all(state_dir: str, owner: str) -> list[str]:
+def claim_all(impl: str, where: str, owner: str) -> list[str]:
     """Claim jobs until the queue is empty; return their keys."""
-    store = JobStore(Path(state_dir))
+    queue = QUEUES[impl](where, time.time)
     _go()
     claimed = []
-    while (rec := store.claim_next(owner, 60)) is not None:
+    while (rec := queue.claim_next(owner, 60)) is not None:
         claimed.append(rec.key)
     return claimed

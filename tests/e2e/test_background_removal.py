@@ -54,7 +54,9 @@ def _poll(url: str, timeout: float = 90, **headers: str) -> tuple[httpx.Response
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("bg")).start()
+    # notifications go to a listener on 127.0.0.1
+    env = {"ALPHACDN_ALLOW_PRIVATE_URLS": "true"}
+    srv = Server(tmp_path_factory.mktemp("bg"), env=env).start()
     configure_sdk(srv)
     upload_fixture("tiger-on-backdrop.jpg", "tiger")
     yield srv
@@ -333,7 +335,8 @@ def test_matte_too_large_for_the_cache_spares_the_api_and_upload_removal(
 ) -> None:
     """The remove.bg API and upload-time removal use the cut-out itself: a matte the cache
     refuses only costs them the cache. Eager removal reports the refusal per chain."""
-    srv = Server(tmp_path / "d", env={"ALPHACDN_CACHE_SIZE": "1MB"}).start()
+    env = {"ALPHACDN_CACHE_SIZE": "1MB", "ALPHACDN_ALLOW_PRIVATE_URLS": "true"}  # webhook on lo
+    srv = Server(tmp_path / "d", env=env).start()
     try:
         configure_sdk(srv)
         api = httpx.post(

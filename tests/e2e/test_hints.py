@@ -43,7 +43,9 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("hints")).start()
+    # notifications go to a listener on 127.0.0.1
+    env = {"ALPHACDN_ALLOW_PRIVATE_URLS": "true"}
+    srv = Server(tmp_path_factory.mktemp("hints"), env=env).start()
     configure_sdk(srv)
     upload_fixture("cat-dog.png", "catdog")
     upload_fixture("car-house.jpg", "car")

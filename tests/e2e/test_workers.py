@@ -1,4 +1,4 @@
-"""Two worker processes behind one port share the cache, single-flight and matte jobs."""
+"""Two worker processes behind one port share the cache, single-flight, matte jobs and tasks."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from alphacdn.settings import DEV_API_KEY
+from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, upload_fixture
 from tests.e2e.server import Server
 
@@ -55,3 +57,35 @@ def test_matte_burst_starts_one_job_across_workers(server: Server) -> None:
             break
     assert len(per_worker) == 2
     assert sum(per_worker.values()) == 1  # one model run in total, whichever worker did it
+
+
+@pytest.mark.model
+def test_tasks_run_on_the_shared_job_queue(server: Server) -> None:
+    """`/v2/tasks` tasks are jobs on the one queue: whichever worker claims one, every worker
+    answers its status and serves its result."""
+    image = (FIXTURES / "e2e" / "dog-bike.jpg").read_bytes()
+    auth = {"X-Api-Key": DEV_API_KEY}
+    ids = []
+    for _ in range(3):
+        created = httpx.post(
+            server.url + "/v2/tasks/create",
+            data={"tool": "background_removal", "size": "preview", "format": "png"},
+            files={"image": ("dog.jpg", image, "image/jpeg")},
+            headers=auth,
+            timeout=60,
+        )
+        assert created.status_code == 200, created.text
+        ids.append(created.json()["task"]["_id"])
+    deadline = time.monotonic() + 120
+    pending = set(ids)
+    while pending:
+        assert time.monotonic() < deadline, f"tasks {pending} never finished"
+        for task_id in list(pending):
+            task = httpx.get(f"{server.url}/v2/tasks/{task_id}", headers=auth).json()["task"]
+            if task["status"] in ("completed", "failed"):
+                assert task["status"] == "completed", task
+                for _ in range(4):  # fresh connections: more than one worker serves the file
+                    result = httpx.get(task["result"][0]["output"][0]["url"], timeout=30)
+                    assert result.status_code == 200 and result.content[:4] == b"\x89PNG"
+                pending.discard(task_id)
+        time.sleep(0.2)

@@ -11,13 +11,18 @@ from typing import Any
 
 class WebhookListener:
     def __init__(self) -> None:
+        #: each POST's JSON body, parsed
         self.received: list[dict[str, Any]] = []
+        #: each POST as sent: (headers, raw body), for signature checks
+        self.raw: list[tuple[dict[str, str], bytes]] = []
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
-                listener.received.append(json.loads(self.rfile.read(length) or b"{}"))
+                body = self.rfile.read(length)
+                listener.raw.append((dict(self.headers), body))
+                listener.received.append(json.loads(body or b"{}"))
                 self.send_response(200)
                 self.end_headers()
 

@@ -20,8 +20,11 @@ import pyvips
 import uvicorn
 from starlette.applications import Starlette
 
+from alphacdn.cache import JobStore
+from alphacdn.jobs.runner import JobRunner
 from alphacdn.net import fetch_url
 from alphacdn.removebg import ApiKey, CutoutResult, RemoveBgApi
+from alphacdn.settings import JobSettings
 
 KEY = "test-key"
 POOR_KEY = "poor-key"
@@ -74,12 +77,21 @@ class FakeDeps:
         return None
 
 
-def build_app(deps: FakeDeps, **api_options: Any) -> Starlette:
-    api = RemoveBgApi(deps, poll_seconds=0.1, **api_options)
+def open_jobs(deps: FakeDeps) -> JobStore:
+    """The job queue the app of `build_app(deps)` runs its tasks from."""
+    return JobStore(deps.state_dir / "jobs")
+
+
+def build_app(
+    deps: FakeDeps, *, task_retention_seconds: float = 3600, **api_options: Any
+) -> Starlette:
+    """The removebg routes over `deps`, their tasks run by a job runner as in the app."""
+    runner = JobRunner(open_jobs(deps), JobSettings(poll_seconds=0.1))
+    api = RemoveBgApi(deps, runner, task_retention_seconds=task_retention_seconds, **api_options)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with api.lifespan():
+        async with api.lifespan(), runner.running():
             yield
 
     app = Starlette(routes=api.routes(), lifespan=lifespan)

@@ -1,4 +1,5 @@
-"""`/v2/tasks`: lifecycle, webhook to a real local listener, restart resume, lease expiry."""
+"""`/v2/tasks`: lifecycle, webhook to a real local listener, restart resume, lease expiry,
+retention sweep; tasks are jobs of kind `task` on the one job queue."""
 
 from __future__ import annotations
 
@@ -11,8 +12,17 @@ import httpx
 import pytest
 import pyvips
 
-from alphacdn.removebg.tasks import TaskStore
-from tests.removebg.helpers import KEY, FakeDeps, Listener, ThreadServer, build_app, make_image
+from alphacdn.cache import BlobFolder, JobStatus
+from alphacdn.removebg.tasks import KIND, TaskStore, job_key
+from tests.removebg.helpers import (
+    KEY,
+    FakeDeps,
+    Listener,
+    ThreadServer,
+    build_app,
+    make_image,
+    open_jobs,
+)
 
 AUTH = {"X-Api-Key": KEY}
 DATA_URI = "data:image/png;base64," + base64.b64encode(make_image()).decode()
@@ -123,22 +133,105 @@ def test_restart_resumes_a_running_task(tmp_path: Path) -> None:
 
 
 def test_expired_lease_of_a_dead_runner_is_reclaimed(tmp_path: Path) -> None:
-    store = TaskStore(tmp_path)
-    task_id = store.create(
+    deps = FakeDeps(tmp_path)
+    jobs = open_jobs(deps)
+    store = TaskStore(jobs, BlobFolder(tmp_path / "tasks"), retention_seconds=3600)
+    record = store.create(
         owner=KEY,
         args={},
         fields={"size": "preview"},
         image=make_image(),
         base_url="http://x/",
         webhook_url=None,
-    )["_id"]
-    assert store.claim(lease_seconds=0.2) is not None  # a runner that then dies
-    assert store.claim(lease_seconds=0.2) is None
-    store.close()
+    )
+    assert record.kind == KIND
+    assert jobs.claim_next("dead-runner", lease_seconds=0.2) is not None  # then it dies
+    assert jobs.claim_next("other", lease_seconds=0.2) is None
+    jobs.close()
     time.sleep(0.3)
-    srv = ThreadServer(build_app(FakeDeps(tmp_path))).start()
+    srv = ThreadServer(build_app(deps)).start()
     try:
         with httpx.Client(base_url=srv.url, timeout=10) as c:
-            assert wait_for(c, task_id, {"completed", "failed"})["status"] == "completed"
+            task = wait_for(c, record.key.removeprefix("task:"), {"completed", "failed"})
+            assert task["status"] == "completed"
     finally:
         srv.stop()
+
+
+def test_finished_tasks_are_swept_after_their_retention(tmp_path: Path) -> None:
+    deps = FakeDeps(tmp_path)
+    srv = ThreadServer(build_app(deps, task_retention_seconds=1)).start()
+    try:
+        with httpx.Client(base_url=srv.url, timeout=10) as c:
+            body = {"tool": "background_removal", "args": {"image": DATA_URI}}
+            task_id = c.post("/v2/tasks/create", json=body, headers=AUTH).json()["task"]["_id"]
+            done = wait_for(c, task_id, {"completed", "failed"})
+            assert done["status"] == "completed"
+            file_url = done["result"][0]["output"][0]["url"]
+            assert c.get(file_url).status_code == 200  # kept until the retention is over
+            assert (tmp_path / "tasks" / task_id).is_dir()
+            deadline = time.monotonic() + 10
+            while c.get(f"/v2/tasks/{task_id}", headers=AUTH).status_code != 404:
+                assert time.monotonic() < deadline, "the task was never swept"
+                time.sleep(0.1)
+            assert c.get(file_url).status_code == 404
+    finally:
+        srv.stop()
+    assert not (tmp_path / "tasks" / task_id).exists()
+    jobs = open_jobs(deps)
+    assert jobs.get(job_key(task_id)) is None
+    jobs.close()
+
+
+def test_sweep_keeps_unfinished_and_recent_tasks(tmp_path: Path) -> None:
+    jobs = open_jobs(FakeDeps(tmp_path))
+    blobs = BlobFolder(tmp_path / "tasks")
+    store = TaskStore(jobs, blobs, retention_seconds=60)
+
+    def create() -> str:
+        record = store.create(
+            owner=KEY, args={}, fields={}, image=b"img", base_url="http://x/", webhook_url=None
+        )
+        return record.key.removeprefix("task:")
+
+    running, done, failed, queued = create(), create(), create(), create()
+    for expected in (running, done, failed):  # oldest first
+        claimed = jobs.claim_next("w", 600)
+        assert claimed is not None and claimed.key == job_key(expected)
+    jobs.finish(job_key(done), {})
+    jobs.fail(job_key(failed), "broken")
+    blobs.create("0" * 32)  # a folder whose task was never queued
+    now = time.time()
+    assert store.sweep(now) == 0  # nothing is older than the retention yet
+    assert store.sweep(now + 61) == 2  # `done` and `failed` finished more than 60 s before
+    assert {r.status for t in (queued, running) if (r := store.get(t))} == {
+        JobStatus.QUEUED,
+        JobStatus.RUNNING,
+    }
+    assert store.get(done) is None and store.get(failed) is None
+    assert sorted(name for name, _ in blobs.groups()) == sorted([queued, running])
+    assert store.input(queued) == b"img"
+    jobs.close()
+
+
+def test_a_task_webhook_to_a_private_address_is_not_sent(
+    tmp_path: Path, listener: Listener
+) -> None:
+    deps = FakeDeps(tmp_path, allow_private_urls=False)
+    srv = ThreadServer(build_app(deps)).start()
+    try:
+        with httpx.Client(base_url=srv.url, timeout=10) as c:
+            body = {
+                "tool": "background_removal",
+                "args": {"image": DATA_URI},
+                "webhook_url": listener.url + "/private-hook",
+            }
+            task_id = c.post("/v2/tasks/create", json=body, headers=AUTH).json()["task"]["_id"]
+            assert wait_for(c, task_id, {"completed", "failed"})["status"] == "completed"
+            # one runner loop: once a second task has run, the first one's webhook step is over
+            del body["webhook_url"]
+            second = c.post("/v2/tasks/create", json=body, headers=AUTH).json()["task"]["_id"]
+            assert wait_for(c, second, {"completed", "failed"})["status"] == "completed"
+    finally:
+        srv.stop()
+    assert not [p for p in listener.posts if p.get("task", {}).get("_id") == task_id]
