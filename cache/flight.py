@@ -88,7 +88,8 @@ class SingleFlight:
     """Deduplicate concurrent producers of one key, in this process and across processes."""
 
     def __init__(self, claims: Claims, *, ttl: float = 120.0, poll_interval: float = 0.05) -> None:
-        """`ttl` must exceed the longest `produce` (a crashed holder blocks others that long)."""
+        """A claim lasts `ttl` seconds and is renewed while `produce` runs, so a crashed holder
+        blocks the others for at most `ttl`."""
         self._claims = claims
         self._ttl = ttl
         self._poll = poll_interval
@@ -129,6 +130,30 @@ class SingleFlight:
             del self._calls[key]
             call.done.set()
 
+    async def _holding(self, key: str, token: str, produce: Callable[[], Awaitable[T]]) -> T:
+        """`produce()` while renewing the claim every third of `ttl`: a long producer keeps it,
+        a crashed one loses it within `ttl`."""
+
+        async def renew() -> None:
+            while True:
+                await anyio.sleep(self._ttl / 3)
+                await anyio.to_thread.run_sync(self._claims.renew, key, token, self._ttl)
+
+        result: list[T] = []
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(renew)
+                result.append(await produce())
+                tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
+                inner = group.exceptions[0]
+                if not isinstance(inner, BaseExceptionGroup):
+                    raise inner from None  # the producer's own error, not the group's wrapper
+                group = inner
+            raise
+        return result[0]
+
     async def _lead(
         self, key: str, produce: Callable[[], Awaitable[T]], check: Callable[[], T | None]
     ) -> T:
@@ -141,7 +166,7 @@ class SingleFlight:
                 try:
                     # another process may have finished between our check and our claim
                     hit = await anyio.to_thread.run_sync(check)
-                    return hit if hit is not None else await produce()
+                    return hit if hit is not None else await self._holding(key, token, produce)
                 finally:
                     with anyio.CancelScope(shield=True):
                         await anyio.to_thread.run_sync(self._claims.release, key, token)
