@@ -1,28 +1,12 @@
-"""`Mattes`: the one way to a matte, and the only writer of the matte cache.
-
-    delivery      get(asset, removal) ── cached → (PNG, headers)
-                                      └─ ensure: a job, once per key (≤ queue_max) → 423, or
-                                         held until ready (ALPHACDN_MATTE_WAIT)
-    job runner    handle(record) ─────────┐
-    remove.bg     cutout(etag, read, …) ──┼→ single flight per key (in this process, and across
-    upload, eager cutout(etag, read, …) ──┘  processes by claim) → an inference slot → run
-    run           models.MatteModels.make (pure) → the matte cache (salient matte, this key)
-
-Mattes are keyed by content: `(md5 of the source bytes, model, the canonical text of the
-background-removal step)`, so the same bytes under two public_ids, or sent to the remove.bg API
-and to the CDN, are matted once. Job state lives in the persisted job store, so a restart
-re-queues jobs left "running" by a dead process and keeps the queued ones. A failed job answers
-its error (422), never an eternal 423; so does a matte too large for the matte cache.
-"""
+"""`Mattes`: the one way to a matte (get, ensure, cutout, run) and the only writer of the matte
+cache; see the package docstring for the flow."""
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -38,121 +22,26 @@ from alphacdn.cache import (
     OriginalsStore,
     QueueFull,
     SingleFlight,
-    matte_key,
 )
 from alphacdn.jobs.runner import JobRunner
-from alphacdn.matte_entries import (
+from alphacdn.mattes.entries import (
     entry_meta,
     outcome_of,
     salient_of,
     salient_outcome,
     with_detections,
 )
-from alphacdn.matte_errors import MatteTooLarge
-from alphacdn.models import Matter, user_model
+from alphacdn.mattes.errors import MatteTooLarge
+from alphacdn.mattes.holds import Holds
+from alphacdn.mattes.job import KIND, MatteJob, content_id, content_matte_key
 from alphacdn.models.detector import Detection
-from alphacdn.models.matting import MATTE_MAX_PIXELS, Codec, MatteModels, MatteOutcome
-from alphacdn.settings import JobSettings, ModelSettings
-from alphacdn.transform import canonical_step
+from alphacdn.models.matting import MATTE_MAX_PIXELS, MatteModels, MatteOutcome, Salient
+from alphacdn.settings import JobSettings
 from alphacdn.transform.errors import InvalidImage, MatteInProgress, ServiceUnavailable
 from alphacdn.transform.steps import BackgroundRemoval
 
-log = logging.getLogger("alphacdn.jobs")
-
-#: the job kind of a delivery's matte
-KIND = "matte"
 #: weight of the newest job in the moving average of refinement + I/O seconds per pixel
 _EMA_WEIGHT = 0.3
-#: a held request looks at the job store at least this often (a job in another worker process
-#: cannot wake it)
-_WAIT_RECHECK = 1.0
-
-
-def content_id(source: bytes) -> str:
-    """What mattes are keyed by: the md5 of the source bytes (= the asset's etag)."""
-    return hashlib.md5(source, usedforsecurity=False).hexdigest()
-
-
-def content_matte_key(etag: str, model: str, removal: BackgroundRemoval) -> str:
-    """The matte cache (and job) key of `removal` on the content `etag` with `model`."""
-    return matte_key("content", etag, 0, model, canonical_step(removal))
-
-
-def matte_models(settings: ModelSettings) -> MatteModels:
-    """The model sessions (made on first use) and the engine's PNG codec, from the settings."""
-    user = None
-    if settings.user_model_path is not None:
-        user = user_model(
-            settings.user_model_path,
-            settings.user_model_size,
-            settings.user_model_mean,
-            settings.user_model_std,
-        )
-    matter = Matter(settings.models_dir, ort_threads=settings.ort_threads, user_model=user)
-    codec = Codec(encode=engine.encode_rgba_png, decode=engine.decode_rgba_png)
-    return MatteModels(matter, codec, detector_threads=settings.ort_threads)
-
-
-@dataclass(frozen=True, slots=True)
-class MatteJob:
-    """What a queued matte job needs, as stored in the job payload."""
-
-    cloud: str
-    public_id: str
-    version: int
-    model: str
-    fine_edges: bool
-    hints: tuple[str, ...]
-    #: the content's md5 ("" in jobs queued before it was recorded: computed from the bytes)
-    etag: str = ""
-
-    @property
-    def removal(self) -> BackgroundRemoval:
-        return BackgroundRemoval(self.fine_edges, self.hints)
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "cloud": self.cloud,
-            "public_id": self.public_id,
-            "version": self.version,
-            "model": self.model,
-            "fine_edges": self.fine_edges,
-            "hints": list(self.hints),
-            "etag": self.etag,
-        }
-
-    @classmethod
-    def of(cls, asset: AssetRecord, model: str, removal: BackgroundRemoval) -> MatteJob:
-        """The job that makes `removal`'s matte of the asset as it is now."""
-        return cls(
-            asset.cloud,
-            asset.public_id,
-            asset.version,
-            model,
-            removal.fine_edges,
-            removal.hints,
-            asset.etag,
-        )
-
-    @classmethod
-    def from_payload(cls, p: dict[str, Any]) -> MatteJob:
-        return cls(
-            str(p["cloud"]),
-            str(p["public_id"]),
-            int(p["version"]),
-            str(p["model"]),
-            bool(p["fine_edges"]),
-            tuple(p.get("hints", ())),
-            str(p.get("etag", "")),
-        )
-
-
-class _Waiters:
-    """Requests held for one matte key, and the event that wakes them."""
-
-    def __init__(self) -> None:
-        self.event = anyio.Event()
-        self.count = 0
 
 
 class Mattes:
@@ -192,8 +81,8 @@ class Mattes:
         self.model_runs: dict[str, int] = {}
         #: (model, fine_edges) → moving average of a job's seconds besides inference, per pixel
         self._rest_per_pixel: dict[tuple[str, bool], float] = {}
-        #: matte key → the requests held for it; set when a job for it ends in this process
-        self._finished: dict[str, _Waiters] = {}
+        #: delivery requests held for a matte in progress (`jobs.matte_wait_seconds`)
+        self.holds = Holds()
 
     def key(self, etag: str, removal: BackgroundRemoval) -> str:
         """The matte key of `removal` on the content `etag`."""
@@ -224,28 +113,7 @@ class Mattes:
         wait = self.settings.matte_wait_seconds
         if wait <= 0:
             return await self._look(asset, removal, key)
-        deadline = anyio.current_time() + wait
-        # registered before looking, so a job that finishes in between still wakes us
-        finished = self._finished.setdefault(key, _Waiters())
-        finished.count += 1
-        try:
-            while True:
-                try:
-                    return await self._look(asset, removal, key)
-                except MatteInProgress:
-                    left = deadline - anyio.current_time()
-                    if left <= 0:
-                        raise
-                with anyio.move_on_after(min(left, _WAIT_RECHECK)):
-                    await finished.event.wait()
-                if finished.event.is_set():  # that job ended: wait on the next one, if any
-                    finished.count -= 1
-                    finished = self._finished.setdefault(key, _Waiters())
-                    finished.count += 1
-        finally:
-            finished.count -= 1
-            if finished.count == 0 and self._finished.get(key) is finished:
-                del self._finished[key]  # nobody waits (e.g. the job ran in another worker)
+        return await self.holds.hold(key, wait, lambda: self._look(asset, removal, key))
 
     async def _look(
         self, asset: AssetRecord, removal: BackgroundRemoval, key: str
@@ -377,7 +245,7 @@ class Mattes:
     async def _made(
         self,
         key: str,
-        etag: str | None,
+        etag: str,
         read: Callable[[], bytes],
         removal: BackgroundRemoval,
         *,
@@ -385,19 +253,67 @@ class Mattes:
         detect: bool = False,
         times: dict[str, float] | None = None,
     ) -> MatteOutcome:
-        """The matte of `key`: cached, or run once for every caller on this host. A job
-        (`times` given) was bounded by the queue when it was submitted."""
+        """The matte of `key`: cached, or made once for every caller on this host. The salient
+        matte comes first, under its own flight, so hinted requests of one content share one
+        model run. A job (`times` given) was bounded by the queue when it was submitted."""
+        plain = BackgroundRemoval(removal.fine_edges)
+        salient_key = self.key(etag, plain)
+        bounded = times is None
+        salient = await self._flown(
+            salient_key,
+            etag,
+            read,
+            plain,
+            tag=tag,
+            detect=detect and not removal.hints,
+            times=times,
+            bounded=bounded,
+        )
+        if salient_key == key:
+            return salient
+        made = Salient(
+            png=salient.png,
+            width=salient.width,
+            height=salient.height,
+            confidence=salient.confidence,
+            scaled_from=salient.scaled_from,
+            detections=salient.detected,
+            timings=salient.timings,
+        )
+        return await self._flown(key, etag, read, removal, tag=tag, salient=made, bounded=bounded)
+
+    async def _flown(
+        self,
+        key: str,
+        etag: str,
+        read: Callable[[], bytes],
+        removal: BackgroundRemoval,
+        *,
+        tag: str,
+        bounded: bool,
+        detect: bool = False,
+        times: dict[str, float] | None = None,
+        salient: Salient | None = None,
+    ) -> MatteOutcome:
+        """The cached matte of `key`, or one `run` for every caller (in this process, and across
+        processes by claim) in an inference slot; `bounded`: 503 past `queue_max` waiting."""
 
         async def produce(with_detect: bool) -> MatteOutcome:
             missing = self.missing_message()
             if missing:
                 raise ServiceUnavailable(missing)
-            waiting = self._slots.statistics().tasks_waiting
-            if times is None and waiting >= self.settings.queue_max:
+            if bounded and self._slots.statistics().tasks_waiting >= self.settings.queue_max:
                 raise self._queue_full()
             return await anyio.to_thread.run_sync(
                 lambda: self.run(
-                    key, etag, read(), removal, tag=tag, detect=with_detect, times=times
+                    key,
+                    etag,
+                    read(),
+                    removal,
+                    tag=tag,
+                    detect=with_detect,
+                    times=times,
+                    salient=salient,
                 ),
                 limiter=self._slots,
             )
@@ -420,18 +336,22 @@ class Mattes:
     def run(
         self,
         key: str,
-        etag: str | None,
+        etag: str,
         source: bytes,
         removal: BackgroundRemoval,
         *,
         tag: str,
         detect: bool = False,
         times: dict[str, float] | None = None,
+        salient: Salient | None = None,
     ) -> MatteOutcome:
         """Blocking: make `removal`'s cut-out of `source` and store it under `key`, beside the
-        salient matte (and detections) every hint set of this content shares."""
-        salient_key = self.key(etag or content_id(source), BackgroundRemoval(removal.fine_edges))
-        cached = self.store.get_matte(salient_key)
+        salient matte (and detections) every hint set of this content shares. `salient`: the
+        salient matte just made (else it is read from the cache)."""
+        salient_key = self.key(etag, BackgroundRemoval(removal.fine_edges))
+        if salient is None:
+            entry = self.store.get_matte(salient_key)
+            salient = salient_of(entry) if entry is not None else None
         picture = engine.Picture(
             source, max_pixels=self.max_source_pixels, fit_pixels=MATTE_MAX_PIXELS
         )
@@ -440,23 +360,23 @@ class Mattes:
             self.model,
             fine_edges=removal.fine_edges,
             hints=removal.hints,
-            salient=salient_of(cached) if cached is not None else None,
+            salient=salient,
             detect=detect,
             job_timings=times,
         )
         if made.inferred:
             self.model_runs[tag] = self.model_runs.get(tag, 0) + 1
-        if cached is not None and made.detected and not made.inferred:
+            if key != salient_key:  # (a salient matte the cache lost meanwhile)
+                self._put(salient_key, salient_outcome(made.salient), tag, made.salient.detections)
+        elif made.detected and (entry := self.store.get_matte(salient_key)) is not None:
             # detections join the cached entry; its headers still describe the job that made it
-            meta = with_detections(cached.meta, made.salient.detections)
-            self.store.put_matte(salient_key, cached.body, meta, tag=tag)
-        if key == salient_key:
-            if made.inferred:
-                return self._put(key, made.outcome, tag, made.salient.detections)
+            meta = with_detections(entry.meta, made.salient.detections)
+            self.store.put_matte(salient_key, entry.body, meta, tag=tag)
+        if key == salient_key and not made.inferred:
             return made.outcome
-        if made.inferred:
-            self._put(salient_key, salient_outcome(made.salient), tag, made.salient.detections)
-        return self._put(key, made.outcome, tag)
+        return self._put(
+            key, made.outcome, tag, made.salient.detections if key == salient_key else None
+        )
 
     def _put(
         self,
@@ -489,12 +409,16 @@ class Mattes:
         claimed = record.started_at if record.started_at is not None else record.updated_at
         times = {"submitted_at": record.created_at, "queued": round(claimed - record.created_at, 4)}
         tag = f"{job.cloud}/{job.public_id}"
+
+        def read() -> bytes:
+            return self.originals.read(job.cloud, job.public_id, version=job.version)
+
         t0 = time.perf_counter()
         try:
             outcome = await self._made(
                 record.key,
-                job.etag or None,
-                lambda: self.originals.read(job.cloud, job.public_id, version=job.version),
+                job.etag or await anyio.to_thread.run_sync(lambda: content_id(read())),
+                read,
                 job.removal,
                 tag=tag,
                 times=times,
@@ -502,7 +426,7 @@ class Mattes:
             if not outcome.stored:
                 raise self._too_large(outcome)
         finally:
-            self._wake(record.key)
+            self.holds.wake(record.key)  # its job ended here, done or failed
         took = time.perf_counter() - t0
         self.job_runs[tag] = self.job_runs.get(tag, 0) + 1
         if "inference" in outcome.timings and not job.hints:
@@ -513,18 +437,5 @@ class Mattes:
             self._rest_per_pixel[k] = rest if prev is None else prev + _EMA_WEIGHT * (rest - prev)
         return outcome.result_json()
 
-    def _wake(self, key: str) -> None:
-        """Wake the requests held for `key` (its job ended here, done or failed)."""
-        finished = self._finished.pop(key, None)
-        if finished is not None:
-            finished.event.set()
 
-
-__all__ = [
-    "KIND",
-    "MatteJob",
-    "Mattes",
-    "content_id",
-    "content_matte_key",
-    "matte_models",
-]
+__all__ = ["Mattes"]
