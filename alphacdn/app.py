@@ -24,7 +24,7 @@ from alphacdn.settings import Settings
 from alphacdn.transform.errors import CdnError, MethodNotAllowed, NotFound
 
 if TYPE_CHECKING:
-    from alphacdn.jobs.cutout import CutoutMaker
+    from alphacdn.models import Matter
 
 log = logging.getLogger("alphacdn")
 
@@ -48,9 +48,7 @@ async def metrics(request: Request) -> Response:
             "completed": runner.completed,
             "failed": runner.failed,
             "queued_or_running": runner.store.depth(),
-            "matte_jobs": dict(services.mattes.runs),
-            "model_runs": dict(services.mattes.maker.model_runs),
-            "models_loaded": services.mattes.maker.matter.loaded(),
+            **services.mattes.counters(),
         }
     return JSONResponse(body)
 
@@ -119,28 +117,40 @@ async def method_not_allowed_handler(request: Request, exc: Exception) -> Respon
 
 def _attach_jobs(services: Services) -> None:
     """The persisted job runner, background removal and upload-time work."""
-    from alphacdn.cache import JobStore
-    from alphacdn.jobs.cutout import CutoutMaker
-    from alphacdn.jobs.mattes import MatteRunner
+    from alphacdn.cache import Claims, JobStore, SingleFlight
     from alphacdn.jobs.runner import JobRunner
     from alphacdn.jobs.upload_jobs import UploadJobs
+    from alphacdn.mattes import KIND, Mattes, matte_models
     from alphacdn.removebg.routes import removebg_routes
     from alphacdn.removebg_deps import AppRemoveBgDeps
 
     s = services.settings
     runner = JobRunner(JobStore(s.cache.state_dir / "jobs"), s.jobs)
-    mattes = MatteRunner(services, CutoutMaker(s, services.derived), runner)
-    missing = mattes.maker.missing_message(mattes.model)
+    mattes = Mattes(
+        model=s.models.default_model,
+        settings=s.jobs,
+        cache_size=s.cache.size_limit_bytes,
+        max_source_pixels=s.engine.max_source_pixels,
+        originals=services.originals,
+        store=services.derived,
+        jobs=runner.store,
+        runner=runner,
+        # claims as long as a job's lease, renewed while a matte is made
+        flight=SingleFlight(Claims(s.cache.state_dir / "matte-flight"), ttl=s.jobs.lease_seconds),
+        models=matte_models(s.models),
+    )
+    runner.handlers[KIND] = mattes.handle
+    missing = mattes.missing_message()
     if missing:
         log.warning("background removal unavailable until the model is installed: %s", missing)
-    services.matte_source = mattes.require
+    services.matte_source = mattes.get
     services.mattes = mattes
     UploadJobs(services, mattes)
     if s.models.warm_up and not missing:
-        services.startup.append(lambda: _warm_up(mattes.maker, mattes.model))
-    # the remove.bg-style and tasks APIs, on the same maker and matte cache; tasks are jobs
+        services.startup.append(lambda: _warm_up(mattes.models.matter, mattes.model))
+    # the remove.bg-style and tasks APIs, on the same mattes; tasks are jobs
     routes, api = removebg_routes(
-        AppRemoveBgDeps(services, mattes.maker, mattes.model),
+        AppRemoveBgDeps(services, mattes),
         runner,
         task_retention_seconds=s.jobs.task_retention_seconds,
     )
@@ -150,14 +160,14 @@ def _attach_jobs(services: Services) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _warm_up(maker: CutoutMaker, model: str) -> AsyncIterator[None]:
+async def _warm_up(matter: Matter, model: str) -> AsyncIterator[None]:
     """Load the model in a thread while the server already answers (a matte job that comes
     first waits for the same session instead of making a second one)."""
 
     def run() -> None:
         t0 = time.perf_counter()
         try:
-            first = maker.matter.warm_up(model)
+            first = matter.warm_up(model)
         except Exception:
             log.exception("model warm-up failed (the first matte job will load %s)", model)
             return

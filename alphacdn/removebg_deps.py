@@ -1,8 +1,9 @@
 """The remove.bg-style API's view of the application: real mattes, shared with the CDN.
 
-Images posted to `/v1.0/removebg` or `/v2/tasks` are matted by the same `CutoutMaker` as
+Images posted to `/v1.0/removebg` or `/v2/tasks` are matted through the same `Mattes` as
 delivery URLs, keyed by content, so one image sent twice, or sent to both surfaces, runs the
-model once. Concurrent identical requests share one computation (single-flight).
+model once. Concurrent identical requests, and a delivery job for the same image, share one
+computation (single-flight), within the same queue bound and inference slots.
 """
 
 from __future__ import annotations
@@ -14,20 +15,22 @@ import anyio
 import anyio.to_thread
 
 from alphacdn import engine
-from alphacdn.jobs.cutout import CutoutMaker, content_id, cutout_key
+from alphacdn.mattes import Mattes, content_id
 from alphacdn.models.detect_classes import classes_for_type, removebg_type
 from alphacdn.net import fetch_url
 from alphacdn.removebg.deps import ApiKey, CutoutResult
+from alphacdn.removebg.errors import ApiError
 from alphacdn.services import Services
+from alphacdn.transform import BackgroundRemoval
+from alphacdn.transform.errors import ServiceUnavailable
 
 
 class AppRemoveBgDeps:
-    """`RemoveBgDeps` over the app's services and matte maker."""
+    """`RemoveBgDeps` over the app's services and mattes."""
 
-    def __init__(self, services: Services, maker: CutoutMaker, model: str) -> None:
+    def __init__(self, services: Services, mattes: Mattes) -> None:
         self.services = services
-        self.maker = maker
-        self.model = model
+        self.mattes = mattes
         http = services.settings.http
         keys = {k: ApiKey(k, credits=http.removebg_default_credits) for k in http.api_keys}
         for key, conf in http.removebg_keys.items():
@@ -38,8 +41,6 @@ class AppRemoveBgDeps:
                 rate_limit=int(conf.get("rate_limit", 500)),
             )
         self._keys = keys
-        #: one inference at a time per process: the API shares the matte runner's budget
-        self._limiter = anyio.CapacityLimiter(max(1, services.settings.jobs.concurrency))
 
     @property
     def state_dir(self) -> Path:
@@ -54,35 +55,24 @@ class AppRemoveBgDeps:
         return self.services.settings.http.allow_private_urls
 
     async def cutout(self, image: bytes, *, fine_edges: bool, type: str) -> CutoutResult:
-        """The cut-out of `image`, selecting `type`'s classes when it names some."""
+        """The cut-out of `image`, selecting `type`'s classes when it names some: through
+        `Mattes`, so it shares the matte (and a run in progress) with delivery URLs."""
         classes = classes_for_type(type) or ()
         etag = content_id(image)
-        key = cutout_key(etag, self.model, fine_edges, tuple(sorted(classes)))
-        tag = f"api/{etag}"
-
-        async def produce() -> CutoutResult:
-            outcome = await anyio.to_thread.run_sync(
-                lambda: self.maker.make(
-                    image,
-                    self.model,
-                    fine_edges=fine_edges,
-                    hints=tuple(classes),
-                    tag=tag,
-                    detect=type == "auto",
-                ),
-                limiter=self._limiter,
+        removal = BackgroundRemoval(fine_edges, tuple(sorted(set(classes))))
+        try:
+            outcome = await self.mattes.cutout(
+                etag, lambda: image, removal, tag=f"api/{etag}", detect=type == "auto"
             )
-            detected = type
-            if type == "auto":
-                best = max(outcome.detected, key=lambda d: d.score, default=None)
-                detected = removebg_type(best.coco_class) if best else "product"
-            rgba = engine.decode_rgba_png(outcome.png)
-            return CutoutResult(rgba=rgba, confidence=outcome.confidence, type=detected)
-
-        def check() -> CutoutResult | None:
-            return None  # results are not cached as such; the salient matte is
-
-        return await self.services.flight.run(key, produce, check)
+        except ServiceUnavailable as exc:
+            # the queue bound or a missing model, in the API's error shape (with Retry-After)
+            raise ApiError(503, "service_unavailable", exc.public, headers=exc.headers) from None
+        detected = type
+        if type == "auto":
+            best = max(outcome.detected or (), key=lambda d: d.score, default=None)
+            detected = removebg_type(best.coco_class) if best else "product"
+        rgba = await anyio.to_thread.run_sync(engine.decode_rgba_png, outcome.png)
+        return CutoutResult(rgba=rgba, confidence=outcome.confidence, type=detected)
 
     async def fetch(self, url: str, *, max_bytes: int) -> bytes:
         return await fetch_url(

@@ -35,7 +35,7 @@ from alphacdn.cache import (
 from alphacdn.layer_assets import resolve_layers
 from alphacdn.named import NamedTransformations
 from alphacdn.settings import Settings
-from alphacdn.transform import DeliveryRequest, Plan, canonical, parse_chain
+from alphacdn.transform import BackgroundRemoval, DeliveryRequest, Plan, canonical, parse_chain
 from alphacdn.transform.errors import InvalidRequest, ServiceUnavailable
 from alphacdn.transform.layers import layer_public_ids
 from alphacdn.transform.values import Format
@@ -47,8 +47,8 @@ log = logging.getLogger("alphacdn")
 UploadHook = Callable[[Request, AssetRecord, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 #: supplies the source bytes a plan starts from when it begins with background removal:
-#: `(asset, plan) -> (cut-out PNG bytes, extra response headers)`; raises MatteInProgress (423)
-MatteSource = Callable[[AssetRecord, Plan], Awaitable[tuple[bytes, dict[str, str]]]]
+#: `(asset, removal) -> (cut-out PNG bytes, extra response headers)`; raises MatteInProgress (423)
+MatteSource = Callable[[AssetRecord, BackgroundRemoval], Awaitable[tuple[bytes, dict[str, str]]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +214,7 @@ class Services:
         if plan.removal is not None:
             if self.matte_source is None:
                 raise ServiceUnavailable("Background removal is not available on this server")
-            source, extra = await self.matte_source(asset, plan)
+            source, extra = await self.matte_source(asset, plan.removal)
             render_plan = plan.after_removal()
             source_format: Format | None = default_format
         else:

@@ -44,7 +44,8 @@ import onnxruntime as ort
 import pyvips
 
 from alphacdn.cache import JobStore
-from alphacdn.jobs.cutout import cutout_key
+from alphacdn.mattes import content_matte_key
+from alphacdn.transform import BackgroundRemoval
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
@@ -271,7 +272,7 @@ def main() -> int:
         try:
             for _, _, _, runs in rows:
                 for run in runs.values():
-                    record = store.get(cutout_key(run.etag, args.model, False, ()))
+                    record = store.get(content_matte_key(run.etag, args.model, BackgroundRemoval()))
                     if record is not None and record.result:
                         run.timings["store"] = float(record.result["timings"].get("store", 0))
         finally:

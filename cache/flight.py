@@ -169,6 +169,30 @@ class SingleFlight:
             del self._calls[key]
             call.done.set()
 
+    async def _holding(self, key: str, token: str, produce: Callable[[], Awaitable[T]]) -> T:
+        """`produce()` while renewing the claim every third of `ttl`: a long producer keeps it,
+        a crashed one loses it within `ttl`."""
+
+        async def renew() -> None:
+            while True:
+                await anyio.sleep(self._ttl / 3)
+                await anyio.to_thread.run_sync(self._claims.renew, key, token, self._ttl)
+
+        result: list[T] = []
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(renew)
+                result.append(await produce())
+                tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
+                inner = group.exceptions[0]
+                if not isinstance(inner, BaseExceptionGroup):
+                    raise inner from None  # the producer's own error, not the group's wrapper
+                group = inner
+            raise
+        return result[0]
+
     async def _lead(
         self, key: str, produce: Callable[[], Awaitable[T]], check: Callable[[], T | None]
     ) -> T:
@@ -183,7 +207,7 @@ class SingleFlight:
                     hit = await anyio.to_thread.run_sync(check)
                     if hit is not None:
                         return hit
-                    return await self._produce_renewing(key, token, produce)
+                    return await self._holding(key, token, produce)
                 finally:
                     with anyio.CancelScope(shield=True):
                         await anyio.to_thread.run_sync(self._claims.release, key, token)
@@ -192,29 +216,3 @@ class SingleFlight:
                 hit = await anyio.to_thread.run_sync(check)
                 if hit is not None:
                     return hit
-
-    async def _produce_renewing(
-        self, key: str, token: str, produce: Callable[[], Awaitable[T]]
-    ) -> T:
-        """Run `produce` while renewing the claim every third of its lease."""
-        result: list[T] = []
-
-        async def renew() -> None:
-            while True:
-                await anyio.sleep(self._ttl / 3)
-                await anyio.to_thread.run_sync(self._claims.renew, key, token, self._ttl)
-
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(renew)
-                result.append(await produce())
-                tg.cancel_scope.cancel()
-        except BaseExceptionGroup as group:
-            # the task group wraps `produce`'s error; callers expect the error itself
-            while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
-                inner = group.exceptions[0]
-                if not isinstance(inner, BaseExceptionGroup):
-                    raise inner from inner.__cause__
-                group = inner
-            raise
-        return result[0]

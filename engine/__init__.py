@@ -4,7 +4,7 @@ Pure given bytes: no file or network I/O, no cache. Every step type has exactly 
 function, registered with `@applies` (see `registry`).
 """
 
-from .arrays import decode_rgba_png, encode_rgba_png, scale_image, to_rgb_array
+from .arrays import Picture, decode_rgba_png, encode_rgba_png, scale_image, to_rgb_array
 from .encode import CONTENT_TYPES, QUALITY, encode, negotiate_format, quality_for
 from .load import SourceInfo, check_pixels, load, probe
 from .registry import APPLIERS, Context, applies, apply_step
@@ -16,6 +16,7 @@ __all__ = [
     "CONTENT_TYPES",
     "QUALITY",
     "Context",
+    "Picture",
     "Rendered",
     "SourceInfo",
     "applies",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 import pyvips
 
 from . import alpha
+from .load import check_pixels, load, probe
 
 
 def scale_image(image: pyvips.Image, scale: float) -> pyvips.Image:
@@ -43,4 +46,40 @@ def decode_rgba_png(data: bytes) -> npt.NDArray[np.uint8]:
     ).copy()
 
 
-__all__ = ["decode_rgba_png", "encode_rgba_png", "scale_image", "to_rgb_array"]
+class Picture:
+    """An encoded source as the matte models see it: the header is read (and its size checked)
+    now, the pixels are decoded on first use, upright in sRGB and scaled down to at most
+    `fit_pixels` (a cached matte whose detections are cached too needs no pixels)."""
+
+    def __init__(self, data: bytes, *, max_pixels: int, fit_pixels: int) -> None:
+        info = probe(data)
+        check_pixels(info, max_pixels)
+        self._data = data
+        self._max_pixels = max_pixels
+        self._image: pyvips.Image | None = None
+        #: the upright source size when it was scaled down to `fit_pixels`, else None
+        self.scaled_from: tuple[int, int] | None = None
+        self._scale = 1.0
+        if info.pixels > fit_pixels:
+            self.scaled_from = (info.width, info.height)
+            self._scale = math.sqrt(fit_pixels / info.pixels)
+
+    def _upright(self) -> pyvips.Image:
+        if self._image is None:
+            full = load(self._data, max_pixels=self._max_pixels)
+            self._image = scale_image(full, self._scale) if self.scaled_from else full
+        return self._image
+
+    def rgb(self) -> npt.NDArray[np.uint8]:
+        """The H×W×3 uint8 pixels (scaled as the header decided)."""
+        return to_rgb_array(self._upright())
+
+    def rgb_within(self, side: int) -> tuple[npt.NDArray[np.uint8], float]:
+        """A copy at most `side` pixels long, and the factor it was scaled by (≤ 1)."""
+        image = self._upright()
+        factor = min(1.0, side / max(image.width, image.height))
+        small = scale_image(image, factor) if factor < 1.0 else image
+        return to_rgb_array(small), factor
+
+
+__all__ = ["Picture", "decode_rgba_png", "encode_rgba_png", "scale_image", "to_rgb_array"]

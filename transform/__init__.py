@@ -5,7 +5,7 @@ canonical(plan) → text of the cache key          verify_url_signature(sig, sig
 """
 
 from . import errors, steps, values
-from .canonical import canonical
+from .canonical import canonical, canonical_step
 from .colors import NAMED_COLORS, format_color, parse_color
 from .component import looks_like_param
 from .errors import CdnError, InvalidTransformation
@@ -47,6 +47,7 @@ __all__ = [
     "api_sign_request",
     "api_string_to_sign",
     "canonical",
+    "canonical_step",
     "errors",
     "format_color",
     "looks_like_param",

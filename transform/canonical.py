@@ -14,7 +14,7 @@ from .layers import print_layer
 from .output import print_output
 from .plan import Component, Plan
 from .resize import print_resize
-from .steps import Resize
+from .steps import Resize, Step
 from .syntax import print_step
 
 
@@ -38,6 +38,12 @@ def canonical_component(component: Component) -> str:
     return ",".join(sorted(tokens))
 
 
+def canonical_step(step: Step) -> str:
+    """One step's canonical text, as it prints alone in its component: the matte key prints
+    the background-removal step this way (`e_background_removal:fineedges_y;hints_(cat;dog)`)."""
+    return canonical_component(Component((step,)))
+
+
 def canonical(plan: Plan) -> str:
     """The canonical chain text of a plan ("" for the empty plan)."""
     parts = [text for c in plan.components if (text := canonical_component(c))]
@@ -47,4 +53,4 @@ def canonical(plan: Plan) -> str:
     return "/".join(parts)
 
 
-__all__ = ["canonical", "canonical_component"]
+__all__ = ["canonical", "canonical_component", "canonical_step"]

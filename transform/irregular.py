@@ -127,7 +127,8 @@ def parse_background_removal(value: str, param: str) -> BackgroundRemoval:
 def print_background_removal(step: BackgroundRemoval) -> str:
     opts = ["fineedges_y"] if step.fine_edges else []
     if step.hints:
-        opts.append("hints_(" + ";".join(step.hints) + ")")
+        # sorted and deduplicated as the parser makes them, whoever built the step
+        opts.append("hints_(" + ";".join(sorted(set(step.hints))) + ")")
     return ";".join(opts)
 
 

@@ -14,6 +14,7 @@ signs them (`X-Cld-Timestamp`, `X-Cld-Signature`), with the secret of the upload
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -21,8 +22,8 @@ import anyio
 import anyio.to_thread
 from starlette.requests import Request
 
-from alphacdn.cache import AssetRecord, JobRecord
-from alphacdn.jobs.mattes import MatteRunner
+from alphacdn.cache import AssetRecord, JobRecord, OriginalsStore
+from alphacdn.mattes import Mattes
 from alphacdn.net import send_webhook
 from alphacdn.services import Services
 from alphacdn.transform import canonical, parse_chain
@@ -57,7 +58,7 @@ def parse_removal_param(value: str) -> BackgroundRemoval:
 class UploadJobs:
     """Registers the upload hook and the two job kinds it queues."""
 
-    def __init__(self, services: Services, mattes: MatteRunner) -> None:
+    def __init__(self, services: Services, mattes: Mattes) -> None:
         self.services = services
         self.mattes = mattes
         mattes.runner.handlers[REMOVAL_KIND] = self.run_removal
@@ -121,14 +122,12 @@ class UploadJobs:
         current = await self.services.stat(cloud, public_id)
         if current is None or current.version != int(p["version"]):
             return {"skipped": "asset changed or deleted"}
-        outcome = await anyio.to_thread.run_sync(
-            lambda: self.mattes.maker.make(
-                self.services.originals.read(cloud, public_id, version=int(p["version"])),
-                self.mattes.model,
-                fine_edges=bool(p["fine_edges"]),
-                hints=tuple(p["hints"]),
-                tag=f"{cloud}/{public_id}",
-            )
+        removal = BackgroundRemoval(bool(p["fine_edges"]), tuple(p["hints"]))
+        outcome = await self.mattes.cutout(
+            current.etag,
+            lambda: self.services.originals.read(cloud, public_id, version=current.version),
+            removal,
+            tag=f"{cloud}/{public_id}",
         )
         info = {
             "background_removal": {
@@ -195,8 +194,14 @@ class UploadJobs:
             plan = parse_chain(chain, named=self.services.named.table())
             ext = Format("jpg" if fmt == "jpeg" else fmt)
             try:
-                if plan.removal is not None:
-                    await self.mattes.ensure(asset, plan.removal)
+                if plan.removal is not None:  # the matte first: its own key, and cached
+                    await self.mattes.cutout(
+                        asset.etag,
+                        _reader(self.services.originals, asset),
+                        plan.removal,
+                        tag=f"{cloud}/{public_id}",
+                        must_store=True,
+                    )
                 served = await self.services.rendered(
                     asset=asset,
                     plan=plan,
@@ -230,6 +235,11 @@ class UploadJobs:
                 },
             )
         return results
+
+
+def _reader(originals: OriginalsStore, asset: AssetRecord) -> Callable[[], bytes]:
+    """Reads the asset's bytes as they are now (blocking)."""
+    return lambda: originals.read(asset.cloud, asset.public_id, version=asset.version)
 
 
 def _split_format(eager: str) -> tuple[str, str | None]:

@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 
 import anyio
+import pytest
 
 from alphacdn.cache import Claims, SingleFlight
 from tests.cache import cache_workers
@@ -242,3 +243,33 @@ def test_the_leader_renews_its_short_claim_while_producing(tmp_path: Path) -> No
     assert anyio.run(partial(flight.run, "k", produce, lambda: None)) == "done"
     assert seen == [None]  # still held after 1 s: renewed, not lapsed
     assert not claims.held("k")  # released at the end
+
+
+def test_a_producer_longer_than_the_ttl_keeps_its_claim(tmp_path: Path) -> None:
+    """The claim is renewed while `produce` runs: another process (here, another SingleFlight
+    on the same claims) never sees it lapse, and it is released at the end."""
+    claims = Claims(tmp_path / "claims")
+    flight = SingleFlight(claims, ttl=0.3)
+    held: list[bool] = []
+
+    async def produce() -> str:
+        for _ in range(6):  # 0.9 s: three times the ttl
+            await anyio.sleep(0.15)
+            held.append(claims.held("k"))
+        return "value"
+
+    assert anyio.run(partial(flight.run, "k", produce, lambda: None)) == "value"
+    assert held == [True] * 6
+    assert not claims.held("k")
+
+
+def test_a_producer_error_is_raised_as_itself(tmp_path: Path) -> None:
+    """The renewal runs beside `produce` in a task group; its error still reaches the caller
+    unwrapped (not as an ExceptionGroup)."""
+    flight = _flight(tmp_path)
+
+    async def produce() -> str:
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError, match="boom"):
+        anyio.run(partial(flight.run, "k", produce, lambda: None))

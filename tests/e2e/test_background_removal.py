@@ -17,9 +17,9 @@ import pytest
 import pyvips
 
 from alphacdn.cache import JobStore, LocalOriginals
-from alphacdn.jobs.cutout import cutout_key
-from alphacdn.jobs.mattes import KIND, MatteJob
+from alphacdn.mattes import KIND, MatteJob, content_matte_key
 from alphacdn.settings import DEV_API_KEY
+from alphacdn.transform import BackgroundRemoval
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, upload_fixture
 from tests.e2e.server import Server
@@ -260,15 +260,15 @@ def test_retry_after_of_a_running_job_falls_as_it_runs(tmp_path: Path) -> None:
         try:
             # wait until the server's runner has claimed the medium job: otherwise this test's
             # "worker" could claim it instead of ra-big
-            medium_key = cutout_key(up_medium["etag"], "u2netp", False, ())
+            medium_key = content_matte_key(up_medium["etag"], "u2netp", BackgroundRemoval())
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 rec = store.get(medium_key)
                 if rec is not None and rec.status != "queued":
                     break
                 time.sleep(0.005)
-            key = cutout_key(up["etag"], "u2netp", False, ())
-            job = MatteJob("demo", "ra-big", int(up["version"]), "u2netp", False, ())
+            key = content_matte_key(up["etag"], "u2netp", BackgroundRemoval())
+            job = MatteJob("demo", "ra-big", int(up["version"]), "u2netp", False, (), up["etag"])
             store.submit(key, KIND, job.payload())
             claimed = store.claim_next("elsewhere:1", lease_seconds=600)
             assert claimed is not None and claimed.key == key, "the server's runner was idle"

@@ -49,6 +49,11 @@ def test_matte_burst_starts_one_job_across_workers(server: Server) -> None:
             break
         time.sleep(0.2)
     assert httpx.get(url).status_code == 200
+    assert _model_runs(server) == 1  # one model run in total, whichever worker did it
+
+
+def _model_runs(server: Server) -> int:
+    """Model runs of both worker processes together."""
     per_worker: dict[int, int] = {}
     for _ in range(40):  # /metrics is per process: sample until both workers answered
         m = httpx.get(server.url + "/metrics").json()
@@ -56,7 +61,26 @@ def test_matte_burst_starts_one_job_across_workers(server: Server) -> None:
         if len(per_worker) == 2:
             break
     assert len(per_worker) == 2
-    assert sum(per_worker.values()) == 1  # one model run in total, whichever worker did it
+    return sum(per_worker.values())
+
+
+@pytest.mark.model
+def test_identical_removebg_burst_runs_the_model_once_across_workers(server: Server) -> None:
+    data = (FIXTURES / "e2e" / "tiger-on-backdrop.jpg").read_bytes()
+    before = _model_runs(server)
+
+    def post(_: int) -> httpx.Response:  # a fresh connection each: both workers answer
+        return httpx.post(
+            server.url + "/v1.0/removebg",
+            files={"image_file": ("tiger.jpg", data, "image/jpeg")},
+            headers={"X-Api-Key": DEV_API_KEY},
+            timeout=180,
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(post, range(8)))
+    assert [a.status_code for a in answers] == [200] * 8, [a.text for a in answers]
+    assert _model_runs(server) == before + 1
 
 
 @pytest.mark.model

@@ -257,3 +257,16 @@ def test_canonical_examples() -> None:
     assert canonical(plan) == "c_fill,g_auto,h_300,w_400/e_blur:300/a_hflip.90/f_auto,q_auto"
     assert plan.canonical() == canonical(plan)
     assert canonical(Plan()) == ""
+
+
+def test_the_removal_step_prints_alone_as_the_matte_key_text() -> None:
+    """`canonical_step` is the matte key's text: the URL's spelling, hints sorted and
+    deduplicated whoever built the step (the remove.bg API builds its own)."""
+    from alphacdn.transform import canonical_step
+
+    assert canonical_step(BackgroundRemoval()) == "e_background_removal"
+    built = BackgroundRemoval(fine_edges=True, hints=("dog", "cat", "dog"))
+    parsed = parse_chain("e_background_removal:hints_(cat;dog);fineedges_y").removal
+    assert parsed is not None
+    assert canonical_step(built) == canonical_step(parsed)
+    assert canonical_step(built) == "e_background_removal:fineedges_y;hints_(cat;dog)"
