@@ -31,7 +31,7 @@ from alphacdn.models.detector import (
     detections_to_json,
 )
 from alphacdn.models.hints import select_by_hints
-from alphacdn.settings import VARIABLES, Settings
+from alphacdn.settings import CACHE_SIZE, Settings
 from alphacdn.transform.errors import InvalidImage
 
 #: mattes are refined at full resolution up to this many pixels; bigger sources are scaled down
@@ -109,9 +109,7 @@ def format_timings(timings: Mapping[str, float]) -> str:
 
 
 #: the setting that sizes the matte cache (named in MatteTooLarge's message)
-CACHE_SIZE_VARIABLE = next(
-    v.name for v in VARIABLES if (v.part, v.attr) == ("cache", "size_limit_bytes")
-)
+CACHE_SIZE_VARIABLE = CACHE_SIZE.name
 
 
 def _size_text(n: float, *, round_up: bool = False) -> str:

@@ -23,6 +23,7 @@ from alphacdn.cache import AssetRecord, JobRecord
 from alphacdn.jobs.mattes import MatteRunner
 from alphacdn.services import Services
 from alphacdn.transform import canonical, parse_chain
+from alphacdn.transform.booleans import bool_param
 from alphacdn.transform.errors import CdnError, InvalidRequest
 from alphacdn.transform.steps import HINT_CLASSES, BackgroundRemoval
 from alphacdn.transform.values import Format
@@ -105,7 +106,7 @@ class UploadJobs:
                 "notification_url": params.get("eager_notification_url")
                 or params.get("notification_url", ""),
             }
-            is_async = str(params.get("eager_async", "")).lower() in ("1", "true")
+            is_async = bool_param("eager_async", params.get("eager_async", "false"))
             key = f"eager:{record.cloud}/{record.public_id}@{record.version}"
             if is_async:
                 await anyio.to_thread.run_sync(
