@@ -438,8 +438,11 @@ def _build(given: Mapping[Var[Any], Any]) -> Settings:
 
 
 def _unknown(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    return f"{name} (did you mean {close[0]}?)" if close else name
+    """`name`, with the known name it is probably a typo of."""
+    # compared without the shared prefix, which would make every pair look alike
+    bare = {k.removeprefix(PREFIX): k for k in known}
+    close = difflib.get_close_matches(name.removeprefix(PREFIX), list(bare), n=1)
+    return f"{name} (did you mean {bare[close[0]]}?)" if close else name
 
 
 def _check_names(env: Mapping[str, str]) -> None:
@@ -499,6 +502,9 @@ def settings_help() -> str:
         f"(default dev pair: {DEV_API_KEY} / {DEV_API_SECRET})"
     )
     lines.append(f"  {'ALPHACDN_CONFIG':<34} TOML file; its keys are in the README (variables win)")
+    for _, _, var in PLACES:
+        if not var.env:
+            lines.append(f"  {var.key + ' (TOML only)':<34} {var.help}")
     return "\n".join(lines)
 
 
