@@ -23,14 +23,18 @@ _UNSAFE = re.compile(r"[^\x20-\x7e]")
 
 def safe_text(text: str, limit: int = MAX_ECHO) -> str:
     """`text` (which may echo a request) as one line of printable ASCII for a header value or
-    a log line: control characters and non-ASCII escaped (`\\x00`, `\\n`, `\\xe9`), cut at
-    `limit`.
+    a log line: control characters and non-ASCII escaped (`\\x00`, `\\n`, `\\xe9`), cut to
+    `limit` in the middle.
 
     uvicorn (h11) refuses a header value with a control character and drops the connection
     without an answer, and a newline in a log line forges a second one.
     """
     flat = _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+    if len(flat) <= limit:
+        return flat
+    # cut in the middle: the start names the component, the end often says what is wrong
+    tail = limit // 3
+    return flat[: limit - 3 - tail] + "..." + flat[-tail:]
 
 
 def error_response(request: Request, exc: CdnError) -> Response:

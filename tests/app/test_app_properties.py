@@ -171,5 +171,6 @@ def test_control_characters_are_echoed_escaped(
 def test_safe_text_escapes_and_bounds() -> None:
     assert safe_text("w_\x00a\nb\té\u72d7\x7f") == "w_\\x00a\\nb\\t\\xe9\\u72d7\\x7f"
     assert safe_text("plain: ok (1/2)") == "plain: ok (1/2)"
-    long = safe_text("é" * 1000)
-    assert len(long) == MAX_ECHO and long.endswith("...")
+    long = safe_text("start " + "é" * 1000 + " (too long)")
+    assert len(long) == MAX_ECHO
+    assert long.startswith("start \\xe9") and "..." in long and long.endswith(" (too long)")
