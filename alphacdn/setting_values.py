@@ -112,6 +112,14 @@ def wait_seconds(raw: str) -> float:
     return value
 
 
+def poll_seconds(raw: str) -> float:
+    what = "a number of seconds from 0.01 to 60"
+    value = _number(raw, what)
+    if not 0.01 <= value <= 60:
+        raise ValueError(what)
+    return value
+
+
 def credits(raw: str) -> float:
     what = "a number of credits ≥ 0"
     value = _number(raw, what)

@@ -130,7 +130,7 @@ ALLOW_REMOTE_UPLOAD = Var(
 ALLOW_PRIVATE_URLS = Var(
     "ALPHACDN_ALLOW_PRIVATE_URLS",
     v.boolean,
-    "let remote fetches reach loopback / private / link-local addresses",
+    "let remote fetches and webhooks reach loopback / private / link-local addresses",
 )
 UNVERSIONED_MAX_AGE = Var(
     "ALPHACDN_UNVERSIONED_MAX_AGE",
@@ -233,6 +233,17 @@ MATTE_WAIT = Var(
     v.wait_seconds,
     "seconds a delivery request for a matte in progress may wait for it before answering "
     "423 (0 = at once, as Cloudinary does; e.g. 20 lets an <img> get the cut-out)",
+)
+
+JOB_POLL_SECONDS = Var(
+    "ALPHACDN_JOB_POLL_SECONDS",
+    v.poll_seconds,
+    "how often an idle job runner looks for jobs queued by other worker processes",
+)
+TASK_RETENTION_SECONDS = Var(
+    "ALPHACDN_TASK_RETENTION_SECONDS",
+    v.count,
+    "finished /v2/tasks tasks and their files are deleted this long after they finish",
 )
 
 
@@ -338,6 +349,10 @@ class JobSettings:
     #: how long a delivery request for a matte in progress may wait for it before answering
     #: 423 (0 = at once, as Cloudinary does)
     matte_wait_seconds: float = field(default=0.0, metadata=MATTE_WAIT.meta)
+    #: how often an idle job runner looks for jobs submitted by other worker processes
+    poll_seconds: float = field(default=0.25, metadata=JOB_POLL_SECONDS.meta)
+    #: finished `/v2/tasks` tasks (record, input and result files) are removed after this long
+    task_retention_seconds: int = field(default=7 * 24 * 3600, metadata=TASK_RETENTION_SECONDS.meta)
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,8 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "job_concurrency": ("2", 2),
     "job_lease_seconds": ("90", 90),
     "matte_wait": ("20", 20),
+    "job_poll_seconds": ("1.5", 1.5),
+    "task_retention_seconds": ("3600", 3600),
 }
 
 
@@ -142,6 +144,7 @@ def test_variables_win_over_the_file(tmp_path: Path) -> None:
         ("ALPHACDN_USER_MODEL_MEAN", "a,b,c", "is not three comma-separated numbers"),
         ("ALPHACDN_MATTE_WAIT", "-1", "is not a number of seconds from 0 to 120"),
         ("ALPHACDN_MATTE_WAIT", "600", "is not a number of seconds from 0 to 120"),
+        ("ALPHACDN_JOB_POLL_SECONDS", "0", "is not a number of seconds from 0.01 to 60"),
         ("ALPHACDN_CLOUD_NAME", "a b", "is not a comma-separated list of cloud names"),
         ("ALPHACDN_REMOVEBG_DEFAULT_CREDITS", "nan", "is not a number of credits ≥ 0"),
         ("ALPHACDN_VIPS_CACHE_MB", "-1", "is not a whole number ≥ 0"),
