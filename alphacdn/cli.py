@@ -7,9 +7,20 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
-from alphacdn.settings import Settings, SettingsError, settings_help
+from alphacdn.settings import VARIABLES, Settings, SettingsError, settings_help
+
+#: what `--log-level` accepts (uvicorn's levels; `trace` is uvicorn's own)
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("alphacdn")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Every setting is also an environment variable:\n" + settings_help(),
     )
+    p.add_argument("--version", action="version", version=f"alphacdn {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser(
@@ -27,11 +39,10 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Settings (flags override these variables):\n" + settings_help(),
     )
-    serve.add_argument("--host", help="address to bind (ALPHACDN_HOST, default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (ALPHACDN_PORT, default 8000)")
-    serve.add_argument("--data-dir", help="data dir (ALPHACDN_DATA_DIR, default ./data)")
-    serve.add_argument("--workers", type=int, help="worker processes (ALPHACDN_WORKERS, default 1)")
-    serve.add_argument("--log-level", default="info")
+    for var in VARIABLES:
+        if var.flag:
+            serve.add_argument(var.flag, metavar=var.key.upper(), help=f"{var.help} ({var.env})")
+    serve.add_argument("--log-level", default="info", choices=LOG_LEVELS)
 
     fetch = sub.add_parser("fetch-models", help="download, verify (sha256) and install weights")
     fetch.add_argument("names", nargs="*", help="models to fetch (default: all)")
@@ -61,17 +72,15 @@ def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     env = dict(os.environ)
-    env.setdefault("ALPHACDN_DATA_DIR", "./data")
-    for flag, var in (
-        ("host", "ALPHACDN_HOST"),
-        ("port", "ALPHACDN_PORT"),
-        ("data_dir", "ALPHACDN_DATA_DIR"),
-        ("workers", "ALPHACDN_WORKERS"),
-    ):
-        value = getattr(args, flag)
-        if value is not None:
-            env[var] = str(value)
+    for var in VARIABLES:
+        # a flag is its variable given on the command line: parsed and checked the same way
+        value = getattr(args, (var.flag or "").lstrip("-").replace("-", "_"), None)
+        if var.flag and var.env and value is not None:
+            env[var.env] = value
     settings = _settings(env)
+    refusal = settings.dev_keys_refusal()
+    if refusal:
+        sys.exit(f"alphacdn: {refusal}")
     # worker processes rebuild the same settings from the environment
     os.environ.update({k: v for k, v in env.items() if k.startswith("ALPHACDN_")})
     settings.cache.root.mkdir(parents=True, exist_ok=True)
@@ -120,7 +129,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         sys.exit(main_remove_bg(argv[1:]))
     args = _parser().parse_args(argv)
-    os.environ.setdefault("ALPHACDN_DATA_DIR", "./data")
     match args.command:
         case "serve":
             _serve(args)

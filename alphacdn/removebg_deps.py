@@ -32,7 +32,7 @@ class AppRemoveBgDeps:
         self.services = services
         self.mattes = mattes
         http = services.settings.http
-        keys = {k: ApiKey(k, credits=http.removebg_default_credits) for k in http.api_keys}
+        keys: dict[str, ApiKey] = {}  # never the upload api_keys: browsers see those
         for key, conf in http.removebg_keys.items():
             keys[key] = ApiKey(
                 key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -15,10 +16,25 @@ log = logging.getLogger("alphacdn")
 _JSON_PREFIXES = ("/v1_1/",)
 
 
-def _header_safe(text: str) -> str:
-    """Header values: one line of ASCII (non-ASCII is escaped, e.g. \\xe9)."""
-    flat = text.replace("\r", " ").replace("\n", " ")
-    return flat.encode("ascii", "backslashreplace").decode("ascii")
+#: the longest echo of user text in a header or log line
+MAX_ECHO = 300
+_UNSAFE = re.compile(r"[^\x20-\x7e]")
+
+
+def safe_text(text: str, limit: int = MAX_ECHO) -> str:
+    """`text` (which may echo a request) as one line of printable ASCII for a header value or
+    a log line: control characters and non-ASCII escaped (`\\x00`, `\\n`, `\\xe9`), cut to
+    `limit` in the middle.
+
+    uvicorn (h11) refuses a header value with a control character and drops the connection
+    without an answer, and a newline in a log line forges a second one.
+    """
+    flat = _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    if len(flat) <= limit:
+        return flat
+    # cut in the middle: the start names the component, the end often says what is wrong
+    tail = limit // 3
+    return flat[: limit - 3 - tail] + "..." + flat[-tail:]
 
 
 def error_response(request: Request, exc: CdnError) -> Response:
@@ -27,15 +43,15 @@ def error_response(request: Request, exc: CdnError) -> Response:
         log.info(
             "%s %s → %s %s (%s)",
             request.method,
-            request.url.path,
+            safe_text(request.url.path),
             exc.status,
-            exc.public,
-            exc.detail,
+            safe_text(exc.public),
+            safe_text(exc.detail),
         )
     headers = dict(exc.headers)
     if request.url.path.startswith(_JSON_PREFIXES):
         return JSONResponse({"error": {"message": exc.public}}, exc.status, headers=headers)
-    headers["X-Cld-Error"] = _header_safe(exc.public)
+    headers["X-Cld-Error"] = safe_text(exc.public)
     headers.setdefault("Cache-Control", "no-store")
     return PlainTextResponse(exc.public + "\n", exc.status, headers=headers)
 
@@ -47,9 +63,15 @@ async def cdn_error_handler(request: Request, exc: Exception) -> Response:
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     """Last resort: log the traceback, answer 500 without leaking internals."""
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    log.exception("unhandled error on %s %s", request.method, safe_text(request.url.path))
     err = CdnError("Internal error; see the server log")
     return error_response(request, err)
 
 
-__all__ = ["cdn_error_handler", "error_response", "unexpected_error_handler"]
+__all__ = [
+    "MAX_ECHO",
+    "cdn_error_handler",
+    "error_response",
+    "safe_text",
+    "unexpected_error_handler",
+]

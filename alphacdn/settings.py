@@ -1,53 +1,280 @@
-"""One settings object, read once from `ALPHACDN_*` variables (and an optional TOML file).
+"""One settings object, read once from `ALPHACDN_*` variables and an optional TOML file.
 
-`Settings.from_env(os.environ)` validates every field and names the bad variable.
-`create_app(settings)` is the only reader; nothing else imports `os.environ`.
+`Settings.from_env(os.environ)` validates every field, names a bad or unknown variable (or TOML
+key) and says what its value should have been. `create_app(settings)` is the only reader;
+nothing else imports `os.environ`.
 
-The table below is the single source of the CLI `--help` text and the README table.
+Each setting is one `Var`: its variable, TOML key, CLI flag, parser and help. The dataclass
+field that holds the value carries its `Var` (`metadata`), so a variable knows where it lands
+and code that needs a variable's name imports it (`CACHE_SIZE.name`) instead of searching.
+The same declarations print `--help` and the README table.
 """
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-#: The documented development key pair. Change it (ALPHACDN_API_KEY / ALPHACDN_API_SECRET)
-#: before exposing the server anywhere.
+from alphacdn import setting_values as v
+
+T = TypeVar("T")
+
+PREFIX = "ALPHACDN_"
+
+#: The documented development key pair and remove.bg key: live on loopback only, unless
+#: ALPHACDN_ALLOW_DEV_KEYS says otherwise (see `Settings.dev_keys_refusal`).
 DEV_API_KEY = "123456789012345"
 DEV_API_SECRET = "alphacdn-dev-secret"
+DEV_REMOVEBG_KEY = "alphacdn-dev-removebg-key"
 
+#: `ALPHACDN_*` names that are not server settings, so `from_env` lets them pass
+NOT_SETTINGS: Mapping[str, str] = {
+    "ALPHACDN_TEST_MODELS_DIR": "the test suite's models dir (tests/conftest.py)",
+    "ALPHACDN_UPDATE_GOLDEN": "refresh the golden images (tests)",
+    "ALPHACDN_REMOVEBG_API_KEY": "the key `alphacdn remove-bg` sends (a client setting)",
+}
 
-#: the longest ALPHACDN_MATTE_WAIT accepted: a held request keeps its connection open
-MAX_MATTE_WAIT = 120.0
+_VAR = "alphacdn.var"
 
 
 class SettingsError(ValueError):
-    """A bad setting; the message names the `ALPHACDN_*` variable."""
+    """A bad setting; the message names the `ALPHACDN_*` variable or TOML key."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Var(Generic[T]):
+    """One setting: its `ALPHACDN_*` variable (None: TOML only), TOML key, parser, help."""
+
+    env: str | None
+    parse: Callable[[str], T]
+    help: str
+    flag: str | None = None
+    #: the TOML key; default: the variable without its prefix, lower-case
+    toml: str = ""
+    #: a TOML value → T (default: the value as text, through `parse`)
+    parse_toml: Callable[[object], T] | None = None
+    #: how the default is shown in --help and the README (default: the value itself)
+    shown_default: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The TOML key."""
+        return self.toml or (self.env or "").removeprefix(PREFIX).lower()
+
+    @property
+    def name(self) -> str:
+        """How messages name this setting: `ALPHACDN_CACHE_SIZE`, or the TOML key."""
+        return self.env or f"{self.key} (ALPHACDN_CONFIG)"
+
+    @property
+    def meta(self) -> Mapping[str, Any]:
+        """`field(metadata=...)` of the dataclass field that holds this setting."""
+        return {_VAR: self}
+
+    def read(self, raw: str) -> T:
+        """The value of this variable; SettingsError in the user's terms."""
+        try:
+            return self.parse(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{self.name}: {raw!r} is not {exc}") from None
+
+    def read_toml(self, value: object, source: Path) -> T:
+        """The value of this TOML key; SettingsError naming the file and key."""
+        try:
+            if self.parse_toml is not None:
+                return self.parse_toml(value)
+            return self.parse(v.scalar_text(value))
+        except ValueError as exc:
+            raise SettingsError(f"{source}: {self.key} = {value!r} is not {exc}") from None
+
+
+# ---- the settings, by part -------------------------------------------------------------
+
+HOST = Var("ALPHACDN_HOST", v.text, "address to bind", "--host")
+PORT = Var("ALPHACDN_PORT", v.port, "port to bind", "--port")
+WORKERS = Var("ALPHACDN_WORKERS", v.count, "worker processes", "--workers")
+CLOUD_NAME = Var(
+    "ALPHACDN_CLOUD_NAME",
+    v.clouds,
+    "cloud name(s) served, comma-separated; the first is the default",
+    toml="clouds",
+)
+API_KEYS = Var(
+    None,
+    v.string_table("a non-empty table of api_key = api_secret", nonempty=True),
+    "upload/admin key pairs: a table of api_key = api_secret",
+    toml="api_keys",
+    parse_toml=v.string_table("a non-empty table of api_key = api_secret", nonempty=True),
+)
+STRICT_TRANSFORMATIONS = Var(
+    "ALPHACDN_STRICT_TRANSFORMATIONS",
+    v.boolean,
+    "only signed, named or eager transformations are served (others: 401)",
+)
+MAX_UPLOAD_BYTES = Var(
+    "ALPHACDN_MAX_UPLOAD_BYTES",
+    v.size,
+    "largest accepted upload body (e.g. 100MB)",
+    shown_default="100MB",
+)
+ALLOW_REMOTE_UPLOAD = Var(
+    "ALPHACDN_ALLOW_REMOTE_UPLOAD",
+    v.boolean,
+    "accept `file=https://…` uploads (fetched by the server)",
+)
+ALLOW_PRIVATE_URLS = Var(
+    "ALPHACDN_ALLOW_PRIVATE_URLS",
+    v.boolean,
+    "let remote fetches and webhooks reach loopback / private / link-local addresses",
+)
+UNVERSIONED_MAX_AGE = Var(
+    "ALPHACDN_UNVERSIONED_MAX_AGE",
+    v.natural,
+    "Cache-Control max-age (s) for URLs without a version",
+)
+REMOVEBG_KEYS = Var(
+    "ALPHACDN_REMOVEBG_KEYS",
+    v.removebg_keys,
+    "remove.bg API keys (X-Api-Key), comma-separated; in TOML a table with each key's "
+    "credits, free_calls, rate_limit. Never the upload api_key",
+    parse_toml=v.removebg_keys_table,
+    shown_default=DEV_REMOVEBG_KEY,
+)
+REMOVEBG_DEFAULT_CREDITS = Var(
+    "ALPHACDN_REMOVEBG_DEFAULT_CREDITS",
+    v.credits,
+    "credits of a remove.bg key whose allowance does not say",
+)
+ALLOW_DEV_KEYS = Var(
+    "ALPHACDN_ALLOW_DEV_KEYS",
+    v.boolean,
+    "serve the documented development keys on a non-loopback address anyway",
+)
+
+DATA_DIR = Var(
+    "ALPHACDN_DATA_DIR",
+    v.path,
+    "data dir: originals/, derived/ cache, state/ (and models/ by default)",
+    "--data-dir",
+)
+CACHE_SIZE = Var(
+    "ALPHACDN_CACHE_SIZE",
+    v.size,
+    "size bound of the derived + matte cache (e.g. 2GB); originals are never evicted",
+    shown_default="2GB",
+)
+
+MAX_SOURCE_PIXELS = Var(
+    "ALPHACDN_MAX_SOURCE_PIXELS",
+    v.pixels,
+    "largest source image accepted, checked from the header (e.g. 50MP)",
+    shown_default="50MP",
+)
+VIPS_CONCURRENCY = Var("ALPHACDN_VIPS_CONCURRENCY", v.count, "libvips threads per operation")
+VIPS_CACHE_MB = Var("ALPHACDN_VIPS_CACHE_MB", v.natural, "libvips operation cache (MB, 0 = off)")
+RENDER_THREADS = Var(
+    "ALPHACDN_RENDER_THREADS", v.count, "renders running at once per worker process"
+)
+NAMED_TRANSFORMATIONS = Var(
+    None,
+    v.string_table("a table of name = transformation"),
+    "named transformations (`t_<name>`): a table of name = transformation",
+    toml="named_transformations",
+    parse_toml=v.string_table("a table of name = transformation"),
+)
+
+MODELS_DIR = Var(
+    "ALPHACDN_MODELS_DIR",
+    v.path,
+    "where `alphacdn fetch-models` puts model weights",
+    shown_default="<data dir>/models",
+)
+MODEL = Var("ALPHACDN_MODEL", v.text, "background-removal model (see `alphacdn models`)")
+ORT_THREADS = Var("ALPHACDN_ORT_THREADS", v.count, "onnxruntime intra-op threads per session")
+WARM_UP = Var(
+    "ALPHACDN_WARM_UP",
+    v.boolean,
+    "load the model and run one inference at startup, so the first matte does not pay it "
+    "(isnet: ~0.5 GB more resident from the start)",
+)
+USER_MODEL_PATH = Var(
+    "ALPHACDN_USER_MODEL_PATH",
+    v.path,
+    "your own ONNX matting model (registered as model `user`)",
+)
+USER_MODEL_SIZE = Var("ALPHACDN_USER_MODEL_SIZE", v.count, "input size (square) of the user model")
+USER_MODEL_MEAN = Var(
+    "ALPHACDN_USER_MODEL_MEAN",
+    v.floats3,
+    "per-channel mean of the user model on 0..1 input, e.g. 0.485,0.456,0.406",
+)
+USER_MODEL_STD = Var(
+    "ALPHACDN_USER_MODEL_STD", v.floats3, "per-channel std of the user model on 0..1 input"
+)
+
+QUEUE_MAX = Var(
+    "ALPHACDN_QUEUE_MAX",
+    v.count,
+    "max queued + running matte jobs (beyond: 503 + Retry-After)",
+)
+JOB_CONCURRENCY = Var("ALPHACDN_JOB_CONCURRENCY", v.count, "matte jobs running at once per process")
+JOB_LEASE_SECONDS = Var(
+    "ALPHACDN_JOB_LEASE_SECONDS",
+    v.count,
+    "a running job not heard from for this long is re-queued",
+)
+MATTE_WAIT = Var(
+    "ALPHACDN_MATTE_WAIT",
+    v.wait_seconds,
+    "seconds a delivery request for a matte in progress may wait for it before answering "
+    "423 (0 = at once, as Cloudinary does; e.g. 20 lets an <img> get the cut-out)",
+)
+
+JOB_POLL_SECONDS = Var(
+    "ALPHACDN_JOB_POLL_SECONDS",
+    v.poll_seconds,
+    "how often an idle job runner looks for jobs queued by other worker processes",
+)
+TASK_RETENTION_SECONDS = Var(
+    "ALPHACDN_TASK_RETENTION_SECONDS",
+    v.count,
+    "finished /v2/tasks tasks and their files are deleted this long after they finish",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
+    host: str = field(default="127.0.0.1", metadata=HOST.meta)
+    port: int = field(default=8000, metadata=PORT.meta)
+    workers: int = field(default=1, metadata=WORKERS.meta)
     #: cloud names served by this instance; the first is the default
-    clouds: tuple[str, ...] = ("demo",)
-    #: api_key -> api_secret
-    api_keys: Mapping[str, str] = field(default_factory=lambda: {DEV_API_KEY: DEV_API_SECRET})
-    strict_transformations: bool = False
-    max_upload_bytes: int = 100 * 1024 * 1024
-    allow_remote_upload: bool = False
+    clouds: tuple[str, ...] = field(default=("demo",), metadata=CLOUD_NAME.meta)
+    #: api_key -> api_secret (ALPHACDN_API_KEY / _API_SECRET put a pair first)
+    api_keys: Mapping[str, str] = field(
+        default_factory=lambda: {DEV_API_KEY: DEV_API_SECRET}, metadata=API_KEYS.meta
+    )
+    strict_transformations: bool = field(default=False, metadata=STRICT_TRANSFORMATIONS.meta)
+    max_upload_bytes: int = field(default=100 * 1024**2, metadata=MAX_UPLOAD_BYTES.meta)
+    allow_remote_upload: bool = field(default=False, metadata=ALLOW_REMOTE_UPLOAD.meta)
     #: allow fetching upload/remote URLs that resolve to loopback/private networks
-    allow_private_urls: bool = False
+    allow_private_urls: bool = field(default=False, metadata=ALLOW_PRIVATE_URLS.meta)
     #: Cache-Control max-age for unversioned URLs
-    unversioned_max_age: int = 3600
-    #: remove.bg-style API allowances per X-Api-Key (credits, free_calls, rate_limit); every
-    #: upload api_key is also a removebg key with the defaults below unless listed here
-    removebg_keys: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    removebg_default_credits: float = 10_000.0
+    unversioned_max_age: int = field(default=3600, metadata=UNVERSIONED_MAX_AGE.meta)
+    #: remove.bg-style API keys (X-Api-Key) -> allowance (credits, free_calls, rate_limit);
+    #: their own keys, never the upload api_key (which browsers see)
+    removebg_keys: Mapping[str, Mapping[str, float]] = field(
+        default_factory=lambda: {DEV_REMOVEBG_KEY: {}}, metadata=REMOVEBG_KEYS.meta
+    )
+    removebg_default_credits: float = field(
+        default=10_000.0, metadata=REMOVEBG_DEFAULT_CREDITS.meta
+    )
+    #: serve the documented development keys on a non-loopback address anyway
+    allow_dev_keys: bool = field(default=False, metadata=ALLOW_DEV_KEYS.meta)
 
     @property
     def api_secret(self) -> str:
@@ -60,9 +287,9 @@ class HttpSettings:
 
 @dataclass(frozen=True, slots=True)
 class CacheSettings:
-    root: Path = Path("./data")
+    root: Path = field(default=Path("./data"), metadata=DATA_DIR.meta)
     #: size bound of the derived + matte cache (originals are never evicted)
-    size_limit_bytes: int = 2 * 1024**3
+    size_limit_bytes: int = field(default=2 * 1024**3, metadata=CACHE_SIZE.meta)
 
     @property
     def originals_dir(self) -> Path:
@@ -79,47 +306,53 @@ class CacheSettings:
 
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
-    max_source_pixels: int = 50_000_000
+    max_source_pixels: int = field(default=50_000_000, metadata=MAX_SOURCE_PIXELS.meta)
     #: libvips worker threads per operation
-    vips_concurrency: int = 2
+    vips_concurrency: int = field(default=2, metadata=VIPS_CONCURRENCY.meta)
     #: libvips operation cache size in MB (0 disables it)
-    vips_cache_mb: int = 100
+    vips_cache_mb: int = field(default=100, metadata=VIPS_CACHE_MB.meta)
     #: how many renders run at once per process (pixel work runs in threads)
-    render_threads: int = 2
+    render_threads: int = field(default=2, metadata=RENDER_THREADS.meta)
     #: named transformations from the config file: name -> chain
-    named_transformations: Mapping[str, str] = field(default_factory=dict)
+    named_transformations: Mapping[str, str] = field(
+        default_factory=dict, metadata=NAMED_TRANSFORMATIONS.meta
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class ModelSettings:
-    models_dir: Path = Path("./data/models")
-    default_model: str = "isnet"
+    models_dir: Path = field(default=Path("./data/models"), metadata=MODELS_DIR.meta)
+    default_model: str = field(default="isnet", metadata=MODEL.meta)
     #: onnxruntime intra-op threads per session
-    ort_threads: int = 2
+    ort_threads: int = field(default=2, metadata=ORT_THREADS.meta)
     #: create the default model's session and run one inference at startup (in the background)
-    warm_up: bool = False
+    warm_up: bool = field(default=False, metadata=WARM_UP.meta)
     #: optional user model: path to an ONNX file, with its input size and normalisation
-    user_model_path: Path | None = None
-    user_model_size: int = 1024
-    user_model_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    user_model_std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    user_model_path: Path | None = field(default=None, metadata=USER_MODEL_PATH.meta)
+    user_model_size: int = field(default=1024, metadata=USER_MODEL_SIZE.meta)
+    user_model_mean: tuple[float, float, float] = field(
+        default=(0.5, 0.5, 0.5), metadata=USER_MODEL_MEAN.meta
+    )
+    user_model_std: tuple[float, float, float] = field(
+        default=(1.0, 1.0, 1.0), metadata=USER_MODEL_STD.meta
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class JobSettings:
     #: maximum queued + running matte jobs; beyond that requests get 503
-    queue_max: int = 64
+    queue_max: int = field(default=64, metadata=QUEUE_MAX.meta)
     #: matte jobs run at once per process (one inference at a time is the design)
-    concurrency: int = 1
+    concurrency: int = field(default=1, metadata=JOB_CONCURRENCY.meta)
     #: a running job's lease; renewed every third of it, so only a dead process lets it lapse
-    lease_seconds: int = 30
+    lease_seconds: int = field(default=30, metadata=JOB_LEASE_SECONDS.meta)
     #: how long a delivery request for a matte in progress may wait for it before answering
     #: 423 (0 = at once, as Cloudinary does)
-    matte_wait_seconds: float = 0.0
+    matte_wait_seconds: float = field(default=0.0, metadata=MATTE_WAIT.meta)
     #: how often an idle job runner looks for jobs submitted by other worker processes
-    poll_seconds: float = 0.25
+    poll_seconds: float = field(default=0.25, metadata=JOB_POLL_SECONDS.meta)
     #: finished `/v2/tasks` tasks (record, input and result files) are removed after this long
-    task_retention_seconds: int = 7 * 24 * 3600
+    task_retention_seconds: int = field(default=7 * 24 * 3600, metadata=TASK_RETENTION_SECONDS.meta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,376 +379,177 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Build settings from `ALPHACDN_*` variables; raise SettingsError naming a bad one."""
-        s = cls()
+        """Build settings from `ALPHACDN_*` variables and the TOML file `ALPHACDN_CONFIG` names
+        (variables win); raise SettingsError naming a bad or unknown one."""
+        _check_names(env)
+        given: dict[Var[Any], Any] = {}
         config_path = env.get("ALPHACDN_CONFIG")
         if config_path:
-            s = _apply_config_file(s, Path(config_path))
-        data_dir = env.get("ALPHACDN_DATA_DIR")
-        if data_dir:
-            base = cls.for_data_dir(Path(data_dir))
-            s = replace(s, cache=replace(s.cache, root=base.cache.root))
-            if "ALPHACDN_MODELS_DIR" not in env:
-                s = replace(s, models=replace(s.models, models_dir=base.models.models_dir))
+            given.update(_read_config(Path(config_path)))
         for var in VARIABLES:
-            raw = env.get(var.name)
-            if raw is None or raw == "":
-                continue
-            try:
-                value = var.parse(raw)
-            except (ValueError, TypeError) as exc:
-                raise SettingsError(f"{var.name}={raw!r}: {exc}") from None
-            s = var.apply(s, value)
+            raw = env.get(var.env or "")
+            if raw:  # an empty variable means "not set", as in shells
+                given[var] = var.read(raw)
         if env.get("ALPHACDN_API_KEY") and env.get("ALPHACDN_API_SECRET"):
-            keys = dict(s.http.api_keys)
-            keys.pop(DEV_API_KEY, None)
-            keys = {env["ALPHACDN_API_KEY"]: env["ALPHACDN_API_SECRET"], **keys}
-            s = replace(s, http=replace(s.http, api_keys=keys))
+            keys = {k: s for k, s in given.get(API_KEYS, {}).items() if k != DEV_API_KEY}
+            given[API_KEYS] = {env["ALPHACDN_API_KEY"]: env["ALPHACDN_API_SECRET"], **keys}
         elif env.get("ALPHACDN_API_KEY") or env.get("ALPHACDN_API_SECRET"):
             raise SettingsError("ALPHACDN_API_KEY and ALPHACDN_API_SECRET must be set together")
-        return s
+        if DATA_DIR in given and MODELS_DIR not in given:
+            given[MODELS_DIR] = given[DATA_DIR] / "models"
+        return _build(given)
+
+    def dev_keys_refusal(self) -> str | None:
+        """Why these settings must not be served, if the documented development keys would be
+        live on a non-loopback address (None when they may)."""
+        if self.http.allow_dev_keys or _is_loopback(self.http.host):
+            return None
+        to_set = []
+        if DEV_API_KEY in self.http.api_keys:
+            to_set.append("ALPHACDN_API_KEY and ALPHACDN_API_SECRET")
+        if DEV_REMOVEBG_KEY in self.http.removebg_keys:
+            to_set.append(REMOVEBG_KEYS.name)
+        if not to_set:
+            return None
+        return (
+            f"refusing to serve the documented development keys on {self.http.host}: "
+            f"set {', '.join(to_set)} (or api_keys / removebg_keys in ALPHACDN_CONFIG), "
+            f"bind a loopback address, or set {ALLOW_DEV_KEYS.name}=true to serve them anyway"
+        )
 
 
-def _bool(raw: str) -> bool:
-    v = raw.strip().lower()
-    if v in ("1", "true", "yes", "on"):
-        return True
-    if v in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("expected true/false")
+def _places() -> tuple[tuple[str, str, Var[Any]], ...]:
+    """(part, attribute, Var) of every setting, read off the dataclass fields."""
+    found = []
+    defaults = Settings()
+    for part in fields(Settings):
+        for f in fields(getattr(defaults, part.name)):
+            var = f.metadata.get(_VAR)
+            if var is None:  # every field is a setting; declare its Var
+                raise TypeError(f"Settings.{part.name}.{f.name} has no Var")
+            found.append((part.name, f.name, var))
+    return tuple(found)
 
 
-def _positive_int(raw: str) -> int:
-    v = int(raw)
-    if v < 1:
-        raise ValueError("must be ≥ 1")
-    return v
-
-
-def _size(raw: str) -> int:
-    """`1024`, `500MB`, `2GB`, `10MiB`."""
-    t = raw.strip().upper().replace("IB", "B")
-    for suffix, mul in (("KB", 1024), ("MB", 1024**2), ("GB", 1024**3), ("TB", 1024**4)):
-        if t.endswith(suffix):
-            return int(float(t[: -len(suffix)]) * mul)
-    if t.endswith("B"):
-        t = t[:-1]
-    return _positive_int(t)
-
-
-def _wait_seconds(raw: str) -> float:
-    v = float(raw)
-    if not 0 <= v <= MAX_MATTE_WAIT:
-        raise ValueError(f"seconds in 0..{MAX_MATTE_WAIT:g}")
-    return v
-
-
-def _poll_seconds(raw: str) -> float:
-    v = float(raw)
-    if not 0.01 <= v <= 60:
-        raise ValueError("seconds in 0.01..60")
-    return v
-
-
-def _pixels(raw: str) -> int:
-    """`50000000` or `50MP`."""
-    t = raw.strip().upper()
-    if t.endswith("MP"):
-        return int(float(t[:-2]) * 1_000_000)
-    return _positive_int(t)
-
-
-def _clouds(raw: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in raw.split(",") if n.strip())
-    if not names or not all(n.replace("-", "").replace("_", "").isalnum() for n in names):
-        raise ValueError("comma-separated cloud names of letters, digits, - and _")
-    return names
-
-
-def _floats3(raw: str) -> tuple[float, float, float]:
-    parts = [float(p) for p in raw.split(",")]
-    if len(parts) != 3:
-        raise ValueError("expected three comma-separated numbers")
-    return (parts[0], parts[1], parts[2])
-
-
-@dataclass(frozen=True, slots=True)
-class Variable:
-    """One `ALPHACDN_*` variable: its CLI flag, help text and where it lands in Settings."""
-
-    name: str
-    part: str
-    attr: str
-    parse: Callable[[str], Any]
-    help: str
-    flag: str | None = None
-
-    def apply(self, s: Settings, value: Any) -> Settings:
-        part = getattr(s, self.part)
-        return replace(s, **{self.part: replace(part, **{self.attr: value})})
-
-    def default(self) -> Any:
-        return getattr(getattr(Settings(), self.part), self.attr)
-
-
-VARIABLES: tuple[Variable, ...] = (
-    Variable("ALPHACDN_HOST", "http", "host", str, "address to bind", "--host"),
-    Variable("ALPHACDN_PORT", "http", "port", int, "port to bind", "--port"),
-    Variable("ALPHACDN_WORKERS", "http", "workers", _positive_int, "worker processes", "--workers"),
-    Variable(
-        "ALPHACDN_CLOUD_NAME",
-        "http",
-        "clouds",
-        _clouds,
-        "cloud name(s) served, comma-separated; the first is the default",
-    ),
-    Variable(
-        "ALPHACDN_STRICT_TRANSFORMATIONS",
-        "http",
-        "strict_transformations",
-        _bool,
-        "only signed, named or eager transformations are served (others: 401)",
-    ),
-    Variable(
-        "ALPHACDN_MAX_UPLOAD_BYTES",
-        "http",
-        "max_upload_bytes",
-        _size,
-        "largest accepted upload body (e.g. 100MB)",
-    ),
-    Variable(
-        "ALPHACDN_ALLOW_REMOTE_UPLOAD",
-        "http",
-        "allow_remote_upload",
-        _bool,
-        "accept `file=https://…` uploads (fetched by the server)",
-    ),
-    Variable(
-        "ALPHACDN_ALLOW_PRIVATE_URLS",
-        "http",
-        "allow_private_urls",
-        _bool,
-        "let remote fetches and webhooks reach loopback / private / link-local addresses",
-    ),
-    Variable(
-        "ALPHACDN_UNVERSIONED_MAX_AGE",
-        "http",
-        "unversioned_max_age",
-        int,
-        "Cache-Control max-age (s) for URLs without a version",
-    ),
-    Variable(
-        "ALPHACDN_DATA_DIR",
-        "cache",
-        "root",
-        Path,
-        "data dir: originals/, derived/ cache, state/ (and models/ by default)",
-        "--data-dir",
-    ),
-    Variable(
-        "ALPHACDN_CACHE_SIZE",
-        "cache",
-        "size_limit_bytes",
-        _size,
-        "size bound of the derived + matte cache (e.g. 2GB); originals are never evicted",
-    ),
-    Variable(
-        "ALPHACDN_MAX_SOURCE_PIXELS",
-        "engine",
-        "max_source_pixels",
-        _pixels,
-        "largest source image accepted, checked from the header (e.g. 50MP)",
-    ),
-    Variable(
-        "ALPHACDN_VIPS_CONCURRENCY",
-        "engine",
-        "vips_concurrency",
-        _positive_int,
-        "libvips threads per operation",
-    ),
-    Variable(
-        "ALPHACDN_VIPS_CACHE_MB",
-        "engine",
-        "vips_cache_mb",
-        int,
-        "libvips operation cache (MB, 0 = off)",
-    ),
-    Variable(
-        "ALPHACDN_RENDER_THREADS",
-        "engine",
-        "render_threads",
-        _positive_int,
-        "renders running at once per worker process",
-    ),
-    Variable(
-        "ALPHACDN_MODELS_DIR",
-        "models",
-        "models_dir",
-        Path,
-        "where `alphacdn fetch-models` puts model weights",
-    ),
-    Variable(
-        "ALPHACDN_MODEL",
-        "models",
-        "default_model",
-        str,
-        "background-removal model (see `alphacdn models`)",
-    ),
-    Variable(
-        "ALPHACDN_ORT_THREADS",
-        "models",
-        "ort_threads",
-        _positive_int,
-        "onnxruntime intra-op threads per session",
-    ),
-    Variable(
-        "ALPHACDN_WARM_UP",
-        "models",
-        "warm_up",
-        _bool,
-        "load the model and run one inference at startup, so the first matte does not pay it "
-        "(isnet: ~0.5 GB more resident from the start)",
-    ),
-    Variable(
-        "ALPHACDN_USER_MODEL_PATH",
-        "models",
-        "user_model_path",
-        Path,
-        "your own ONNX matting model (registered as model `user`)",
-    ),
-    Variable(
-        "ALPHACDN_USER_MODEL_SIZE",
-        "models",
-        "user_model_size",
-        _positive_int,
-        "input size (square) of the user model",
-    ),
-    Variable(
-        "ALPHACDN_USER_MODEL_MEAN",
-        "models",
-        "user_model_mean",
-        _floats3,
-        "per-channel mean of the user model on 0..1 input, e.g. 0.485,0.456,0.406",
-    ),
-    Variable(
-        "ALPHACDN_USER_MODEL_STD",
-        "models",
-        "user_model_std",
-        _floats3,
-        "per-channel std of the user model on 0..1 input",
-    ),
-    Variable(
-        "ALPHACDN_QUEUE_MAX",
-        "jobs",
-        "queue_max",
-        _positive_int,
-        "max queued + running matte jobs (beyond: 503 + Retry-After)",
-    ),
-    Variable(
-        "ALPHACDN_JOB_CONCURRENCY",
-        "jobs",
-        "concurrency",
-        _positive_int,
-        "matte jobs running at once per process",
-    ),
-    Variable(
-        "ALPHACDN_MATTE_WAIT",
-        "jobs",
-        "matte_wait_seconds",
-        _wait_seconds,
-        "seconds a delivery request for a matte in progress may wait for it before answering "
-        "423 (0 = at once, as Cloudinary does; e.g. 20 lets an <img> get the cut-out)",
-    ),
-    Variable(
-        "ALPHACDN_JOB_LEASE_SECONDS",
-        "jobs",
-        "lease_seconds",
-        _positive_int,
-        "a running job not heard from for this long is re-queued",
-    ),
-    Variable(
-        "ALPHACDN_JOB_POLL_SECONDS",
-        "jobs",
-        "poll_seconds",
-        _poll_seconds,
-        "how often an idle job runner looks for jobs queued by other worker processes",
-    ),
-    Variable(
-        "ALPHACDN_TASK_RETENTION_SECONDS",
-        "jobs",
-        "task_retention_seconds",
-        _positive_int,
-        "finished /v2/tasks tasks and their files are deleted this long after they finish",
-    ),
+#: (part, attribute, Var) of every setting, in declaration order
+PLACES = _places()
+#: every setting that has an `ALPHACDN_*` variable
+VARIABLES: tuple[Var[Any], ...] = tuple(var for _, _, var in PLACES if var.env)
+#: every variable `from_env` reads (the key pair and the config file are not fields)
+KNOWN_NAMES = frozenset(
+    {var.env for var in VARIABLES if var.env}
+    | {"ALPHACDN_API_KEY", "ALPHACDN_API_SECRET", "ALPHACDN_CONFIG"}
 )
+_BY_KEY: Mapping[str, Var[Any]] = {var.key: var for _, _, var in PLACES}
 
 
-def _apply_config_file(s: Settings, path: Path) -> Settings:
-    """Read the TOML config file: more clouds, key pairs and named transformations.
+def _build(given: Mapping[Var[Any], Any]) -> Settings:
+    s = Settings()
+    changes: dict[str, dict[str, Any]] = {}
+    for part, attr, var in PLACES:
+        if var in given:
+            changes.setdefault(part, {})[attr] = given[var]
+    return replace(s, **{p: replace(getattr(s, p), **c) for p, c in changes.items()})
 
-    ```toml
-    clouds = ["demo", "shop"]
-    [api_keys]
-    "111111111111111" = "secret-one"
-    [named_transformations]
-    thumb = "c_fill,w_200,h_200/f_auto"
-    [removebg_keys."my-api-key"]
-    credits = 500
-    free_calls = 50
-    rate_limit = 500   # megapixel-weighted images per minute
-    ```
-    """
+
+def _unknown(name: str, known: list[str]) -> str:
+    """`name`, with the known name it is probably a typo of."""
+    # compared without the shared prefix, which would make every pair look alike
+    bare = {k.removeprefix(PREFIX): k for k in known}
+    close = difflib.get_close_matches(name.removeprefix(PREFIX), list(bare), n=1)
+    return f"{name} (did you mean {bare[close[0]]}?)" if close else name
+
+
+def _check_names(env: Mapping[str, str]) -> None:
+    """Refuse `ALPHACDN_*` variables that are neither settings nor known non-settings."""
+    known = sorted(KNOWN_NAMES | NOT_SETTINGS.keys())
+    unknown = sorted(n for n in env if n.startswith(PREFIX) and n not in known)
+    if unknown:
+        names = ", ".join(_unknown(n, known) for n in unknown)
+        raise SettingsError(f"unknown variable {names}; `alphacdn serve --help` lists the settings")
+
+
+def _read_config(path: Path) -> dict[Var[Any], Any]:
+    """The settings of a TOML file: every key is a setting (see README)."""
     try:
         data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError(f"ALPHACDN_CONFIG={path}: {exc}") from None
-    http = s.http
-    if "clouds" in data:
-        clouds = data["clouds"]
-        if not isinstance(clouds, list) or not clouds:
-            raise SettingsError(f"ALPHACDN_CONFIG={path}: clouds must be a non-empty list")
-        http = replace(http, clouds=tuple(str(c) for c in clouds))
-    if "api_keys" in data:
-        keys = {str(k): str(v) for k, v in dict(data["api_keys"]).items()}
-        http = replace(
-            http,
-            api_keys={**keys, **{k: v for k, v in http.api_keys.items() if k != DEV_API_KEY}}
-            or keys,
-        )
-    if "removebg_keys" in data:
-        rb = {
-            str(k): {str(f): float(v) for f, v in dict(t).items()}
-            for k, t in dict(data["removebg_keys"]).items()
-        }
-        http = replace(http, removebg_keys=rb)
-    engine = s.engine
-    if "named_transformations" in data:
-        named = {str(k): str(v) for k, v in dict(data["named_transformations"]).items()}
-        engine = replace(engine, named_transformations=named)
-    return replace(s, http=http, engine=engine)
+    unknown = sorted(k for k in data if k not in _BY_KEY)
+    if unknown:
+        names = ", ".join(_unknown(k, sorted(_BY_KEY)) for k in unknown)
+        raise SettingsError(f"{path}: unknown key {names}; the README lists the settings")
+    return {_BY_KEY[k]: _BY_KEY[k].read_toml(value, path) for k, value in data.items()}
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere
+
+
+def _shown(part: str, attr: str, var: Var[Any]) -> str:
+    if var.shown_default is not None:
+        return var.shown_default
+    value = getattr(getattr(Settings(), part), attr)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        return ",".join(str(x) for x in value)
+    if isinstance(value, Mapping):
+        return ""
+    return str(value)
 
 
 def settings_help() -> str:
-    """A table of every variable with its default, for `--help` and README."""
+    """Every variable with its default, for `--help`."""
     lines = []
-    for var in VARIABLES:
-        default = var.default()
-        if isinstance(default, tuple):
-            default = ",".join(str(x) for x in default)
-        lines.append(f"  {var.name:<34} {var.help} (default: {default})")
+    for part, attr, var in PLACES:
+        if var.env:
+            lines.append(f"  {var.env:<34} {var.help} (default: {_shown(part, attr, var)})")
     lines.append(
         f"  {'ALPHACDN_API_KEY / _API_SECRET':<34} upload/admin key pair "
         f"(default dev pair: {DEV_API_KEY} / {DEV_API_SECRET})"
     )
-    lines.append(
-        f"  {'ALPHACDN_CONFIG':<34} TOML file: more clouds, key pairs, named transformations"
-    )
+    lines.append(f"  {'ALPHACDN_CONFIG':<34} TOML file; its keys are in the README (variables win)")
+    for _, _, var in PLACES:
+        if not var.env:
+            lines.append(f"  {var.key + ' (TOML only)':<34} {var.help}")
     return "\n".join(lines)
 
 
+def settings_markdown() -> str:
+    """The README's settings table (a test keeps the README equal to it)."""
+    rows = [
+        "| variable | TOML key | CLI flag | default | what |",
+        "|---|---|---|---|---|",
+    ]
+    for part, attr, var in PLACES:
+        env = f"`{var.env}`" if var.env else ""
+        flag = f"`{var.flag}`" if var.flag else ""
+        default = _shown(part, attr, var)
+        default = f"`{default}`" if default else ""
+        rows.append(f"| {env} | `{var.key}` | {flag} | {default} | {var.help} |")
+    rows.append(
+        f"| `ALPHACDN_API_KEY` / `ALPHACDN_API_SECRET` | | | `{DEV_API_KEY}` / "
+        f"`{DEV_API_SECRET}` | the upload/admin key pair (a documented **development** pair: "
+        "change it) |"
+    )
+    rows.append("| `ALPHACDN_CONFIG` | | | | TOML file: any key of this table |")
+    return "\n".join(rows)
+
+
 __all__ = [
+    "CACHE_SIZE",
     "DEV_API_KEY",
     "DEV_API_SECRET",
+    "DEV_REMOVEBG_KEY",
+    "NOT_SETTINGS",
     "VARIABLES",
     "CacheSettings",
     "EngineSettings",
@@ -524,5 +558,7 @@ __all__ = [
     "ModelSettings",
     "Settings",
     "SettingsError",
+    "Var",
     "settings_help",
+    "settings_markdown",
 ]

@@ -37,7 +37,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = Path(os.environ.get("BENCH_PHOTOS", "/work/shared/data/photos"))
-API_KEY = "123456789012345"
+API_KEY = "alphacdn-dev-removebg-key"  # the dev remove.bg key (settings.DEV_REMOVEBG_KEY)
 # not photos of the dev set: animated gif, deliberately truncated file, > 10 MP (PNG output limit)
 SKIP = {"earth-anim.gif", "truncated-street-bus.jpg", "large-13mp.jpg"}
 

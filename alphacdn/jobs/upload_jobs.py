@@ -27,6 +27,7 @@ from alphacdn.mattes import Mattes
 from alphacdn.net import send_webhook
 from alphacdn.services import Services
 from alphacdn.transform import canonical, parse_chain
+from alphacdn.transform.booleans import bool_param
 from alphacdn.transform.errors import CdnError, InvalidRequest
 from alphacdn.transform.steps import HINT_CLASSES, BackgroundRemoval
 from alphacdn.transform.values import Format
@@ -102,7 +103,7 @@ class UploadJobs:
                 or params.get("notification_url", ""),
                 "api_key": params.get("api_key", ""),
             }
-            is_async = str(params.get("eager_async", "")).lower() in ("1", "true")
+            is_async = bool_param("eager_async", params.get("eager_async", "false"))
             key = f"eager:{record.cloud}/{record.public_id}@{record.version}"
             if is_async:
                 await anyio.to_thread.run_sync(

@@ -6,13 +6,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from alphacdn.settings import VARIABLES
+from alphacdn.settings import CACHE_SIZE
 from alphacdn.transform.errors import InvalidImage
-
-#: the setting that sizes the matte cache (named in MatteTooLarge's message)
-CACHE_SIZE_VARIABLE = next(
-    v.name for v in VARIABLES if (v.part, v.attr) == ("cache", "size_limit_bytes")
-)
 
 
 def _size_text(n: float, *, round_up: bool = False) -> str:
@@ -35,7 +30,7 @@ class MatteTooLarge(InvalidImage):
     a later request can run it again once the cache accepts the matte."""
 
     def __init__(self, png_bytes: int, limit: int | None, cache_size: int) -> None:
-        name = CACHE_SIZE_VARIABLE
+        name = CACHE_SIZE.name
         accepts = needed = ""
         if limit is not None and limit > 0:
             ratio = cache_size / limit
@@ -57,4 +52,4 @@ class MatteTooLarge(InvalidImage):
         return isinstance(size, int) and (limit is None or size <= limit)
 
 
-__all__ = ["CACHE_SIZE_VARIABLE", "MatteTooLarge"]
+__all__ = ["MatteTooLarge"]

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from alphacdn.removebg.errors import bad_param
+from alphacdn.transform import booleans
 
 _LENGTH = re.compile(r"(-?\d+(?:\.\d+)?)\s*(px|%)?")
-_TRUE = frozenset({"true", "1", "yes", "on"})
-_FALSE = frozenset({"false", "0", "no", "off"})
 
 #: crop_margin caps per side, from the reference
 MAX_MARGIN_PX = 500
@@ -74,12 +73,12 @@ ORIGINAL_POSITION = Position(Placement.ORIGINAL)
 
 
 def parse_bool(name: str, raw: str) -> bool:
-    text = raw.strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise bad_param(name, f"Invalid value for {name}: expected true or false.", "invalid_boolean")
+    try:
+        return booleans.parse_bool(raw)
+    except ValueError:
+        raise bad_param(
+            name, f"Invalid value for {name}: expected true or false.", "invalid_boolean"
+        ) from None
 
 
 def parse_length(name: str, raw: str, *, negative: bool = False) -> Length:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from alphacdn.engine import negotiate_format
+from alphacdn.responses import safe_text
 from alphacdn.services import Services
 from alphacdn.transform import DeliveryRequest, Plan, canonical, parse_url, verify_url_signature
 from alphacdn.transform.errors import NotFound, Unauthorized
@@ -98,7 +99,7 @@ async def deliver(request: Request) -> Response:
         headers["Vary"] = "Accept"
     if Flag.ATTACHMENT in req.plan.output.flags:
         name = req.public_id.rsplit("/", 1)[-1] + "." + entry.extension
-        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        headers["Content-Disposition"] = f'attachment; filename="{safe_text(name)}"'
     if _etag_matches(request.headers.get("if-none-match"), entry.etag):
         return Response(
             status_code=304, headers={k: v for k, v in headers.items() if k != "Content-Type"}

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from alphacdn import engine
 from alphacdn.services import Services
 from alphacdn.transform import verify_api_signature
+from alphacdn.transform.booleans import bool_param
 from alphacdn.transform.errors import (
     InvalidImage,
     InvalidRequest,
@@ -38,10 +39,6 @@ from alphacdn.uploads import asset_json, read_body
 #: a signed request older than this is refused, as Cloudinary does ("Stale request")
 STALE_SECONDS = 3600
 _DATA_URI = re.compile(r"^data:([\w/+.-]+)?(;[\w-]+=[^;,]*)*;base64,(.*)$", re.S)
-
-
-def _truthy(v: Any) -> bool:
-    return str(v).lower() in ("1", "true", "yes")
 
 
 async def _form(request: Request, services: Services) -> tuple[dict[str, Any], bytes | None]:
@@ -156,7 +153,7 @@ async def upload(request: Request) -> Response:
     tags = params.get("tags") or []
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",") if t.strip()]
-    overwrite = _truthy(params.get("overwrite", "true"))
+    overwrite = bool_param("overwrite", params.get("overwrite", "true"))
     existing = await services.stat(cloud, public_id)
     if existing is not None and not overwrite:
         body = asset_json(request, services, existing)
@@ -176,7 +173,7 @@ async def upload(request: Request) -> Response:
     except ValueError as exc:  # unsafe public_id
         raise InvalidRequest(f"Invalid public_id: {exc}") from None
     changed = existing is not None and existing.etag != record.etag
-    if changed or _truthy(params.get("invalidate", "false")):
+    if changed or bool_param("invalidate", params.get("invalidate", "false")):
         # same bytes again: derived keys move with the version anyway, and the content-keyed
         # matte stays valid, so keep it rather than run the model again
         await services.invalidate(cloud, public_id)

@@ -18,7 +18,7 @@ import pyvips
 
 from alphacdn.cache import JobStore, LocalOriginals
 from alphacdn.mattes import KIND, MatteJob, content_matte_key
-from alphacdn.settings import DEV_API_KEY
+from alphacdn.settings import DEV_REMOVEBG_KEY
 from alphacdn.transform import BackgroundRemoval
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, upload_fixture
@@ -343,7 +343,7 @@ def test_matte_too_large_for_the_cache_spares_the_api_and_upload_removal(
             srv.url + "/v1.0/removebg",
             files={"image_file": ("tiger.jpg", TIGER.read_bytes(), "image/jpeg")},
             data={"size": "full", "format": "png", "type": "product"},
-            headers={"X-Api-Key": DEV_API_KEY},
+            headers={"X-Api-Key": DEV_REMOVEBG_KEY},
             timeout=120,
         )
         assert api.status_code == 200, api.text

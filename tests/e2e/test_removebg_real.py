@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import pyvips
 
-from alphacdn.settings import DEV_API_KEY
+from alphacdn.settings import DEV_REMOVEBG_KEY
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, upload_fixture
 from tests.e2e.server import Server
@@ -38,7 +38,7 @@ def test_removebg_then_cdn_share_one_matte(server: Server) -> None:
         server.url + "/v1.0/removebg",
         files={"image_file": ("tiger.jpg", TIGER.read_bytes(), "image/jpeg")},
         data={"size": "full", "format": "png"},
-        headers={"X-Api-Key": DEV_API_KEY},
+        headers={"X-Api-Key": DEV_REMOVEBG_KEY},
         timeout=120,
     )
     assert resp.status_code == 200, resp.text
@@ -61,7 +61,7 @@ def test_removebg_then_cdn_share_one_matte(server: Server) -> None:
         server.url + "/v1.0/removebg",
         files={"image_file": ("tiger.jpg", TIGER.read_bytes(), "image/jpeg")},
         data={"channels": "alpha"},
-        headers={"X-Api-Key": DEV_API_KEY},
+        headers={"X-Api-Key": DEV_REMOVEBG_KEY},
         timeout=120,
     )
     assert again.status_code == 200
@@ -70,14 +70,16 @@ def test_removebg_then_cdn_share_one_matte(server: Server) -> None:
 
 def test_removebg_errors_are_json(server: Server) -> None:
     resp = httpx.post(
-        server.url + "/v1.0/removebg", data={"size": "full"}, headers={"X-Api-Key": DEV_API_KEY}
+        server.url + "/v1.0/removebg",
+        data={"size": "full"},
+        headers={"X-Api-Key": DEV_REMOVEBG_KEY},
     )
     assert resp.status_code == 400
     assert resp.json()["errors"][0]["title"]
     assert httpx.post(server.url + "/v1.0/removebg").status_code == 403
     junk = httpx.post(
         server.url + "/v1.0/removebg",
-        headers={"X-Api-Key": DEV_API_KEY},
+        headers={"X-Api-Key": DEV_REMOVEBG_KEY},
         files={"image_file": ("x.jpg", b"not an image", "image/jpeg")},
     )
     assert junk.status_code == 400
