@@ -17,7 +17,7 @@ import pyvips
 
 from alphacdn.cache import JobStore
 from alphacdn.mattes import content_matte_key
-from alphacdn.settings import DEV_API_KEY
+from alphacdn.settings import DEV_REMOVEBG_KEY
 from alphacdn.transform import BackgroundRemoval
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk
@@ -41,7 +41,7 @@ def _removebg(server: Server, data: bytes, **fields: str) -> httpx.Response:
         server.url + "/v1.0/removebg",
         files={"image_file": ("image.jpg", data, "image/jpeg")},
         data=fields,
-        headers={"X-Api-Key": DEV_API_KEY},
+        headers={"X-Api-Key": DEV_REMOVEBG_KEY},
         timeout=180,
     )
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from alphacdn.settings import DEV_API_KEY
+from alphacdn.settings import DEV_REMOVEBG_KEY
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, upload_fixture
 from tests.e2e.server import Server
@@ -73,7 +73,7 @@ def test_identical_removebg_burst_runs_the_model_once_across_workers(server: Ser
         return httpx.post(
             server.url + "/v1.0/removebg",
             files={"image_file": ("tiger.jpg", data, "image/jpeg")},
-            headers={"X-Api-Key": DEV_API_KEY},
+            headers={"X-Api-Key": DEV_REMOVEBG_KEY},
             timeout=180,
         )
 
@@ -88,7 +88,7 @@ def test_tasks_run_on_the_shared_job_queue(server: Server) -> None:
     """`/v2/tasks` tasks are jobs on the one queue: whichever worker claims one, every worker
     answers its status and serves its result."""
     image = (FIXTURES / "e2e" / "dog-bike.jpg").read_bytes()
-    auth = {"X-Api-Key": DEV_API_KEY}
+    auth = {"X-Api-Key": DEV_REMOVEBG_KEY}
     ids = []
     for _ in range(3):
         created = httpx.post(
