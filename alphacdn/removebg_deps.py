@@ -14,21 +14,25 @@ import anyio
 import anyio.to_thread
 
 from alphacdn import engine
+from alphacdn.cache import SingleFlight
 from alphacdn.jobs.cutout import CutoutMaker, content_id, cutout_key
 from alphacdn.models.detect_classes import classes_for_type, removebg_type
 from alphacdn.net import fetch_url
 from alphacdn.removebg.deps import ApiKey, CutoutResult
-from alphacdn.services import Services
+from alphacdn.settings import Settings
 
 
 class AppRemoveBgDeps:
-    """`RemoveBgDeps` over the app's services and matte maker."""
+    """`RemoveBgDeps` over the app's settings, single-flight claims and matte maker."""
 
-    def __init__(self, services: Services, maker: CutoutMaker, model: str) -> None:
-        self.services = services
+    def __init__(
+        self, settings: Settings, flight: SingleFlight, maker: CutoutMaker, model: str
+    ) -> None:
+        self.settings = settings
+        self.flight = flight
         self.maker = maker
         self.model = model
-        http = services.settings.http
+        http = settings.http
         keys = {k: ApiKey(k, credits=http.removebg_default_credits) for k in http.api_keys}
         for key, conf in http.removebg_keys.items():
             keys[key] = ApiKey(
@@ -39,11 +43,11 @@ class AppRemoveBgDeps:
             )
         self._keys = keys
         #: one inference at a time per process: the API shares the matte runner's budget
-        self._limiter = anyio.CapacityLimiter(max(1, services.settings.jobs.concurrency))
+        self._limiter = anyio.CapacityLimiter(max(1, settings.jobs.concurrency))
 
     @property
     def state_dir(self) -> Path:
-        return self.services.settings.cache.state_dir / "removebg"
+        return self.settings.cache.state_dir / "removebg"
 
     @property
     def api_keys(self) -> Mapping[str, ApiKey]:
@@ -51,7 +55,7 @@ class AppRemoveBgDeps:
 
     @property
     def allow_private_urls(self) -> bool:
-        return self.services.settings.http.allow_private_urls
+        return self.settings.http.allow_private_urls
 
     async def cutout(self, image: bytes, *, fine_edges: bool, type: str) -> CutoutResult:
         """The cut-out of `image`, selecting `type`'s classes when it names some."""
@@ -82,7 +86,7 @@ class AppRemoveBgDeps:
         def check() -> CutoutResult | None:
             return None  # results are not cached as such; the salient matte is
 
-        return await self.services.flight.run(key, produce, check)
+        return await self.flight.run(key, produce, check)
 
     async def fetch(self, url: str, *, max_bytes: int) -> bytes:
         return await fetch_url(

@@ -1,4 +1,5 @@
-"""Bytes at rest: originals (never evicted), derived images and mattes (size-bounded), job state.
+"""Bytes at rest: originals (never evicted), derived images and mattes (size-bounded), job state,
+the eager allow-list.
 
 Imports no other alphacdn room: keys are strings, bodies are bytes, metadata is plain JSON.
 Everything here is synchronous; the wiring calls it through `anyio.to_thread` (except
@@ -6,6 +7,7 @@ Everything here is synchronous; the wiring calls it through `anyio.to_thread` (e
 """
 
 from .derived import CacheStats, DerivedCache, DerivedStore, Entry, Kind
+from .eager import EagerChains, EagerStore, MemoryEager
 from .flight import Claims, SingleFlight
 from .jobs import JobRecord, JobStatus, JobStore, QueueFull
 from .keys import asset_tag, derived_key, matte_key
@@ -27,6 +29,8 @@ __all__ = [
     "Claims",
     "DerivedCache",
     "DerivedStore",
+    "EagerChains",
+    "EagerStore",
     "Entry",
     "JobRecord",
     "JobStatus",
@@ -34,6 +38,7 @@ __all__ = [
     "Kind",
     "LocalOriginals",
     "MemoryDerived",
+    "MemoryEager",
     "MemoryOriginals",
     "OriginalsStore",
     "QueueFull",

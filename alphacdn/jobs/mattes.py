@@ -24,7 +24,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from alphacdn.cache import AssetRecord, Entry, JobRecord, QueueFull
+from alphacdn.cache import AssetRecord, DerivedCache, Entry, JobRecord, OriginalsStore, QueueFull
 from alphacdn.jobs.cutout import (
     CutoutMaker,
     MatteOutcome,
@@ -33,7 +33,7 @@ from alphacdn.jobs.cutout import (
     store_matte,
 )
 from alphacdn.jobs.runner import JobRunner
-from alphacdn.services import Services
+from alphacdn.settings import Settings
 from alphacdn.transform import Plan
 from alphacdn.transform.errors import InvalidImage, MatteInProgress, ServiceUnavailable
 from alphacdn.transform.steps import BackgroundRemoval
@@ -99,12 +99,21 @@ class _Waiters:
 class MatteRunner:
     """Submits matte jobs, answers 423s with an honest Retry-After, and runs the jobs."""
 
-    def __init__(self, services: Services, maker: CutoutMaker, runner: JobRunner) -> None:
-        self.services = services
+    def __init__(
+        self,
+        settings: Settings,
+        originals: OriginalsStore,
+        derived: DerivedCache,
+        maker: CutoutMaker,
+        runner: JobRunner,
+    ) -> None:
+        self.settings = settings
+        self.originals = originals
+        self.derived = derived
         self.maker = maker
         self.runner = runner
         self.jobs = runner.store
-        self.model = services.settings.models.default_model
+        self.model = settings.models.default_model
         runner.handlers[KIND] = self.handle
         #: model runs per asset in this process (exposed in /metrics)
         self.runs: dict[str, int] = {}
@@ -126,7 +135,7 @@ class MatteRunner:
         removal = plan.removal
         assert removal is not None
         key = self.key(asset, removal)
-        wait = self.services.settings.jobs.matte_wait_seconds
+        wait = self.settings.jobs.matte_wait_seconds
         if wait <= 0:
             return await self._require_once(asset, removal, key)
         deadline = anyio.current_time() + wait
@@ -161,7 +170,7 @@ class MatteRunner:
         2 cores every wake-up competes with the running inference's two threads."""
 
         def probe() -> tuple[Entry | None, JobRecord | None, int]:
-            found = self.services.derived.get_matte(key)
+            found = self.derived.get_matte(key)
             if found is not None:
                 return found, None, 0
             record = self.jobs.get(key)
@@ -187,9 +196,7 @@ class MatteRunner:
                 and (
                     record.payload.get("version") != asset.version
                     # refused as too large for the matte cache, which now accepts it
-                    or MatteTooLarge.fits_now(
-                        record.result, self.services.derived.max_matte_bytes()
-                    )
+                    or MatteTooLarge.fits_now(record.result, self.derived.max_matte_bytes())
                 )
             )
         )
@@ -205,7 +212,7 @@ class MatteRunner:
             if missing:
                 raise ServiceUnavailable(missing)
             job = MatteJob.of(asset, self.model, removal)
-            limit = self.services.settings.jobs.queue_max
+            limit = self.settings.jobs.queue_max
             try:
                 record, created = await anyio.to_thread.run_sync(
                     lambda: self.jobs.submit(key, KIND, job.payload(), limit=limit)
@@ -249,7 +256,7 @@ class MatteRunner:
         """Seconds until a new job is likely done: queue depth × seconds per matte."""
         if per_job is None:
             per_job = self.maker.estimated_seconds(self.model)
-        runners = max(1, self.services.settings.jobs.concurrency)
+        runners = max(1, self.settings.jobs.concurrency)
         return max(1, math.ceil(per_job * max(1, depth) / runners))
 
     async def ensure(self, asset: AssetRecord, removal: BackgroundRemoval) -> None:
@@ -257,7 +264,7 @@ class MatteRunner:
         second queued job could deadlock a single runner). Raises MatteTooLarge (422) when the
         matte cache refuses it."""
         key = self.key(asset, removal)
-        if await anyio.to_thread.run_sync(self.services.derived.get_matte, key) is not None:
+        if await anyio.to_thread.run_sync(self.derived.get_matte, key) is not None:
             return
         job = MatteJob.of(asset, self.model, removal)
         await anyio.to_thread.run_sync(lambda: self._compute(key, job))
@@ -295,7 +302,7 @@ class MatteRunner:
     ) -> MatteOutcome:
         """Blocking: read the original, make the cut-out, store it in the matte cache; raise
         MatteTooLarge when the cache refuses it (the matte is this job's only product)."""
-        source = self.services.originals.read(job.cloud, job.public_id, version=job.version)
+        source = self.originals.read(job.cloud, job.public_id, version=job.version)
         tag = f"{job.cloud}/{job.public_id}"
         outcome = self.maker.make(
             source,
@@ -312,12 +319,12 @@ class MatteRunner:
         timings = {**outcome.timings, "ready_at": time.time()} if outcome.timings else {}
         outcome = replace(outcome, timings=timings)
         meta = {"confidence": outcome.confidence, "headers": outcome.headers()}
-        derived = self.services.derived
+        derived = self.derived
         if not store_matte(derived, key, outcome.png, meta, timings, tag=tag):
             raise MatteTooLarge(
                 len(outcome.png),
                 derived.max_matte_bytes(),
-                self.services.settings.cache.size_limit_bytes,
+                self.settings.cache.size_limit_bytes,
             )
         return outcome
 
