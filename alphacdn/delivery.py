@@ -14,8 +14,8 @@ The route (`routes/delivery.py`) turns a `Served` into HTTP; eager work renders 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -56,6 +56,8 @@ MatteSource = Callable[[AssetRecord, Plan], Awaitable[tuple[bytes, dict[str, str
 _PARSED_MAX = 4096
 #: distinct `Accept` headers kept (browsers send a handful)
 _ACCEPT_MAX = 256
+#: `Cache-Control` of a versioned URL, whose bytes never change
+_IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,8 @@ class _Parsed:
     layered: bool
     #: every component is a named transformation (strict mode allows it)
     named_only: bool
+    #: the named-transformation table the URL was parsed with; None when it uses none
+    table: Mapping[str, str] | None
 
 
 def accept_class(accept: str) -> str:
@@ -117,17 +121,29 @@ def key_of(asset: AssetRecord, canonical_text: str, fmt_key: str, layers: LayerA
     return derived_key(asset.cloud, asset.public_id, asset.version, text, fmt_key)
 
 
-def _served(entry: Entry, status: str) -> Served:
+def _served(
+    entry: Entry, status: str, cache_control: str = "", req: DeliveryRequest | None = None
+) -> Served:
     meta = entry.meta
+    extension = str(meta["extension"])
     return Served(
         body=entry.body,
         content_type=str(meta["content_type"]),
         etag=str(meta["etag"]),
-        extension=str(meta["extension"]),
+        extension=extension,
         negotiated=bool(meta["negotiated"]),
         cache_status=status,
         extra_headers=dict(meta.get("headers", {})),
+        cache_control=cache_control,
+        download_name=_download_name(req, extension) if req is not None else None,
     )
+
+
+def _download_name(req: DeliveryRequest, extension: str) -> str | None:
+    """`fl_attachment`'s file name: the public_id's last part with the served extension."""
+    if Flag.ATTACHMENT not in req.plan.output.flags:
+        return None
+    return req.public_id.rsplit("/", 1)[-1] + "." + extension
 
 
 class Delivery:
@@ -156,7 +172,6 @@ class Delivery:
         self._mattes = mattes
         self._render_limiter = anyio.CapacityLimiter(engine_settings.render_threads)
         self._parsed: dict[str, _Parsed] = {}
-        self._parsed_table: object = None
         self._accepts: dict[str, str] = {}
         #: renders done by this process (exposed in /metrics)
         self.renders = 0
@@ -201,32 +216,41 @@ class Delivery:
                 "Transformation not allowed: strict transformations are on "
                 "(use a signed URL, a named transformation or an eager transformation)"
             )
+        cache_control = (
+            _IMMUTABLE
+            if req.version is not None
+            else f"public, max-age={self._http.unversioned_max_age}"
+        )
         if hit is not None:
-            served = _served(hit, "HIT")
-        else:
-            served = await self._render(
-                asset, req.plan, p.canonical, fmt_key, accept, default_format, checked=True
-            )
-        return self._for_url(served, req)
+            return _served(hit, "HIT", cache_control, req)
+        served = await self._render(
+            asset, req.plan, p.canonical, fmt_key, accept, default_format, checked=True
+        )
+        return replace(
+            served, cache_control=cache_control, download_name=_download_name(req, served.extension)
+        )
 
     def _parse(self, path: str) -> _Parsed:
-        """`parse_url` once per path while the named-transformation table stays the same."""
-        table = self._named.current()
-        if table is not self._parsed_table:  # a named transformation changed: parse again
-            self._parsed.clear()
-            self._parsed_table = table
+        """`parse_url`, once per path: a URL without named transformations cannot change, one
+        with them is parsed again when the table changed (it is re-read on change only)."""
         found = self._parsed.get(path)
-        if found is None:
-            req = parse_url(path, named=table)
-            found = _Parsed(
-                req,
-                canonical(req.plan),
-                bool(layer_public_ids(req.plan)),
-                bool(req.plan.named) and _named_only(req.transformation),
-            )
-            if len(self._parsed) >= _PARSED_MAX:
-                del self._parsed[next(iter(self._parsed))]  # the oldest
-            self._parsed[path] = found
+        if found is not None and found.table is None:
+            return found
+        table = self._named.current()
+        if found is not None and found.table is table:
+            return found
+        req = parse_url(path, named=table)
+        plan = req.plan
+        found = _Parsed(
+            req,
+            canonical(plan),
+            bool(layer_public_ids(plan)),
+            bool(plan.named) and _named_only(req.transformation),
+            table if plan.named else None,
+        )
+        if len(self._parsed) >= _PARSED_MAX:
+            del self._parsed[next(iter(self._parsed))]  # the oldest
+        self._parsed[path] = found
         return found
 
     def _accept(self, header: str) -> str:
@@ -254,26 +278,6 @@ class Delivery:
             and bool(p.req.plan.components)
             and not signed
             and not p.named_only
-        )
-
-    def _for_url(self, served: Served, req: DeliveryRequest) -> Served:
-        if req.version is not None:
-            cache_control = "public, max-age=31536000, immutable"
-        else:
-            cache_control = f"public, max-age={self._http.unversioned_max_age}"
-        download = None
-        if Flag.ATTACHMENT in req.plan.output.flags:
-            download = req.public_id.rsplit("/", 1)[-1] + "." + served.extension
-        return Served(
-            served.body,
-            served.content_type,
-            served.etag,
-            served.extension,
-            served.negotiated,
-            served.cache_status,
-            served.extra_headers,
-            cache_control,
-            download,
         )
 
     # ── eager work ───────────────────────────────────────────────────────────────────────────
