@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
+from starlette.types import Message
 
 from alphacdn.assets import Assets
 from alphacdn.cache import AssetRecord
@@ -47,11 +48,11 @@ class Uploads:
             raise InvalidRequest(f"Remote file could not be fetched: {exc}") from None
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> tuple[bytes, Request]:
     """Read the request body, refusing more than `limit` bytes (checked before and while reading).
 
-    The body is cached on the request, so `request.form()` afterwards parses it from memory.
-    """
+    Returns the body and a request over the same scope that replays it, so `form()` parses it
+    from memory (public starlette API: a `Request` built with its own `receive`)."""
     declared = request.headers.get("content-length")
     # multipart overhead: allow a little over the file limit for the other fields
     hard = limit + 64 * 1024
@@ -67,8 +68,16 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"File size too large: request body exceeds {limit} bytes")
         chunks.append(chunk)
     body = b"".join(chunks)
-    request._body = body  # starlette's own cache: stream()/form() replay it
-    return body
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:  # the whole body went in one message; a further read means the client left
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return body, Request(request.scope, replay)
 
 
 def base_url(request: Request) -> str:

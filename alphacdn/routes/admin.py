@@ -54,7 +54,7 @@ async def _params(request: Request) -> dict[str, Any]:
         else:
             params[k] = v
     if request.method in ("POST", "PUT", "DELETE"):
-        body = await read_body(request, 1024 * 1024)
+        body, replayed = await read_body(request, 1024 * 1024)
         if body:
             ctype = request.headers.get("content-type", "")
             if "json" in ctype:
@@ -65,7 +65,7 @@ async def _params(request: Request) -> dict[str, Any]:
                 if isinstance(data, dict):
                     params.update(data)
             else:
-                form = await request.form()
+                form = await replayed.form()
                 for name, value in form.multi_items():
                     if name.endswith("[]"):
                         params.setdefault(name[:-2], []).append(str(value))

@@ -48,9 +48,9 @@ def _truthy(v: Any) -> bool:
 async def _form(request: Request, limit: int) -> tuple[dict[str, Any], bytes | None]:
     """Read the (bounded) body; return the string params and the uploaded file's bytes if any."""
     # a data URI / base64 field carries the file 4/3 larger than its bytes
-    await read_body(request, limit * 4 // 3 + 64 * 1024)
+    _, replayed = await read_body(request, limit * 4 // 3 + 64 * 1024)
     try:
-        form = await request.form(max_part_size=limit * 4 // 3 + 1024)
+        form = await replayed.form(max_part_size=limit * 4 // 3 + 1024)
     except HTTPException as exc:  # starlette's multipart errors (field too large, bad framing)
         raise InvalidRequest(f"Malformed upload body: {exc.detail}") from None
     params: dict[str, Any] = {}
