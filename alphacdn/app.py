@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import anyio.to_thread
@@ -17,11 +17,28 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alphacdn import engine
+from alphacdn.assets import Assets
+from alphacdn.cache import (
+    Claims,
+    DerivedCache,
+    DerivedStore,
+    EagerChains,
+    JobStore,
+    LocalOriginals,
+    SingleFlight,
+)
+from alphacdn.delivery import Delivery
+from alphacdn.jobs.runner import JobRunner
+from alphacdn.jobs.upload_jobs import UploadJobs
+from alphacdn.mattes import KIND, Mattes, matte_models
+from alphacdn.named import NamedTransformations
+from alphacdn.removebg.routes import removebg_routes
+from alphacdn.removebg_deps import AppRemoveBgDeps
 from alphacdn.responses import cdn_error_handler, error_response, unexpected_error_handler
 from alphacdn.routes import admin, delivery, upload
-from alphacdn.services import Services
 from alphacdn.settings import Settings
 from alphacdn.transform.errors import CdnError, MethodNotAllowed, NotFound
+from alphacdn.uploads import Uploads
 
 if TYPE_CHECKING:
     from alphacdn.models import Matter
@@ -29,70 +46,90 @@ if TYPE_CHECKING:
 log = logging.getLogger("alphacdn")
 
 
-async def health(request: Request) -> Response:
-    services: Services = request.app.state.services
-    return JSONResponse({"status": "ok", "clouds": list(services.settings.http.clouds)})
-
-
-async def metrics(request: Request) -> Response:
-    """Per-process counters (plain JSON): renders done, cache volume."""
-    services: Services = request.app.state.services
-    body: dict[str, object] = {
-        "pid": os.getpid(),
-        "renders": services.renders,
-        "derived_bytes": services.derived.volume(),
-    }
-    if services.mattes is not None:
-        runner = services.mattes.runner
-        body["jobs"] = {
-            "completed": runner.completed,
-            "failed": runner.failed,
-            "queued_or_running": runner.store.depth(),
-            **services.mattes.counters(),
-        }
-    return JSONResponse(body)
-
-
-def build_routes() -> list[BaseRoute]:
-    v = "/v1_1/{cloud}"
-    return [
-        Route("/health", health),
-        Route("/metrics", metrics),
-        Route(f"{v}/image/upload", upload.upload, methods=["POST"]),
-        Route(f"{v}/image/destroy", upload.destroy, methods=["POST"]),
-        Route(f"{v}/resources/image", admin.list_resources, methods=["GET"]),
-        Route(f"{v}/resources/image/upload", admin.list_resources, methods=["GET"]),
-        Route(f"{v}/resources/image/upload", admin.delete_resources, methods=["DELETE"]),
-        Route(f"{v}/resources/image/upload/{{public_id:path}}", admin.get_resource),
-        Route(
-            f"{v}/transformations", admin.transformations, methods=["GET", "POST", "PUT", "DELETE"]
-        ),
-        Route("/{cloud}/image/{rest:path}", delivery.deliver, methods=["GET", "HEAD"]),
-    ]
-
-
 def create_app(settings: Settings) -> Starlette:
-    """Build the app for one settings object (tests build theirs with temp dirs)."""
+    """Build the app for one settings object (tests build theirs with temp dirs).
+
+    Every part is made once here and handed what it needs; read top to bottom, this is the
+    table of contents of the server."""
     engine.configure(
         vips_concurrency=settings.engine.vips_concurrency,
         vips_cache_mb=settings.engine.vips_cache_mb,
     )
-    services = Services(settings)
-    _attach_jobs(services)
+    c = settings.cache
+    # bytes at rest
+    originals = LocalOriginals(c.originals_dir)
+    derived = DerivedCache(c.derived_dir, size_limit=c.size_limit_bytes)
+    named = NamedTransformations(c.state_dir / "named.json", settings.engine.named_transformations)
+    eager = EagerChains(c.state_dir / "eager")
+    flight = SingleFlight(Claims(c.state_dir / "flight"))
+    # background work: the job loop, and mattes (the only way to a cut-out)
+    runner = JobRunner(JobStore(c.state_dir / "jobs"), settings.jobs)
+    mattes = Mattes(
+        model=settings.models.default_model,
+        settings=settings.jobs,
+        cache_size=c.size_limit_bytes,
+        max_source_pixels=settings.engine.max_source_pixels,
+        originals=originals,
+        store=derived,
+        jobs=runner.store,
+        runner=runner,
+        # claims as long as a job's lease, renewed while a matte is made
+        flight=SingleFlight(Claims(c.state_dir / "matte-flight"), ttl=settings.jobs.lease_seconds),
+        models=matte_models(settings.models),
+    )
+    runner.handlers[KIND] = mattes.handle
+    # the flows
+    delivery_flow = Delivery(
+        http=settings.http,
+        engine_settings=settings.engine,
+        originals=originals,
+        derived=derived,
+        named=named,
+        eager=eager,
+        flight=flight,
+        mattes=mattes.get,
+    )
+    assets = Assets(originals, derived)
+    upload_jobs = UploadJobs(settings.http, assets, named, delivery_flow, mattes)
+    uploads = Uploads(
+        http=settings.http,
+        max_source_pixels=settings.engine.max_source_pixels,
+        assets=assets,
+        named=named,
+        after_upload=upload_jobs.after_upload,
+    )
+    # the remove.bg-style and tasks APIs, on the same mattes; tasks are jobs
+    removebg, removebg_api = removebg_routes(
+        AppRemoveBgDeps(settings, mattes),
+        runner,
+        task_retention_seconds=settings.jobs.task_retention_seconds,
+    )
+
+    missing = mattes.missing_message()
+    if missing:
+        log.warning("background removal unavailable until the model is installed: %s", missing)
+    warm_up = settings.models.warm_up and not missing
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # sweep files a crash left half-written in the derived cache
-        await anyio.to_thread.run_sync(services.derived.repair)
-        async with contextlib.AsyncExitStack() as stack:
-            for start in services.startup:
-                await stack.enter_async_context(start())
+        await anyio.to_thread.run_sync(derived.repair)
+        # the job runner is entered last, so it stops before the remove.bg stores close
+        async with removebg_api.lifespan(), runner.running():
+            if warm_up:
+                _warm_up(mattes.models.matter, mattes.model)
             yield
 
-    routes = build_routes()
-    # API routes go before the catch-all delivery route `/{cloud}/image/{rest:path}`
-    routes[-1:-1] = services.extra_routes
-    app = Starlette(
+    routes: list[BaseRoute] = [
+        Route("/health", health(settings)),
+        Route("/metrics", metrics(delivery_flow, derived, mattes)),
+        *upload.routes(uploads),
+        *admin.routes(uploads),
+        *removebg,
+        # the catch-all `/{cloud}/image/{rest:path}` goes after every API route
+        delivery.route(delivery_flow),
+    ]
+    return Starlette(
         routes=routes,
         exception_handlers={
             CdnError: cdn_error_handler,
@@ -102,8 +139,40 @@ def create_app(settings: Settings) -> Starlette:
         },
         lifespan=lifespan,
     )
-    app.state.services = services
-    return app
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def health(settings: Settings) -> Endpoint:
+    """`GET /health`: up, and which clouds this server answers for."""
+    body = {"status": "ok", "clouds": list(settings.http.clouds)}
+
+    async def endpoint(request: Request) -> Response:
+        return JSONResponse(body)
+
+    return endpoint
+
+
+def metrics(delivery_flow: Delivery, derived: DerivedStore, mattes: Mattes) -> Endpoint:
+    """`GET /metrics`: per-process counters (plain JSON): renders done, cache volume, jobs."""
+
+    async def endpoint(request: Request) -> Response:
+        runner = mattes.runner
+        body: dict[str, object] = {
+            "pid": os.getpid(),
+            "renders": delivery_flow.renders,
+            "derived_bytes": derived.volume(),
+            "jobs": {
+                "completed": runner.completed,
+                "failed": runner.failed,
+                "queued_or_running": runner.store.depth(),
+                **mattes.counters(),
+            },
+        }
+        return JSONResponse(body)
+
+    return endpoint
 
 
 async def not_found_handler(request: Request, exc: Exception) -> Response:
@@ -115,52 +184,7 @@ async def method_not_allowed_handler(request: Request, exc: Exception) -> Respon
     return error_response(request, err)
 
 
-def _attach_jobs(services: Services) -> None:
-    """The persisted job runner, background removal and upload-time work."""
-    from alphacdn.cache import Claims, JobStore, SingleFlight
-    from alphacdn.jobs.runner import JobRunner
-    from alphacdn.jobs.upload_jobs import UploadJobs
-    from alphacdn.mattes import KIND, Mattes, matte_models
-    from alphacdn.removebg.routes import removebg_routes
-    from alphacdn.removebg_deps import AppRemoveBgDeps
-
-    s = services.settings
-    runner = JobRunner(JobStore(s.cache.state_dir / "jobs"), s.jobs)
-    mattes = Mattes(
-        model=s.models.default_model,
-        settings=s.jobs,
-        cache_size=s.cache.size_limit_bytes,
-        max_source_pixels=s.engine.max_source_pixels,
-        originals=services.originals,
-        store=services.derived,
-        jobs=runner.store,
-        runner=runner,
-        # claims as long as a job's lease, renewed while a matte is made
-        flight=SingleFlight(Claims(s.cache.state_dir / "matte-flight"), ttl=s.jobs.lease_seconds),
-        models=matte_models(s.models),
-    )
-    runner.handlers[KIND] = mattes.handle
-    missing = mattes.missing_message()
-    if missing:
-        log.warning("background removal unavailable until the model is installed: %s", missing)
-    services.matte_source = mattes.get
-    services.mattes = mattes
-    UploadJobs(services, mattes)
-    if s.models.warm_up and not missing:
-        services.startup.append(lambda: _warm_up(mattes.models.matter, mattes.model))
-    # the remove.bg-style and tasks APIs, on the same mattes; tasks are jobs
-    routes, api = removebg_routes(
-        AppRemoveBgDeps(services, mattes),
-        runner,
-        task_retention_seconds=s.jobs.task_retention_seconds,
-    )
-    services.extra_routes.extend(routes)
-    services.startup.append(api.lifespan)
-    services.startup.append(runner.running)  # entered last, so it stops first
-
-
-@contextlib.asynccontextmanager
-async def _warm_up(matter: Matter, model: str) -> AsyncIterator[None]:
+def _warm_up(matter: Matter, model: str) -> None:
     """Load the model in a thread while the server already answers (a matte job that comes
     first waits for the same session instead of making a second one)."""
 
@@ -179,7 +203,6 @@ async def _warm_up(matter: Matter, model: str) -> AsyncIterator[None]:
         )
 
     threading.Thread(target=run, name=f"warm-up-{model}", daemon=True).start()
-    yield
 
 
 def create_app_from_env() -> Starlette:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from alphacdn.cache import AssetNotFound, AssetRecord, LocalOriginals
+from alphacdn.cache import AssetNotFound, AssetRecord, OriginalsStore
 from alphacdn.transform import Plan
 from alphacdn.transform.errors import NotFound
 from alphacdn.transform.layers import layer_public_ids
@@ -34,7 +34,7 @@ class LayerAssets:
             return ""
         return "\n" + json.dumps(sorted(self.versions.items()), separators=(",", ":"))
 
-    def loader(self, originals: LocalOriginals) -> Callable[[str], bytes]:
+    def loader(self, originals: OriginalsStore) -> Callable[[str], bytes]:
         """`load_asset` for the engine: the bytes of exactly the versions in the key."""
 
         def load_asset(public_id: str) -> bytes:
@@ -49,10 +49,17 @@ class LayerAssets:
         return load_asset
 
 
+#: the layers of a plan that loads no other asset
+NO_LAYERS = LayerAssets("")
+
+
 async def resolve_layers(stat: Stat, cloud: str, plan: Plan) -> LayerAssets:
     """Stat every layer asset of the plan; 404 naming the first missing one."""
+    ids = layer_public_ids(plan)
+    if not ids:
+        return NO_LAYERS
     versions: dict[str, int] = {}
-    for public_id in layer_public_ids(plan):
+    for public_id in ids:
         record = await stat(cloud, public_id)
         if record is None:
             raise NotFound(f"Layer not found - {public_id}")
@@ -60,4 +67,4 @@ async def resolve_layers(stat: Stat, cloud: str, plan: Plan) -> LayerAssets:
     return LayerAssets(cloud, versions)
 
 
-__all__ = ["LayerAssets", "resolve_layers"]
+__all__ = ["NO_LAYERS", "LayerAssets", "resolve_layers"]

@@ -13,6 +13,7 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from alphacdn.transform.errors import InvalidRequest
 
@@ -28,22 +29,34 @@ class NamedTransformations:
         self._lock = threading.Lock()
         self._mtime: float | None = None
         self._stored: dict[str, str] = {}
+        self._merged: Mapping[str, str] = MappingProxyType(dict(self._configured))
 
     def _refresh(self) -> None:
         try:
             mtime = self._path.stat().st_mtime
         except FileNotFoundError:
-            self._stored, self._mtime = {}, None
+            if self._mtime is not None or self._stored:
+                self._stored, self._mtime = {}, None
+                self._merge()
             return
         if mtime != self._mtime:
             self._stored = json.loads(self._path.read_text())
             self._mtime = mtime
+            self._merge()
+
+    def _merge(self) -> None:
+        self._merged = MappingProxyType({**self._configured, **self._stored})
 
     def table(self) -> dict[str, str]:
         """The current table (a copy)."""
+        return dict(self.current())
+
+    def current(self) -> Mapping[str, str]:
+        """The current table, read-only: the same object until the table changes, so what is
+        derived from it (parsed delivery URLs) can be kept while it `is` the same."""
         with self._lock:
             self._refresh()
-            return {**self._configured, **self._stored}
+            return self._merged
 
     def set(self, name: str, chain: str) -> None:
         """Create or replace a named transformation (persisted)."""
@@ -53,6 +66,7 @@ class NamedTransformations:
             self._refresh()
             self._stored[name] = chain
             self._write()
+            self._merge()
 
     def delete(self, name: str) -> bool:
         """Remove an admin-created transformation; config-file ones cannot be deleted."""
@@ -61,6 +75,7 @@ class NamedTransformations:
             found = self._stored.pop(name, None) is not None
             if found:
                 self._write()
+                self._merge()
             return found
 
     def _write(self) -> None:

@@ -20,18 +20,18 @@ from alphacdn.models.detect_classes import classes_for_type, removebg_type
 from alphacdn.net import fetch_url
 from alphacdn.removebg.deps import ApiKey, CutoutResult
 from alphacdn.removebg.errors import ApiError
-from alphacdn.services import Services
+from alphacdn.settings import Settings
 from alphacdn.transform import BackgroundRemoval
 from alphacdn.transform.errors import ServiceUnavailable
 
 
 class AppRemoveBgDeps:
-    """`RemoveBgDeps` over the app's services and mattes."""
+    """`RemoveBgDeps` over the app's settings and mattes."""
 
-    def __init__(self, services: Services, mattes: Mattes) -> None:
-        self.services = services
+    def __init__(self, settings: Settings, mattes: Mattes) -> None:
+        self.settings = settings
         self.mattes = mattes
-        http = services.settings.http
+        http = settings.http
         keys: dict[str, ApiKey] = {}  # never the upload api_keys: browsers see those
         for key, conf in http.removebg_keys.items():
             keys[key] = ApiKey(
@@ -44,7 +44,7 @@ class AppRemoveBgDeps:
 
     @property
     def state_dir(self) -> Path:
-        return self.services.settings.cache.state_dir / "removebg"
+        return self.settings.cache.state_dir / "removebg"
 
     @property
     def api_keys(self) -> Mapping[str, ApiKey]:
@@ -52,7 +52,7 @@ class AppRemoveBgDeps:
 
     @property
     def allow_private_urls(self) -> bool:
-        return self.services.settings.http.allow_private_urls
+        return self.settings.http.allow_private_urls
 
     async def cutout(self, image: bytes, *, fine_edges: bool, type: str) -> CutoutResult:
         """The cut-out of `image`, selecting `type`'s classes when it names some: through

@@ -1,24 +1,58 @@
-"""Shared pieces of the upload and admin APIs: bounded body reading, the asset JSON shape."""
+"""The upload and admin APIs' part (`Uploads`) and their shared pieces: bounded body reading,
+the asset JSON shape."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
+from starlette.types import Message
 
-from alphacdn.transform.errors import PayloadTooLarge
+from alphacdn.assets import Assets
+from alphacdn.cache import AssetRecord
+from alphacdn.named import NamedTransformations
+from alphacdn.net import FetchError, fetch_url
+from alphacdn.settings import HttpSettings
+from alphacdn.transform.errors import InvalidRequest, PayloadTooLarge
 
-if TYPE_CHECKING:
-    from alphacdn.cache import AssetRecord
-    from alphacdn.services import Services
+#: runs after an upload is stored (eager, background_removal, notification_url …) and returns
+#: fields to merge into the upload response: `(request, record, params) -> dict`
+UploadHook = Callable[[Request, AssetRecord, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Uploads:
+    """What the upload and admin routes work with: settings, the stores, the upload-time work."""
+
+    http: HttpSettings
+    #: an upload over this many pixels is refused (what delivery could not render anyway)
+    max_source_pixels: int
+    assets: Assets
+    named: NamedTransformations
+    #: upload-time work queued after the original is stored
+    after_upload: UploadHook
+
+    async def fetch_remote(self, url: str) -> bytes:
+        """Fetch a remote image for upload (size-capped; private networks per settings)."""
+        try:
+            return await fetch_url(
+                url,
+                max_bytes=self.http.max_upload_bytes,
+                timeout=30.0,
+                allow_private=self.http.allow_private_urls,
+            )
+        except FetchError as exc:
+            raise InvalidRequest(f"Remote file could not be fetched: {exc}") from None
+
+
+async def read_body(request: Request, limit: int) -> tuple[bytes, Request]:
     """Read the request body, refusing more than `limit` bytes (checked before and while reading).
 
-    The body is cached on the request, so `request.form()` afterwards parses it from memory.
-    """
+    Returns the body and a request over the same scope that replays it, so `form()` parses it
+    from memory (public starlette API: a `Request` built with its own `receive`)."""
     declared = request.headers.get("content-length")
     # multipart overhead: allow a little over the file limit for the other fields
     hard = limit + 64 * 1024
@@ -34,8 +68,16 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"File size too large: request body exceeds {limit} bytes")
         chunks.append(chunk)
     body = b"".join(chunks)
-    request._body = body  # starlette's own cache: stream()/form() replay it
-    return body
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:  # the whole body went in one message; a further read means the client left
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return body, Request(request.scope, replay)
 
 
 def base_url(request: Request) -> str:
@@ -43,16 +85,17 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def delivery_url(request: Request, services: Services, record: AssetRecord) -> str:
+def delivery_url(request: Request, record: AssetRecord) -> str:
+    """The asset's delivery URL, on the host the client reached us on."""
     return (
         f"{base_url(request)}/{record.cloud}/image/upload/v{record.version}/"
         f"{quote(record.public_id)}.{record.format}"
     )
 
 
-def asset_json(request: Request, services: Services, record: AssetRecord) -> dict[str, Any]:
+def asset_json(request: Request, record: AssetRecord) -> dict[str, Any]:
     """Cloudinary's resource JSON for an asset."""
-    url = delivery_url(request, services, record)
+    url = delivery_url(request, record)
     return {
         "asset_id": record.etag,
         "public_id": record.public_id,
@@ -76,4 +119,4 @@ def asset_json(request: Request, services: Services, record: AssetRecord) -> dic
     }
 
 
-__all__ = ["asset_json", "base_url", "delivery_url", "read_body"]
+__all__ = ["UploadHook", "Uploads", "asset_json", "base_url", "delivery_url", "read_body"]

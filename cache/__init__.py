@@ -1,5 +1,6 @@
 """Bytes at rest: originals (never evicted), derived images and mattes (size-bounded), the job
-queue (`JobQueue`, embedded as `JobStore`) and job blobs (`BlobFolder`), both never evicted.
+queue (`JobQueue`, embedded as `JobStore`) and job blobs (`BlobFolder`), both never evicted, and
+the eager allow-list.
 
 Imports no other alphacdn room: keys are strings, bodies are bytes, metadata is plain JSON.
 Everything here is synchronous; the wiring calls it through `anyio.to_thread` (except
@@ -8,6 +9,7 @@ Everything here is synchronous; the wiring calls it through `anyio.to_thread` (e
 
 from .blobs import BlobFolder
 from .derived import CacheStats, DerivedCache, DerivedStore, Entry, Kind
+from .eager import EagerChains, EagerStore, MemoryEager
 from .flight import Claims, SingleFlight
 from .jobs import JobStore
 from .keys import asset_tag, derived_key, matte_key
@@ -31,6 +33,8 @@ __all__ = [
     "Claims",
     "DerivedCache",
     "DerivedStore",
+    "EagerChains",
+    "EagerStore",
     "Entry",
     "JobQueue",
     "JobRecord",
@@ -39,6 +43,7 @@ __all__ = [
     "Kind",
     "LocalOriginals",
     "MemoryDerived",
+    "MemoryEager",
     "MemoryOriginals",
     "OriginalsStore",
     "QueueFull",

@@ -22,11 +22,14 @@ import anyio
 import anyio.to_thread
 from starlette.requests import Request
 
+from alphacdn.assets import Assets
 from alphacdn.cache import AssetRecord, JobRecord, OriginalsStore
+from alphacdn.delivery import Delivery
 from alphacdn.mattes import Mattes
+from alphacdn.named import NamedTransformations
 from alphacdn.net import send_webhook
-from alphacdn.services import Services
-from alphacdn.transform import canonical, parse_chain
+from alphacdn.settings import HttpSettings
+from alphacdn.transform import parse_chain
 from alphacdn.transform.booleans import bool_param
 from alphacdn.transform.errors import CdnError, InvalidRequest
 from alphacdn.transform.steps import HINT_CLASSES, BackgroundRemoval
@@ -57,14 +60,23 @@ def parse_removal_param(value: str) -> BackgroundRemoval:
 
 
 class UploadJobs:
-    """Registers the upload hook and the two job kinds it queues."""
+    """The upload hook (`after_upload`) and the two job kinds it queues."""
 
-    def __init__(self, services: Services, mattes: Mattes) -> None:
-        self.services = services
+    def __init__(
+        self,
+        http: HttpSettings,
+        assets: Assets,
+        named: NamedTransformations,
+        delivery: Delivery,
+        mattes: Mattes,
+    ) -> None:
+        self.http = http
+        self.assets = assets
+        self.named = named
+        self.delivery = delivery
         self.mattes = mattes
         mattes.runner.handlers[REMOVAL_KIND] = self.run_removal
         mattes.runner.handlers[EAGER_KIND] = self.run_eager
-        services.upload_hooks.append(self.after_upload)
 
     async def after_upload(
         self, request: Request, record: AssetRecord, params: dict[str, Any]
@@ -92,7 +104,7 @@ class UploadJobs:
         if params.get("eager"):
             chains = [c for c in str(params["eager"]).split("|") if c]
             for chain in chains:
-                parse_chain(_split_format(chain)[0], named=self.services.named.table())
+                parse_chain(_split_format(chain)[0], named=self.named.table())
             payload = {
                 "cloud": record.cloud,
                 "public_id": record.public_id,
@@ -120,13 +132,13 @@ class UploadJobs:
         """Replace the asset with its cut-out (new version, original kept as backup)."""
         p = job.payload
         cloud, public_id = str(p["cloud"]), str(p["public_id"])
-        current = await self.services.stat(cloud, public_id)
+        current = await self.assets.stat(cloud, public_id)
         if current is None or current.version != int(p["version"]):
             return {"skipped": "asset changed or deleted"}
         removal = BackgroundRemoval(bool(p["fine_edges"]), tuple(p["hints"]))
         outcome = await self.mattes.cutout(
             current.etag,
-            lambda: self.services.originals.read(cloud, public_id, version=current.version),
+            lambda: self.assets.originals.read(cloud, public_id, version=current.version),
             removal,
             tag=f"{cloud}/{public_id}",
         )
@@ -148,9 +160,9 @@ class UploadJobs:
             "confidence": outcome.confidence,
         }
         record = await anyio.to_thread.run_sync(
-            lambda: self.services.originals.put(cloud, public_id, outcome.png, meta, backup=True)
+            lambda: self.assets.originals.put(cloud, public_id, outcome.png, meta, backup=True)
         )
-        await self.services.invalidate(cloud, public_id)
+        await self.assets.invalidate(cloud, public_id)
         url = _url(str(p["base"]), record.cloud, "", record)
         body = {
             "notification_type": "info",
@@ -169,7 +181,7 @@ class UploadJobs:
 
     async def notify(self, p: dict[str, Any], body: dict[str, Any]) -> None:
         """POST the job's notification, signed with its api_key's secret (failures logged)."""
-        http = self.services.settings.http
+        http = self.http
         secret = http.api_keys.get(str(p.get("api_key", ""))) or http.api_secret
         await send_webhook(
             str(p["notification_url"]),
@@ -185,36 +197,31 @@ class UploadJobs:
     async def _eager(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         """Render every eager chain into the derived cache; POST the notification if asked."""
         cloud, public_id = str(p["cloud"]), str(p["public_id"])
-        asset = await self.services.stat(cloud, public_id)
+        asset = await self.assets.stat(cloud, public_id)
         if asset is None:
             return []
         results = []
         for raw in p["chains"]:
             chain, given = _split_format(raw)
             fmt = given or asset.format
-            plan = parse_chain(chain, named=self.services.named.table())
+            plan = parse_chain(chain, named=self.named.table())
             ext = Format("jpg" if fmt == "jpeg" else fmt)
             try:
                 if plan.removal is not None:  # the matte first: its own key, and cached
                     await self.mattes.cutout(
                         asset.etag,
-                        _reader(self.services.originals, asset),
+                        _reader(self.assets.originals, asset),
                         plan.removal,
                         tag=f"{cloud}/{public_id}",
                         must_store=True,
                     )
-                served = await self.services.rendered(
-                    asset=asset,
-                    plan=plan,
-                    canonical_text=canonical(plan),
-                    fmt_key=(plan.output.format or ext).value,
-                    accept="",
-                    default_format=ext,
+                served = await self.delivery.render(
+                    asset, plan, fmt_key=(plan.output.format or ext).value, default_format=ext
                 )
             except CdnError as exc:
                 results.append({"transformation": raw, "status": "failed", "error": exc.public})
                 continue
-            await self.services.remember_eager(asset, chain)
+            await self.delivery.allow_eager(asset, chain)
             results.append(
                 {
                     "transformation": raw,

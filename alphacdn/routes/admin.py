@@ -15,22 +15,23 @@ import base64
 import binascii
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
-from alphacdn.services import Services
 from alphacdn.transform import parse_chain
 from alphacdn.transform.errors import InvalidRequest, NotFound, Unauthorized
-from alphacdn.uploads import asset_json, read_body
+from alphacdn.uploads import Uploads, asset_json, read_body
 
 
-def _authorize(request: Request) -> Services:
-    services: Services = request.app.state.services
+def _authorize(uploads: Uploads, request: Request) -> None:
+    """Basic auth with a configured api_key:api_secret, for a configured cloud."""
     cloud = request.path_params["cloud"]
-    if cloud not in services.settings.http.clouds:
+    if cloud not in uploads.http.clouds:
         raise NotFound(f"Unknown cloud name: {cloud}")
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("basic "):
@@ -39,10 +40,9 @@ def _authorize(request: Request) -> Services:
         key, _, secret = base64.b64decode(header[6:]).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise Unauthorized("Malformed Authorization header") from None
-    expected = services.settings.http.api_keys.get(key)
+    expected = uploads.http.api_keys.get(key)
     if expected is None or not hmac.compare_digest(expected, secret):
         raise Unauthorized("Invalid api_key or api_secret")
-    return services
 
 
 async def _params(request: Request) -> dict[str, Any]:
@@ -54,7 +54,7 @@ async def _params(request: Request) -> dict[str, Any]:
         else:
             params[k] = v
     if request.method in ("POST", "PUT", "DELETE"):
-        body = await read_body(request, 1024 * 1024)
+        body, replayed = await read_body(request, 1024 * 1024)
         if body:
             ctype = request.headers.get("content-type", "")
             if "json" in ctype:
@@ -65,7 +65,7 @@ async def _params(request: Request) -> dict[str, Any]:
                 if isinstance(data, dict):
                     params.update(data)
             else:
-                form = await request.form()
+                form = await replayed.form()
                 for name, value in form.multi_items():
                     if name.endswith("[]"):
                         params.setdefault(name[:-2], []).append(str(value))
@@ -74,38 +74,38 @@ async def _params(request: Request) -> dict[str, Any]:
     return params
 
 
-async def list_resources(request: Request) -> Response:
-    services = _authorize(request)
+async def list_resources(uploads: Uploads, request: Request) -> Response:
+    _authorize(uploads, request)
     p = await _params(request)
     try:
         max_results = min(500, max(1, int(p.get("max_results", 10))))
     except ValueError:
         raise InvalidRequest("max_results must be an integer") from None
     records, cursor = await anyio.to_thread.run_sync(
-        lambda: services.originals.list(
+        lambda: uploads.assets.originals.list(
             request.path_params["cloud"],
             prefix=str(p.get("prefix", "")),
             max_results=max_results,
             next_cursor=p.get("next_cursor"),
         )
     )
-    body: dict[str, Any] = {"resources": [asset_json(request, services, r) for r in records]}
+    body: dict[str, Any] = {"resources": [asset_json(request, r) for r in records]}
     if cursor:
         body["next_cursor"] = cursor
     return JSONResponse(body)
 
 
-async def get_resource(request: Request) -> Response:
-    services = _authorize(request)
+async def get_resource(uploads: Uploads, request: Request) -> Response:
+    _authorize(uploads, request)
     cloud, public_id = request.path_params["cloud"], request.path_params["public_id"]
-    record = await services.stat(cloud, public_id)
+    record = await uploads.assets.stat(cloud, public_id)
     if record is None:
         raise NotFound(f"Resource not found - {public_id}")
-    return JSONResponse(asset_json(request, services, record))
+    return JSONResponse(asset_json(request, record))
 
 
-async def delete_resources(request: Request) -> Response:
-    services = _authorize(request)
+async def delete_resources(uploads: Uploads, request: Request) -> Response:
+    _authorize(uploads, request)
     p = await _params(request)
     ids = p.get("public_ids") or []
     if isinstance(ids, str):
@@ -115,17 +115,18 @@ async def delete_resources(request: Request) -> Response:
     deleted: dict[str, str] = {}
     for public_id in ids:
         try:
-            found = await services.delete(request.path_params["cloud"], str(public_id))
+            found = await uploads.assets.delete(request.path_params["cloud"], str(public_id))
         except ValueError:
             found = False
         deleted[str(public_id)] = "deleted" if found else "not_found"
     return JSONResponse({"deleted": deleted, "partial": False})
 
 
-async def transformations(request: Request) -> Response:
-    services = _authorize(request)
+async def transformations(uploads: Uploads, request: Request) -> Response:
+    _authorize(uploads, request)
     p = await _params(request)
-    table = services.named.table()
+    named = uploads.named
+    table = named.table()
     if request.method == "GET":
         name = p.get("transformation")
         if name:
@@ -151,7 +152,7 @@ async def transformations(request: Request) -> Response:
         )
     if request.method == "DELETE":
         name = str(p.get("transformation", "")).removeprefix("t_")
-        if not services.named.delete(name):
+        if not named.delete(name):
             raise NotFound(f"Transformation {name} not found")
         return JSONResponse({"message": "deleted"})
     # POST create / PUT update
@@ -164,8 +165,31 @@ async def transformations(request: Request) -> Response:
     if not name or not chain:
         raise InvalidRequest("Missing required parameters - name and transformation")
     parse_chain(chain, named=table)  # a bad definition is refused now, not at delivery time
-    services.named.set(name, chain)
+    named.set(name, chain)
     return JSONResponse({"message": "created" if request.method == "POST" else "updated"})
 
 
-__all__ = ["delete_resources", "get_resource", "list_resources", "transformations"]
+Endpoint = Callable[[Uploads, Request], Awaitable[Response]]
+
+
+def routes(uploads: Uploads) -> list[BaseRoute]:
+    """The admin API's routes, bound to `uploads`."""
+
+    def bound(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            return await endpoint(uploads, request)
+
+        return run
+
+    v = "/v1_1/{cloud}"
+    every = ["GET", "POST", "PUT", "DELETE"]
+    return [
+        Route(f"{v}/resources/image", bound(list_resources), methods=["GET"]),
+        Route(f"{v}/resources/image/upload", bound(list_resources), methods=["GET"]),
+        Route(f"{v}/resources/image/upload", bound(delete_resources), methods=["DELETE"]),
+        Route(f"{v}/resources/image/upload/{{public_id:path}}", bound(get_resource)),
+        Route(f"{v}/transformations", bound(transformations), methods=every),
+    ]
+
+
+__all__ = ["delete_resources", "get_resource", "list_resources", "routes", "transformations"]

@@ -21,9 +21,10 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from alphacdn import engine
-from alphacdn.services import Services
+from alphacdn.settings import HttpSettings
 from alphacdn.transform import verify_api_signature
 from alphacdn.transform.booleans import bool_param
 from alphacdn.transform.errors import (
@@ -34,20 +35,19 @@ from alphacdn.transform.errors import (
     Unauthorized,
     UnsupportedImage,
 )
-from alphacdn.uploads import asset_json, read_body
+from alphacdn.uploads import Uploads, asset_json, read_body
 
 #: a signed request older than this is refused, as Cloudinary does ("Stale request")
 STALE_SECONDS = 3600
 _DATA_URI = re.compile(r"^data:([\w/+.-]+)?(;[\w-]+=[^;,]*)*;base64,(.*)$", re.S)
 
 
-async def _form(request: Request, services: Services) -> tuple[dict[str, Any], bytes | None]:
+async def _form(request: Request, limit: int) -> tuple[dict[str, Any], bytes | None]:
     """Read the (bounded) body; return the string params and the uploaded file's bytes if any."""
-    limit = services.settings.http.max_upload_bytes
     # a data URI / base64 field carries the file 4/3 larger than its bytes
-    await read_body(request, limit * 4 // 3 + 64 * 1024)
+    _, replayed = await read_body(request, limit * 4 // 3 + 64 * 1024)
     try:
-        form = await request.form(max_part_size=limit * 4 // 3 + 1024)
+        form = await replayed.form(max_part_size=limit * 4 // 3 + 1024)
     except HTTPException as exc:  # starlette's multipart errors (field too large, bad framing)
         raise InvalidRequest(f"Malformed upload body: {exc.detail}") from None
     params: dict[str, Any] = {}
@@ -66,12 +66,12 @@ async def _form(request: Request, services: Services) -> tuple[dict[str, Any], b
     return params, file_bytes
 
 
-def check_signature(services: Services, params: dict[str, Any]) -> None:
+def check_signature(http: HttpSettings, params: dict[str, Any]) -> None:
     """Verify `api_key`/`timestamp`/`signature` exactly as the SDK signs them."""
     key = params.get("api_key")
     if not key:
         raise Unauthorized("Must supply api_key")
-    secret = services.settings.http.api_keys.get(str(key))
+    secret = http.api_keys.get(str(key))
     if secret is None:
         raise Unauthorized(f"Unknown API key {key}")
     if "signature" not in params:
@@ -86,7 +86,7 @@ def check_signature(services: Services, params: dict[str, Any]) -> None:
         raise Unauthorized("Invalid Signature. String to sign was not what we expected")
 
 
-async def _file_data(services: Services, params: dict[str, Any], file_bytes: bytes | None) -> bytes:
+async def _file_data(uploads: Uploads, params: dict[str, Any], file_bytes: bytes | None) -> bytes:
     if file_bytes is not None:
         return file_bytes
     raw = params.get("file")
@@ -100,19 +100,18 @@ async def _file_data(services: Services, params: dict[str, Any], file_bytes: byt
         except (binascii.Error, ValueError):
             raise InvalidRequest("Invalid data URI in file") from None
     if text.startswith(("http://", "https://")):
-        if not services.settings.http.allow_remote_upload:
+        if not uploads.http.allow_remote_upload:
             raise InvalidRequest("Remote URL uploads are disabled (ALPHACDN_ALLOW_REMOTE_UPLOAD)")
-        return await services.fetch_remote(text)
+        return await uploads.fetch_remote(text)
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidRequest("file must be a multipart file, a data URI, base64 or a URL") from None
 
 
-def _verify(data: bytes, services: Services) -> engine.SourceInfo:
+def _verify(data: bytes, max_pixels: int) -> engine.SourceInfo:
     """Header check (format, pixel limit) then a cheap full decode (shrink-on-load), so a
     truncated or corrupt file is refused now rather than failing every later delivery."""
-    max_pixels = services.settings.engine.max_source_pixels
     try:
         info = engine.probe(data)
         if info.pixels > max_pixels:
@@ -134,29 +133,28 @@ def _public_id(params: dict[str, Any]) -> str:
     return f"{folder}/{pid}" if folder else pid
 
 
-async def upload(request: Request) -> Response:
+async def upload(uploads: Uploads, request: Request) -> Response:
     """Store an original and answer Cloudinary's upload JSON."""
-    services: Services = request.app.state.services
+    http, assets = uploads.http, uploads.assets
     cloud = request.path_params["cloud"]
-    if cloud not in services.settings.http.clouds:
+    if cloud not in http.clouds:
         raise NotFound(f"Unknown cloud name: {cloud}")
-    params, file_bytes = await _form(request, services)
-    check_signature(services, params)
-    data = await _file_data(services, params, file_bytes)
-    if len(data) > services.settings.http.max_upload_bytes:
+    params, file_bytes = await _form(request, http.max_upload_bytes)
+    check_signature(http, params)
+    data = await _file_data(uploads, params, file_bytes)
+    if len(data) > http.max_upload_bytes:
         raise PayloadTooLarge(
-            f"File size too large: {len(data)} bytes, maximum is "
-            f"{services.settings.http.max_upload_bytes}"
+            f"File size too large: {len(data)} bytes, maximum is {http.max_upload_bytes}"
         )
-    info = await anyio.to_thread.run_sync(lambda: _verify(data, services))
+    info = await anyio.to_thread.run_sync(lambda: _verify(data, uploads.max_source_pixels))
     public_id = _public_id(params)
     tags = params.get("tags") or []
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",") if t.strip()]
     overwrite = bool_param("overwrite", params.get("overwrite", "true"))
-    existing = await services.stat(cloud, public_id)
+    existing = await assets.stat(cloud, public_id)
     if existing is not None and not overwrite:
-        body = asset_json(request, services, existing)
+        body = asset_json(request, existing)
         body["existing"] = True
         return JSONResponse(body)
     meta = {
@@ -168,7 +166,7 @@ async def upload(request: Request) -> Response:
     }
     try:
         record = await anyio.to_thread.run_sync(
-            lambda: services.originals.put(cloud, public_id, data, meta)
+            lambda: assets.originals.put(cloud, public_id, data, meta)
         )
     except ValueError as exc:  # unsafe public_id
         raise InvalidRequest(f"Invalid public_id: {exc}") from None
@@ -176,26 +174,41 @@ async def upload(request: Request) -> Response:
     if changed or bool_param("invalidate", params.get("invalidate", "false")):
         # same bytes again: derived keys move with the version anyway, and the content-keyed
         # matte stays valid, so keep it rather than run the model again
-        await services.invalidate(cloud, public_id)
-    body = asset_json(request, services, record)
-    body.update(await services.after_upload(request, record, params))
+        await assets.invalidate(cloud, public_id)
+    body = asset_json(request, record)
+    body.update(await uploads.after_upload(request, record, params))
     return JSONResponse(body)
 
 
-async def destroy(request: Request) -> Response:
+async def destroy(uploads: Uploads, request: Request) -> Response:
     """`uploader.destroy(public_id)`: delete the original and every derived file."""
-    services: Services = request.app.state.services
     cloud = request.path_params["cloud"]
-    params, _ = await _form(request, services)
-    check_signature(services, params)
+    params, _ = await _form(request, uploads.http.max_upload_bytes)
+    check_signature(uploads.http, params)
     public_id = str(params.get("public_id") or "")
     if not public_id:
         raise InvalidRequest("Missing required parameter - public_id")
     try:
-        found = await services.delete(cloud, public_id)
+        found = await uploads.assets.delete(cloud, public_id)
     except ValueError as exc:
         raise InvalidRequest(f"Invalid public_id: {exc}") from None
     return JSONResponse({"result": "ok" if found else "not found"})
 
 
-__all__ = ["check_signature", "destroy", "upload"]
+def routes(uploads: Uploads) -> list[BaseRoute]:
+    """`/image/upload` and `/image/destroy` of the upload API, bound to `uploads`."""
+
+    async def upload_endpoint(request: Request) -> Response:
+        return await upload(uploads, request)
+
+    async def destroy_endpoint(request: Request) -> Response:
+        return await destroy(uploads, request)
+
+    v = "/v1_1/{cloud}"
+    return [
+        Route(f"{v}/image/upload", upload_endpoint, methods=["POST"]),
+        Route(f"{v}/image/destroy", destroy_endpoint, methods=["POST"]),
+    ]
+
+
+__all__ = ["check_signature", "destroy", "routes", "upload"]

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from alphacdn.app import create_app
+from alphacdn.cache import LocalOriginals
 from alphacdn.responses import MAX_ECHO, safe_text
 from alphacdn.settings import Settings
 from alphacdn.transform import canonical, parse_chain
@@ -44,7 +45,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     app = create_app(s)
     img = pyvips.Image.black(24, 16, bands=3).linear(1, [200, 40, 90])
     data = img.cast("uchar").copy(interpretation="srgb").pngsave_buffer()
-    app.state.services.originals.put(
+    LocalOriginals(s.cache.originals_dir).put(
         "demo", ASSET, data, {"format": "png", "width": 24, "height": 16}
     )
     with TestClient(app, raise_server_exceptions=False) as c:

@@ -1,0 +1,391 @@
+"""The delivery flow, in one direction: URL path → Plan → the one derived key → hit, or render once.
+
+    serve(path, accept)
+      parse_url (memoised per path and named-transformation table) → Plan, canonical text
+      one thread hop: originals stat + derived get (+ the eager allow-list in strict mode)
+      → 404 / 401 / hit
+      miss: layer assets → key → single-flight render (matte and layers through callables)
+            → derived store → Served
+
+The route (`routes/delivery.py`) turns a `Served` into HTTP; eager work renders through
+`render()`, the same path a miss takes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from alphacdn import engine
+from alphacdn.cache import (
+    AssetRecord,
+    DerivedStore,
+    EagerStore,
+    Entry,
+    OriginalsStore,
+    SingleFlight,
+    UnsafePublicId,
+    asset_tag,
+    derived_key,
+)
+from alphacdn.layer_assets import NO_LAYERS, LayerAssets, resolve_layers
+from alphacdn.named import NamedTransformations
+from alphacdn.settings import EngineSettings, HttpSettings
+from alphacdn.transform import (
+    BackgroundRemoval,
+    DeliveryRequest,
+    Plan,
+    canonical,
+    parse_chain,
+    parse_url,
+    verify_url_signature,
+)
+from alphacdn.transform.errors import InvalidRequest, NotFound, Unauthorized
+from alphacdn.transform.layers import layer_public_ids
+from alphacdn.transform.values import Flag, Format
+
+#: supplies the source bytes a plan starts from when it begins with background removal:
+#: `(asset, removal) -> (cut-out PNG bytes, extra response headers)`; raises MatteInProgress
+#: (423)
+MatteSource = Callable[[AssetRecord, BackgroundRemoval], Awaitable[tuple[bytes, dict[str, str]]]]
+
+#: parsed URLs kept per process (a hit then costs a dict lookup instead of a parse)
+_PARSED_MAX = 4096
+#: distinct `Accept` headers kept (browsers send a handful)
+_ACCEPT_MAX = 256
+#: `Cache-Control` of a versioned URL, whose bytes never change
+_IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What the delivery route sends: bytes plus what the headers need."""
+
+    body: bytes
+    content_type: str
+    etag: str
+    extension: str
+    negotiated: bool
+    cache_status: str
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    #: `Cache-Control` for this URL (a versioned URL never changes)
+    cache_control: str = ""
+    #: `fl_attachment`: the file name to download as, else None
+    download_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """A delivery URL and what the hot path derives from it once."""
+
+    req: DeliveryRequest
+    canonical: str
+    #: the plan loads other assets (`l_<id>`, `u_<id>`): their versions join the key
+    layered: bool
+    #: every component is a named transformation (strict mode allows it)
+    named_only: bool
+    #: the named-transformation table the URL was parsed with; None when it uses none
+    table: Mapping[str, str] | None
+
+
+def accept_class(accept: str) -> str:
+    """The part of `Accept` that f_auto depends on: one cache entry per class, not per header.
+
+    Read by the engine's own negotiation (which honours `q=0`), and the render is given the
+    class's normalised header (`normalised_accept`), so the key and the bytes always agree."""
+    best = engine.negotiate_format(accept, has_alpha=False)
+    return {Format.AVIF: "avif", Format.WEBP: "webp"}.get(best, "plain")
+
+
+def normalised_accept(accept: str) -> str:
+    """The one `Accept` value that stands for this header's class."""
+    return {"avif": "image/avif", "webp": "image/webp"}.get(accept_class(accept), "")
+
+
+def requested_format(req: DeliveryRequest, accept: str) -> tuple[Format | None, str]:
+    """(default format from the extension, the format part of the cache key)."""
+    ext_format = Format(req.extension) if req.extension else None
+    fmt = req.plan.output.format or ext_format
+    if fmt is Format.AUTO:
+        return ext_format, "auto:" + accept_class(accept)
+    return ext_format, fmt.value if fmt else "source"
+
+
+def key_of(asset: AssetRecord, canonical_text: str, fmt_key: str, layers: LayerAssets) -> str:
+    """The derived key of (asset version, canonical plan, layer versions, format): the one
+    place it is built."""
+    text = canonical_text + layers.key_suffix()
+    return derived_key(asset.cloud, asset.public_id, asset.version, text, fmt_key)
+
+
+def _served(
+    entry: Entry, status: str, cache_control: str = "", req: DeliveryRequest | None = None
+) -> Served:
+    meta = entry.meta
+    extension = str(meta["extension"])
+    return Served(
+        body=entry.body,
+        content_type=str(meta["content_type"]),
+        etag=str(meta["etag"]),
+        extension=extension,
+        negotiated=bool(meta["negotiated"]),
+        cache_status=status,
+        extra_headers=dict(meta.get("headers", {})),
+        cache_control=cache_control,
+        download_name=_download_name(req, extension) if req is not None else None,
+    )
+
+
+def _download_name(req: DeliveryRequest, extension: str) -> str | None:
+    """`fl_attachment`'s file name: the public_id's last part with the served extension."""
+    if Flag.ATTACHMENT not in req.plan.output.flags:
+        return None
+    return req.public_id.rsplit("/", 1)[-1] + "." + extension
+
+
+class Delivery:
+    """Owns the delivery flow: from a URL path to the derived bytes, rendered at most once."""
+
+    def __init__(
+        self,
+        *,
+        http: HttpSettings,
+        engine_settings: EngineSettings,
+        originals: OriginalsStore,
+        derived: DerivedStore,
+        named: NamedTransformations,
+        eager: EagerStore,
+        flight: SingleFlight,
+        mattes: MatteSource,
+    ) -> None:
+        self._http = http
+        self._clouds = frozenset(http.clouds)
+        self._max_pixels = engine_settings.max_source_pixels
+        self._originals = originals
+        self._derived = derived
+        self._named = named
+        self._eager = eager
+        self._flight = flight
+        self._mattes = mattes
+        self._render_limiter = anyio.CapacityLimiter(engine_settings.render_threads)
+        self._parsed: dict[str, _Parsed] = {}
+        self._accepts: dict[str, str] = {}
+        #: renders done by this process (exposed in /metrics)
+        self.renders = 0
+
+    # ── the request side ─────────────────────────────────────────────────────────────────────
+    async def serve(self, path: str, accept_header: str) -> Served:
+        """The derived file for a (percent-decoded) delivery path and `Accept` header."""
+        p = self._parse(path)
+        req = p.req
+        if req.cloud not in self._clouds:
+            raise NotFound(f"Unknown cloud name: {req.cloud}")
+        accept = self._accept(accept_header)
+        default_format, fmt_key = requested_format(req, accept)
+        signed = self._signature(req)
+        check_eager = self._strict_needs_eager(p, signed is True)
+
+        def look() -> tuple[AssetRecord | None, Entry | None, bool]:
+            # the hot path's one thread hop: everything a hit needs from the stores
+            asset = self._originals.stat(req.cloud, req.public_id)
+            if asset is None:
+                return None, None, False
+            eager_ok = check_eager and p.canonical in self._eager.chains(asset_tag_of(asset))
+            if p.layered:  # layer versions join the key: resolved on the render path
+                return asset, None, eager_ok
+            return (
+                asset,
+                self._derived.get(key_of(asset, p.canonical, fmt_key, NO_LAYERS)),
+                eager_ok,
+            )
+
+        try:
+            asset, hit, eager_ok = await anyio.to_thread.run_sync(look)
+        except UnsafePublicId as exc:
+            raise InvalidRequest(f"Invalid public_id: {exc}") from None
+        if asset is None:
+            raise NotFound(f"Resource not found - {req.public_id}")
+        # access is checked before anything is served, cached or not
+        if signed is False:
+            raise Unauthorized(f"Invalid signature {req.signature} for {req.signed_text}")
+        if check_eager and not eager_ok:
+            raise Unauthorized(
+                "Transformation not allowed: strict transformations are on "
+                "(use a signed URL, a named transformation or an eager transformation)"
+            )
+        cache_control = (
+            _IMMUTABLE
+            if req.version is not None
+            else f"public, max-age={self._http.unversioned_max_age}"
+        )
+        if hit is not None:
+            return _served(hit, "HIT", cache_control, req)
+        served = await self._render(
+            asset, req.plan, p.canonical, fmt_key, accept, default_format, checked=True
+        )
+        return replace(
+            served, cache_control=cache_control, download_name=_download_name(req, served.extension)
+        )
+
+    def _parse(self, path: str) -> _Parsed:
+        """`parse_url`, once per path: a URL without named transformations cannot change, one
+        with them is parsed again when the table changed (it is re-read on change only)."""
+        found = self._parsed.get(path)
+        if found is not None and found.table is None:
+            return found
+        table = self._named.current()
+        if found is not None and found.table is table:
+            return found
+        req = parse_url(path, named=table)
+        plan = req.plan
+        found = _Parsed(
+            req,
+            canonical(plan),
+            bool(layer_public_ids(plan)),
+            bool(plan.named) and _named_only(req.transformation),
+            table if plan.named else None,
+        )
+        if len(self._parsed) >= _PARSED_MAX:
+            del self._parsed[next(iter(self._parsed))]  # the oldest
+        self._parsed[path] = found
+        return found
+
+    def _accept(self, header: str) -> str:
+        found = self._accepts.get(header)
+        if found is None:
+            if len(self._accepts) >= _ACCEPT_MAX:
+                self._accepts.clear()
+            found = self._accepts[header] = normalised_accept(header)
+        return found
+
+    def _signature(self, req: DeliveryRequest) -> bool | None:
+        """None for an unsigned URL, else whether its signature is valid for one of our keys."""
+        if req.signature is None:
+            return None
+        return any(
+            verify_url_signature(req.signature, req.signed_text, secret)
+            for secret in self._http.api_keys.values()
+        )
+
+    def _strict_needs_eager(self, p: _Parsed, signed: bool) -> bool:
+        """Strict mode serves only signed, named or eager transformations: True when only the
+        eager allow-list can still allow this one."""
+        return (
+            self._http.strict_transformations
+            and bool(p.req.plan.components)
+            and not signed
+            and not p.named_only
+        )
+
+    # ── eager work ───────────────────────────────────────────────────────────────────────────
+    async def render(
+        self, asset: AssetRecord, plan: Plan, *, fmt_key: str, default_format: Format | None
+    ) -> Served:
+        """The derived file of `plan` for `asset` (no `Accept`): from cache, or rendered once."""
+        return await self._render(asset, plan, canonical(plan), fmt_key, "", default_format)
+
+    async def allow_eager(self, asset: AssetRecord, chain: str) -> None:
+        """Allow `chain` (compared in canonical form) for this asset in strict mode."""
+        text = canonical(parse_chain(chain, named=self._named.current()))
+        await anyio.to_thread.run_sync(self._eager.add, asset_tag_of(asset), text)
+
+    # ── the render path ──────────────────────────────────────────────────────────────────────
+    async def _render(
+        self,
+        asset: AssetRecord,
+        plan: Plan,
+        canonical_text: str,
+        fmt_key: str,
+        accept: str,
+        default_format: Format | None,
+        *,
+        checked: bool = False,
+    ) -> Served:
+        """From cache, or rendered once (single flight across processes) and stored.
+        `checked`: the caller already missed the cache for this plan without layers."""
+        # layer assets (404 if missing) and their versions, part of the key
+        layers = await resolve_layers(self._stat, asset.cloud, plan)
+        key = key_of(asset, canonical_text, fmt_key, layers)
+        if not (checked and not layers.versions):
+            hit = await anyio.to_thread.run_sync(self._derived.get, key)
+            if hit is not None:
+                return _served(hit, "HIT")
+
+        extra: dict[str, str] = {}
+        if plan.removal is not None:
+            source, extra = await self._mattes(asset, plan.removal)
+            render_plan = plan.after_removal()
+        else:
+            source = await anyio.to_thread.run_sync(
+                lambda: self._originals.read(asset.cloud, asset.public_id, version=asset.version)
+            )
+            render_plan = plan
+        load_asset = layers.loader(self._originals)
+        produced: list[bool] = []
+
+        async def produce() -> Entry:
+            result = await anyio.to_thread.run_sync(
+                lambda: engine.render(
+                    source,
+                    render_plan,
+                    accept=accept,
+                    default_format=default_format,
+                    max_pixels=self._max_pixels,
+                    load_asset=load_asset,
+                ),
+                limiter=self._render_limiter,
+            )
+            self.renders += 1
+            produced.append(True)
+            meta: dict[str, Any] = {
+                "content_type": result.content_type,
+                "etag": '"' + hashlib.sha256(result.body).hexdigest()[:32] + '"',
+                "extension": result.format.value,
+                "negotiated": result.negotiated,
+                "width": result.width,
+                "height": result.height,
+                "headers": extra,
+            }
+            tag = asset_tag_of(asset)
+            await anyio.to_thread.run_sync(
+                lambda: self._derived.put(key, result.body, meta, tag=tag)
+            )
+            return Entry(result.body, meta)
+
+        def check() -> Entry | None:
+            return self._derived.get(key)
+
+        entry = await self._flight.run(key, produce, check)
+        return _served(entry, "MISS" if produced else "HIT")
+
+    async def _stat(self, cloud: str, public_id: str) -> AssetRecord | None:
+        try:
+            return await anyio.to_thread.run_sync(self._originals.stat, cloud, public_id)
+        except UnsafePublicId as exc:
+            raise InvalidRequest(f"Invalid public_id: {exc}") from None
+
+
+def _named_only(transformation: str) -> bool:
+    """True when every component of the URL's chain is a named transformation (`t_…`)."""
+    return all(seg.startswith("t_") and "," not in seg for seg in transformation.split("/") if seg)
+
+
+def asset_tag_of(asset: AssetRecord) -> str:
+    """The invalidation tag of an asset's derived files and mattes."""
+    return asset_tag(asset.cloud, asset.public_id)
+
+
+__all__ = [
+    "Delivery",
+    "MatteSource",
+    "Served",
+    "accept_class",
+    "key_of",
+    "normalised_accept",
+    "requested_format",
+]
