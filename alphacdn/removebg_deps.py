@@ -13,7 +13,6 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
-from alphacdn import engine
 from alphacdn.jobs.cutout import CutoutMaker, content_id, cutout_key
 from alphacdn.models.detect_classes import classes_for_type, removebg_type
 from alphacdn.net import fetch_url
@@ -76,8 +75,7 @@ class AppRemoveBgDeps:
             if type == "auto":
                 best = max(outcome.detected, key=lambda d: d.score, default=None)
                 detected = removebg_type(best.coco_class) if best else "product"
-            rgba = engine.decode_rgba_png(outcome.png)
-            return CutoutResult(rgba=rgba, confidence=outcome.confidence, type=detected)
+            return CutoutResult(png=outcome.png, confidence=outcome.confidence, type=detected)
 
         def check() -> CutoutResult | None:
             return None  # results are not cached as such; the salient matte is

@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass
 
 import pyvips
+
 from alphacdn.transform.errors import InvalidImage, UnsupportedImage
 
 #: vips loader → format name as Cloudinary spells it (its upload API's `format`); any other
