@@ -47,8 +47,11 @@ _CAPS = {Size.PREVIEW: _PREVIEW_PIXELS, Size.MEDIUM: 1_500_000, Size.HD: 4_000_0
 _HARD = {Size.FULL: (25_000_000, "limit_full_25mp"), Size.MP50: (50_000_000, "limit_50mp")}
 _COARSE_TYPES = frozenset({"person", "product", "animal", "car"})
 #: `shadow_type=auto` by detected type (others: drop), and the default opacity (others: 50)
-_AUTO_SHADOW = {"car": ShadowType.CAR, "person": ShadowType.THREE_D}
-_AUTO_SHADOW["transportation"] = ShadowType.THREE_D
+_AUTO_SHADOW = {
+    "car": ShadowType.CAR,
+    "person": ShadowType.THREE_D,
+    "transportation": ShadowType.THREE_D,
+}
 _DEFAULT_OPACITY = {"car": 90}
 _PNG_LIMIT = (
     "limit_png_10mp",
