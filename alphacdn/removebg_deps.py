@@ -11,10 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import anyio
-import anyio.to_thread
-
-from alphacdn import engine
 from alphacdn.mattes import Mattes, content_id
 from alphacdn.models.detect_classes import classes_for_type, removebg_type
 from alphacdn.net import fetch_url
@@ -71,8 +67,7 @@ class AppRemoveBgDeps:
         if type == "auto":
             best = max(outcome.detected or (), key=lambda d: d.score, default=None)
             detected = removebg_type(best.coco_class) if best else "product"
-        rgba = await anyio.to_thread.run_sync(engine.decode_rgba_png, outcome.png)
-        return CutoutResult(rgba=rgba, confidence=outcome.confidence, type=detected)
+        return CutoutResult(png=outcome.png, confidence=outcome.confidence, type=detected)
 
     async def fetch(self, url: str, *, max_bytes: int) -> bytes:
         return await fetch_url(

@@ -33,14 +33,16 @@ def with_alpha(image: pyvips.Image) -> pyvips.Image:
     return image if image.hasalpha() else image.bandjoin(255)
 
 
-def resize(image: pyvips.Image, hscale: float, vscale: float | None = None) -> pyvips.Image:
-    """`vips_resize` (lanczos3), premultiplied when the image has alpha."""
+def resize(
+    image: pyvips.Image, hscale: float, vscale: float | None = None, *, kernel: str = "lanczos3"
+) -> pyvips.Image:
+    """`vips_resize` (lanczos3 unless `kernel` says), premultiplied when the image has alpha."""
     vscale = hscale if vscale is None else vscale
     if abs(hscale - 1.0) < 1e-9 and abs(vscale - 1.0) < 1e-9:
         return image
     if not image.hasalpha():
-        return image.resize(hscale, vscale=vscale)
-    out = image.premultiply().resize(hscale, vscale=vscale).unpremultiply()
+        return image.resize(hscale, vscale=vscale, kernel=kernel)
+    out = image.premultiply().resize(hscale, vscale=vscale, kernel=kernel).unpremultiply()
     return out.cast("uchar")
 
 

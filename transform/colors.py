@@ -1,4 +1,5 @@
-"""Colours in URLs: CSS/SVG names (`b_red`), `rgb:RRGGBB[AA]` and `rgb:RGB[A]` (`co_`, `b_`, `bo_`).
+"""Colours: CSS/SVG names (`b_red`), `rgb:RRGGBB[AA]` and `rgb:RGB[A]` in URLs (`co_`, `b_`,
+`bo_`), and CSS-style hex (`#81d4fa77`, `fff`) for the remove.bg-style API's `bg_color`.
 
 The canonical form is always `rgb:rrggbb` (plus `aa` when not opaque), so `b_red`,
 `b_rgb:f00` and `b_rgb:ff0000` share one cache key.
@@ -57,17 +58,17 @@ NAMED_COLORS: dict[str, int] = {
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
-def parse_color(text: str) -> Color | None:
-    """The colour `text` names (`red`, `rgb:ff0000`, `rgb:f00`, `rgb:ff000080`), else None."""
-    lower = text.lower()
+def _named(lower: str) -> Color | None:
     if lower == "transparent":
         return Color(0, 0, 0, 0)
     if lower in NAMED_COLORS:
         v = NAMED_COLORS[lower]
         return Color((v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF)
-    if not lower.startswith("rgb:"):
-        return None
-    digits = lower[4:]
+    return None
+
+
+def _hex(digits: str) -> Color | None:
+    """`rgb`, `rgba`, `rrggbb` or `rrggbbaa` hex digits; None for anything else."""
     if not _HEX.fullmatch(digits) or len(digits) not in (3, 4, 6, 8):
         return None
     if len(digits) in (3, 4):
@@ -77,9 +78,25 @@ def parse_color(text: str) -> Color | None:
     return Color(r, g, b, a)
 
 
+def parse_color(text: str) -> Color | None:
+    """The colour `text` names (`red`, `rgb:ff0000`, `rgb:f00`, `rgb:ff000080`), else None."""
+    lower = text.lower()
+    named = _named(lower)
+    if named is not None or not lower.startswith("rgb:"):
+        return named
+    return _hex(lower[4:])
+
+
+def parse_css_color(text: str) -> Color | None:
+    """A CSS-style colour (`green`, `fff`, `#81d4fa77`: 3/4/6/8 hex digits, `#` optional), else
+    None; the remove.bg-style API's `bg_color`."""
+    lower = text.strip().lower()
+    return _named(lower) or _hex(lower.removeprefix("#"))
+
+
 def format_color(color: Color) -> str:
     """Canonical URL text of a colour: `rgb:rrggbb[aa]`."""
     return "rgb:" + color.hex()
 
 
-__all__ = ["NAMED_COLORS", "format_color", "parse_color"]
+__all__ = ["NAMED_COLORS", "format_color", "parse_color", "parse_css_color"]

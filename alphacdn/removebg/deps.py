@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 #: credits charged per image, from the reference (`auto` resolves to one of these)
 PREVIEW_CREDITS = 0.25
@@ -20,12 +20,12 @@ FULL_CREDITS = 1.0
 class CutoutResult:
     """A cut-out at the source's full resolution (EXIF orientation applied).
 
-    `rgba` is a 4-band uchar sRGB `pyvips.Image` or an HxWx4 uint8 numpy array whose RGB is the
-    (edge-corrected) foreground colour; `type` is the requested or detected foreground type
-    (`person product animal car graphic transportation other`).
+    `png` is an 8-bit RGBA PNG whose RGB is the (edge-corrected) foreground colour, as the matte
+    maker and the matte cache hold it (`engine.cutout.compose` reads it); `type` is the requested
+    or detected foreground type (`person product animal car graphic transportation other`).
     """
 
-    rgba: Any
+    png: bytes
     confidence: float
     type: str
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, TypeVar
 
-from alphacdn.removebg.colors import parse_color
+from alphacdn.engine.cutout import Margin, MaskEdit, Position, Region
 from alphacdn.removebg.errors import ApiError, bad_param, limit_error, unknown_value
 from alphacdn.removebg.options import (
     SIZE_ALIASES,
@@ -32,12 +32,8 @@ from alphacdn.removebg.options import (
     TypeLevel,
 )
 from alphacdn.removebg.values import (
+    CENTER,
     NO_MARGIN,
-    ORIGINAL_POSITION,
-    Margin,
-    Placement,
-    Position,
-    Region,
     parse_bool,
     parse_int,
     parse_margin,
@@ -45,6 +41,8 @@ from alphacdn.removebg.values import (
     parse_position,
     parse_region,
 )
+from alphacdn.transform.colors import parse_css_color
+from alphacdn.transform.values import Color
 
 #: largest accepted image file (upload, base64 or URL), from the reference
 MAX_FILE_BYTES = 22 * 1024 * 1024
@@ -61,18 +59,6 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
-class MaskControls:
-    shrink: int = 0
-    expand: int = 0
-    feather: int = 0
-    invert: bool = False
-
-    @property
-    def active(self) -> bool:
-        return bool(self.shrink or self.expand or self.feather or self.invert)
-
-
-@dataclass(frozen=True, slots=True)
 class RemoveBgParams:
     image: Source
     size: Size = Size.PREVIEW
@@ -83,14 +69,15 @@ class RemoveBgParams:
     crop: bool = False
     crop_margin: Margin = NO_MARGIN
     scale: float | None = None
-    position: Position = ORIGINAL_POSITION
+    #: None: where the subject is (`original`)
+    position: Position | None = None
     channels: Channels = Channels.RGBA
-    bg_color: tuple[int, int, int, int] | None = None
+    bg_color: Color | None = None
     bg_image: Source | None = None
     shadow_type: ShadowType = ShadowType.NONE
     shadow_opacity: int | None = None
     semitransparency: bool = True
-    mask: MaskControls = field(default_factory=MaskControls)
+    mask: MaskEdit = field(default_factory=MaskEdit)
     #: alphacdn extension: refine fur/hair edges (slower), as `fineedges_y` on delivery URLs
     fine_edges: bool = False
 
@@ -160,7 +147,7 @@ def _image_source(fields: Mapping[str, str], files: Mapping[str, bytes]) -> Sour
 
 def _background(
     fields: Mapping[str, str], files: Mapping[str, bytes]
-) -> tuple[tuple[int, int, int, int] | None, Source | None]:
+) -> tuple[Color | None, Source | None]:
     given = [
         n for n in ("bg_color", "bg_image_url", "bg_image_file") if fields.get(n) or files.get(n)
     ]
@@ -175,7 +162,7 @@ def _background(
     if not given:
         return None, None
     if given[0] == "bg_color":
-        color = parse_color(fields["bg_color"])
+        color = parse_css_color(fields["bg_color"])
         if color is None:
             raise bad_param(
                 "bg_color",
@@ -189,12 +176,12 @@ def _background(
     return None, Source("file", _check_file_size("bg_image_file", data))
 
 
-def _mask(get: Mapping[str, str]) -> MaskControls:
+def _mask(get: Mapping[str, str]) -> MaskEdit:
     def px(name: str) -> int:
         return parse_int(name, get[name], 0, MAX_MASK_PX) if get.get(name) else 0
 
     invert = parse_bool("mask_invert", get["mask_invert"]) if get.get("mask_invert") else False
-    return MaskControls(px("mask_shrink"), px("mask_expand"), px("mask_feather"), invert)
+    return MaskEdit(px("mask_shrink"), px("mask_expand"), px("mask_feather"), invert)
 
 
 def parse_params(fields: Mapping[str, str], files: Mapping[str, bytes]) -> RemoveBgParams:
@@ -205,7 +192,7 @@ def parse_params(fields: Mapping[str, str], files: Mapping[str, bytes]) -> Remov
     scale = None
     if get.get("scale") and get["scale"].strip().lower() != "original":
         scale = parse_percent("scale", get["scale"], 10, 100)
-    default_position = Position(Placement.CENTER if scale is not None else Placement.ORIGINAL)
+    default_position = CENTER if scale is not None else None
     position = (
         parse_position("position", get["position"]) if "position" in get else default_position
     )
@@ -255,7 +242,6 @@ __all__ = [
     "MAX_FILE_BYTES",
     "Channels",
     "ForegroundType",
-    "MaskControls",
     "OutputFormat",
     "RemoveBgParams",
     "ShadowType",

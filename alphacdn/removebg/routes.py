@@ -42,7 +42,7 @@ def _wants_json(request: Request) -> bool:
 def _json_result(outcome: Outcome) -> dict[str, object]:
     """remove.bg's JSON response (`Accept: application/json`)."""
     c = outcome.composed
-    top, left, width, height = c.foreground
+    left, top, width, height = c.subject
     return {
         "data": {
             "result_b64": base64.b64encode(c.body).decode(),

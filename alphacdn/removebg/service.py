@@ -1,34 +1,64 @@
 """One background removal, from parsed params to encoded result: shared by the sync endpoint
-and the task runner. Order: fetch/decode header → input limits → size plan → rate → credits →
-cut-out (deps) → compose (worker thread) → charge."""
+and the task runner. An adapter: fetch → check the images (header, pixel limit, a cheap full
+decode: every image error is a 400 before anything is charged) → size plan → rate → credits →
+cut-out (deps) → `engine.cutout.compose` (worker thread) → charge."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
-import pyvips
 
+from alphacdn import engine
+from alphacdn.engine.cutout import (
+    Backdrop,
+    Composed,
+    CutoutShadow,
+    CutoutSpec,
+    NoSubject,
+    RegionOutside,
+    ShadowKind,
+    compose,
+    load_backdrop,
+)
+from alphacdn.engine.cutout_encode import PNG_MAX_PIXELS, CutoutError, CutoutFormat, PngTooLarge
 from alphacdn.net import FetchError, FetchTooLarge, UnsafeUrl
-from alphacdn.removebg.compose import PNG_MAX_PIXELS, Composed, compose
 from alphacdn.removebg.deps import FULL_CREDITS, PREVIEW_CREDITS, ApiKey, RemoveBgDeps
-from alphacdn.removebg.errors import bad_param, limit_error
+from alphacdn.removebg.errors import ApiError, bad_param, limit_error
 from alphacdn.removebg.limits import Limits, image_weight
 from alphacdn.removebg.params import (
     MAX_FILE_BYTES,
+    Channels,
     OutputFormat,
     RemoveBgParams,
+    ShadowType,
     Size,
     Source,
     TypeLevel,
 )
+from alphacdn.transform.errors import InvalidImage, UnsupportedImage
 
 MAX_INPUT_PIXELS = 50_000_000
 _PREVIEW_PIXELS = 250_000
 _CAPS = {Size.PREVIEW: _PREVIEW_PIXELS, Size.MEDIUM: 1_500_000, Size.HD: 4_000_000}
 _HARD = {Size.FULL: (25_000_000, "limit_full_25mp"), Size.MP50: (50_000_000, "limit_50mp")}
 _COARSE_TYPES = frozenset({"person", "product", "animal", "car"})
+#: `shadow_type=auto` by detected type (others: drop), and the default opacity (others: 50)
+_AUTO_SHADOW = {
+    "car": ShadowType.CAR,
+    "person": ShadowType.THREE_D,
+    "transportation": ShadowType.THREE_D,
+}
+_DEFAULT_OPACITY = {"car": 90}
+_PNG_LIMIT = (
+    "limit_png_10mp",
+    "PNG output is limited to 10 megapixels: use format=webp, zip or jpg, or a smaller size.",
+)
+_SOURCE_NAMES = {"file": "image_file", "b64": "image_file_b64", "url": "image_url"}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +78,7 @@ class Outcome:
 
     def headers(self) -> dict[str, str]:
         c = self.composed
-        top, left, width, height = c.foreground
+        left, top, width, height = c.subject
         out = {
             "X-Width": str(c.width),
             "X-Height": str(c.height),
@@ -64,20 +94,52 @@ class Outcome:
         return out
 
 
+def _invalid_image(parameter: str) -> ApiError:
+    return bad_param(
+        parameter,
+        f"The image in {parameter} could not be read: send a JPG, PNG or WebP file.",
+        "invalid_image",
+    )
+
+
+def _checked(parameter: str, read: Callable[[], T]) -> T:
+    """`read()` with its image errors as the API's 400s naming `parameter`."""
+    try:
+        return read()
+    except (UnsupportedImage, InvalidImage):
+        raise _invalid_image(parameter) from None
+
+
 def image_size(data: bytes, parameter: str) -> tuple[int, int]:
     """(width, height) after EXIF orientation, from the header only; 400 if unreadable."""
-    try:
-        image = pyvips.Image.new_from_buffer(data, "", access="sequential")
-    except pyvips.Error:
-        raise bad_param(
-            parameter,
-            f"The image in {parameter} could not be read: send a JPG, PNG or WebP file.",
-            "invalid_image",
-        ) from None
-    width, height = int(image.width), int(image.height)
-    if image.get_typeof("orientation") and int(image.get("orientation")) in (5, 6, 7, 8):
-        width, height = height, width
+    info = _checked(parameter, lambda: engine.probe(data))
+    return info.width, info.height
+
+
+def _check_size(parameter: str, data: bytes) -> tuple[int, int]:
+    """Upright (width, height) from the header; 400 unless within `MAX_INPUT_PIXELS`."""
+    width, height = image_size(data, parameter)
+    if width * height > MAX_INPUT_PIXELS:
+        raise limit_error(
+            "limit_input_50mp",
+            f"Input images are limited to 50 megapixels: the image in {parameter} is "
+            f"{width}x{height}.",
+        )
     return width, height
+
+
+def check_source(data: bytes, parameter: str) -> tuple[int, int]:
+    """The source's upright size, once its header and a cheap full decode (shrink-on-load) have
+    passed: a truncated or corrupt file is a 400 now, not an error after charging."""
+    size = _check_size(parameter, data)
+    _checked(parameter, lambda: engine.load(data, max_pixels=MAX_INPUT_PIXELS, target=(64, 64)))
+    return size
+
+
+def check_backdrop(data: bytes, parameter: str) -> Backdrop:
+    """The decoded backdrop; its header is checked against the pixel limit before decoding."""
+    _check_size(parameter, data)
+    return _checked(parameter, lambda: load_backdrop(data, max_pixels=MAX_INPUT_PIXELS))
 
 
 def plan_size(params: RemoveBgParams, width: int, height: int, can_pay_full: bool) -> SizePlan:
@@ -101,12 +163,51 @@ def plan_size(params: RemoveBgParams, width: int, height: int, can_pay_full: boo
                 code, f"size={size.value} is limited to {hard // 1_000_000} megapixels of output."
             )
         if params.format is OutputFormat.PNG and pixels > PNG_MAX_PIXELS:
-            raise limit_error(
-                "limit_png_10mp",
-                "PNG output is limited to 10 megapixels: use "
-                "format=webp, zip or jpg, or a smaller size.",
-            )
+            raise limit_error(*_PNG_LIMIT)
     return SizePlan(False, FULL_CREDITS, MAX_INPUT_PIXELS)
+
+
+def _shadow(params: RemoveBgParams, detected: str) -> CutoutShadow | None:
+    """`shadow_type` (`auto` by the detected type) and `shadow_opacity` (default by type)."""
+    kind = params.shadow_type
+    if kind is ShadowType.AUTO:
+        kind = _AUTO_SHADOW.get(detected, ShadowType.DROP)
+    if kind is ShadowType.NONE:
+        return None
+    opacity = params.shadow_opacity
+    if opacity is None:
+        opacity = _DEFAULT_OPACITY.get(detected, 50)
+    return CutoutShadow(ShadowKind.DROP if kind is ShadowType.DROP else ShadowKind.GROUND, opacity)
+
+
+def cutout_spec(params: RemoveBgParams, detected: str, max_pixels: int) -> CutoutSpec:
+    """The engine's composition for `params` on a cut-out of type `detected`."""
+    return CutoutSpec(
+        max_pixels=max_pixels,
+        roi=params.roi,
+        mask=params.mask,
+        crop=params.crop,
+        margin=params.crop_margin,
+        scale=params.scale,
+        position=params.position,
+        shadow=_shadow(params, detected),
+        background=params.bg_color,
+        alpha_only=params.channels is Channels.ALPHA,
+        format=CutoutFormat(params.format.value),
+    )
+
+
+def _api_error(exc: CutoutError) -> ApiError:
+    """The API's 400 for a composition the engine refused."""
+    if isinstance(exc, RegionOutside):
+        return bad_param("roi", "Invalid roi: the region lies outside the image.", "invalid_roi")
+    if isinstance(exc, NoSubject):
+        return ApiError(
+            400, "unknown_foreground", "Could not identify foreground in image.", "parameter: image"
+        )
+    if isinstance(exc, PngTooLarge):
+        return limit_error(*_PNG_LIMIT)
+    return ApiError(400, "invalid_parameter", str(exc))
 
 
 class RemoveBg:
@@ -135,31 +236,35 @@ class RemoveBg:
                 "failed_to_download",
             ) from None
 
+    async def _in_thread(self, work: Callable[[], T]) -> T:
+        return await anyio.to_thread.run_sync(work, limiter=self._threads)
+
     async def run(self, params: RemoveBgParams, key: ApiKey, *, metered: bool = True) -> Outcome:
         """The full removal; `metered=False` skips rate counting (tasks count at creation)."""
-        name = {"file": "image_file", "b64": "image_file_b64", "url": "image_url"}
-        image = await self.source_bytes(params.image, name[params.image.kind])
-        width, height = image_size(image, name[params.image.kind])
-        if width * height > MAX_INPUT_PIXELS:
-            raise limit_error("limit_input_50mp", "Input images are limited to 50 megapixels.")
+        name = _SOURCE_NAMES[params.image.kind]
+        image = await self.source_bytes(params.image, name)
+        width, height = await self._in_thread(lambda: check_source(image, name))
+        backdrop = None
+        if params.bg_image is not None:
+            bg_name = "bg_image_url" if params.bg_image.kind == "url" else "bg_image_file"
+            bg_bytes = await self.source_bytes(params.bg_image, bg_name)
+            backdrop = await self._in_thread(lambda: check_backdrop(bg_bytes, bg_name))
         plan = plan_size(
             params, width, height, self.limits.can_pay(key, FULL_CREDITS, preview=False)
         )
         rate = self.limits.consume(key, image_weight(width, height)) if metered else {}
         self.limits.require(key, plan.cost, preview=plan.preview)
-        bg = None
-        if params.bg_image is not None:
-            bg_name = "bg_image_url" if params.bg_image.kind == "url" else "bg_image_file"
-            bg_bytes = await self.source_bytes(params.bg_image, bg_name)
-            image_size(bg_bytes, bg_name)
-            bg = pyvips.Image.new_from_buffer(bg_bytes, "").autorot()
-        cut = await self.deps.cutout(image, fine_edges=params.fine_edges, type=params.type.value)
-        composed = await anyio.to_thread.run_sync(
-            lambda: compose(
-                cut.rgba, params, detected_type=cut.type, max_pixels=plan.max_pixels, bg_image=bg
-            ),
-            limiter=self._threads,
-        )
+        try:
+            cut = await self.deps.cutout(
+                image, fine_edges=params.fine_edges, type=params.type.value
+            )
+        except (UnsupportedImage, InvalidImage):  # what the cheap check let through
+            raise _invalid_image(name) from None
+        spec = cutout_spec(params, cut.type, plan.max_pixels)
+        try:
+            composed = await self._in_thread(lambda: compose(cut.png, spec, backdrop))
+        except CutoutError as exc:
+            raise _api_error(exc) from None
         if params.size in _HARD and composed.width * composed.height > _HARD[params.size][0]:
             hard, code = _HARD[params.size]
             raise limit_error(
@@ -175,4 +280,14 @@ class RemoveBg:
         return Outcome(composed, credits, shown, cut.confidence, rate)
 
 
-__all__ = ["MAX_INPUT_PIXELS", "Outcome", "RemoveBg", "SizePlan", "image_size", "plan_size"]
+__all__ = [
+    "MAX_INPUT_PIXELS",
+    "Outcome",
+    "RemoveBg",
+    "SizePlan",
+    "check_backdrop",
+    "check_source",
+    "cutout_spec",
+    "image_size",
+    "plan_size",
+]

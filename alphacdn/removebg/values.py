@@ -1,17 +1,18 @@
-"""Typed parameter values (lengths, margins, regions, placement) and their string parsers.
+"""String parsers of parameter values (lengths, margins, regions, position, numbers).
 
-Each parser takes the parameter name (for the error) and the raw text, and either returns a
-frozen value or raises a 400 `ApiError` naming the parameter.
+Each parser takes the parameter name (for the error) and the raw text, and either returns the
+engine's frozen value (`transform`'s `Length`: int pixels or a float fraction, so `10%` is 0.1)
+or raises a 400 `ApiError` naming the parameter.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from enum import StrEnum
 
+from alphacdn.engine.cutout import Margin, Position, Region
 from alphacdn.removebg.errors import bad_param
 from alphacdn.transform import booleans
+from alphacdn.transform.values import Length
 
 _LENGTH = re.compile(r"(-?\d+(?:\.\d+)?)\s*(px|%)?")
 
@@ -20,56 +21,8 @@ MAX_MARGIN_PX = 500
 MAX_MARGIN_PERCENT = 50.0
 
 
-@dataclass(frozen=True, slots=True)
-class Length:
-    """`30px` (or bare `30`) or `10%` of some reference length."""
-
-    value: float
-    percent: bool
-
-    def resolve(self, reference: float) -> float:
-        return self.value * reference / 100.0 if self.percent else self.value
-
-
-@dataclass(frozen=True, slots=True)
-class Region:
-    """`roi`: two corners, each coordinate in px or % of the image width/height."""
-
-    x1: Length
-    y1: Length
-    x2: Length
-    y2: Length
-
-
-@dataclass(frozen=True, slots=True)
-class Margin:
-    """`crop_margin`, CSS order; each side capped at 500 px or 50 % of the subject size."""
-
-    top: Length
-    right: Length
-    bottom: Length
-    left: Length
-
-
-NO_MARGIN = Margin(*(Length(0.0, False),) * 4)
-
-
-class Placement(StrEnum):
-    ORIGINAL = "original"
-    CENTER = "center"
-    PERCENT = "percent"
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    """`position`: original, center, or `x%` / `x% y%` (0 % = left/top, 100 % = right/bottom)."""
-
-    placement: Placement
-    x: float = 0.5
-    y: float = 0.5
-
-
-ORIGINAL_POSITION = Position(Placement.ORIGINAL)
+NO_MARGIN = Margin()
+CENTER = Position()
 
 
 def parse_bool(name: str, raw: str) -> bool:
@@ -92,7 +45,11 @@ def parse_length(name: str, raw: str, *, negative: bool = False) -> Length:
         raise bad_param(
             name, f"Invalid length {raw!r} for {name}: must not be negative.", "invalid_length"
         )
-    return Length(value, match.group(2) == "%")
+    return value / 100 if match.group(2) == "%" else round(value)
+
+
+def _percent(length: Length) -> bool:
+    return isinstance(length, float)
 
 
 def parse_region(name: str, raw: str) -> Region:
@@ -101,21 +58,21 @@ def parse_region(name: str, raw: str) -> Region:
         raise bad_param(name, f"Invalid {name}: expected four values 'x1 y1 x2 y2'.", "invalid_roi")
     x1, y1, x2, y2 = (parse_length(name, p) for p in parts)
     for length in (x1, y1, x2, y2):
-        if length.percent and length.value > 100:
+        if _percent(length) and length > 1:
             raise bad_param(
                 name, f"Invalid {name}: percentages must be within 0%–100%.", "invalid_roi"
             )
-    if x1.percent == x2.percent and x2.value <= x1.value:
+    if _percent(x1) == _percent(x2) and x2 <= x1:
         raise bad_param(name, f"Invalid {name}: x2 must be greater than x1.", "invalid_roi")
-    if y1.percent == y2.percent and y2.value <= y1.value:
+    if _percent(y1) == _percent(y2) and y2 <= y1:
         raise bad_param(name, f"Invalid {name}: y2 must be greater than y1.", "invalid_roi")
     return Region(x1, y1, x2, y2)
 
 
 def _capped(length: Length) -> Length:
-    if length.percent:
-        return Length(min(length.value, MAX_MARGIN_PERCENT), True)
-    return Length(min(length.value, MAX_MARGIN_PX), False)
+    if _percent(length):
+        return min(length, MAX_MARGIN_PERCENT / 100)
+    return min(length, MAX_MARGIN_PX)
 
 
 def parse_margin(name: str, raw: str) -> Margin:
@@ -143,17 +100,20 @@ def parse_percent(name: str, raw: str, low: float, high: float) -> float:
     return value / 100.0
 
 
-def parse_position(name: str, raw: str) -> Position:
+def parse_position(name: str, raw: str) -> Position | None:
+    """`original` (None: where the subject is), `center`, `x%` or `x% y%`."""
     text = raw.strip().lower()
-    if text in ("original", "center"):
-        return Position(Placement(text))
+    if text == "original":
+        return None
+    if text == "center":
+        return CENTER
     parts = text.split()
     if len(parts) not in (1, 2) or not all(p.endswith("%") for p in parts):
         raise bad_param(
             name, f"Invalid {name}: use original, center, 'x%' or 'x% y%'.", "invalid_position"
         )
     values = [parse_percent(name, p, 0, 100) for p in parts]
-    return Position(Placement.PERCENT, values[0], values[-1])
+    return Position(values[0], values[-1])
 
 
 def parse_int(name: str, raw: str, low: int, high: int) -> int:
@@ -166,15 +126,10 @@ def parse_int(name: str, raw: str, low: int, high: int) -> int:
 
 
 __all__ = [
+    "CENTER",
     "MAX_MARGIN_PERCENT",
     "MAX_MARGIN_PX",
     "NO_MARGIN",
-    "ORIGINAL_POSITION",
-    "Length",
-    "Margin",
-    "Placement",
-    "Position",
-    "Region",
     "parse_bool",
     "parse_int",
     "parse_length",

@@ -21,6 +21,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from alphacdn.cache import JobStore
+from alphacdn.engine import encode_rgba_png
 from alphacdn.jobs.runner import JobRunner
 from alphacdn.net import fetch_url
 from alphacdn.removebg import ApiKey, CutoutResult, RemoveBgApi
@@ -65,8 +66,8 @@ class FakeDeps:
             buffer=rgb.write_to_memory(), dtype=np.uint8, shape=(rgb.height, rgb.width, 3)
         )
         alpha = np.where(arr.min(axis=2) < 200, 255, 0).astype(np.uint8)
-        rgba = np.dstack([arr, alpha])
-        return CutoutResult(rgba, 0.9, "product" if type == "auto" else type)
+        png = encode_rgba_png(np.dstack([arr, alpha]))
+        return CutoutResult(png, 0.9, "product" if type == "auto" else type)
 
     async def fetch(self, url: str, *, max_bytes: int) -> bytes:
         return await fetch_url(

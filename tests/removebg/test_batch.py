@@ -56,20 +56,21 @@ def test_batch_writes_and_never_overwrites(server: ThreadServer, tmp_path: Path)
 
 
 def test_batch_waits_for_retry_after_on_429(tmp_path: Path) -> None:
-    # 1.5 MP images weigh 2 against SLOW_KEY's 3 per (here 2-second) window: one of the two
-    # gets a 429 and is retried after Retry-After
+    # 1.5 MP images weigh 2 against SLOW_KEY's 3 per (here 2-second) window, so a window
+    # admits one. Three sent at once: however the (checked, then counted) requests fall across
+    # a window boundary, two share a window, and one gets a 429 and is retried after Retry-After
     deps = FakeDeps(tmp_path / "state")
     server = ThreadServer(build_app(deps, rate_window_seconds=2)).start()
     try:
         src, out = tmp_path / "in", tmp_path / "out"
-        make_inputs(src, 2, size=(1500, 1000))
+        make_inputs(src, 3, size=(1500, 1000))
         code, log = run(server, src, out, "--param", "size=preview", key=SLOW_KEY)
     finally:
         server.stop()
     assert code == 0, log
-    assert "2 written" in log
+    assert "3 written" in log
     assert "got 429 and were retried" in log
-    assert deps.calls == 2
+    assert deps.calls == 3
 
 
 def test_batch_reports_failures(server: ThreadServer, tmp_path: Path) -> None:

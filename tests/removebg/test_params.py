@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from alphacdn.removebg.colors import parse_color
 from alphacdn.removebg.errors import ApiError
 from alphacdn.removebg.limits import image_weight
 from alphacdn.removebg.options import ShadowType, Size
 from alphacdn.removebg.params import parse_params
 from alphacdn.removebg.service import plan_size
-from alphacdn.removebg.values import Length, Placement
+from alphacdn.removebg.values import CENTER
+from alphacdn.transform.colors import parse_css_color
+from alphacdn.transform.values import Color
 
 SRC = {"image_file_b64": "aGVsbG8="}
 
@@ -33,15 +34,11 @@ def test_size_aliases(raw: str, size: Size) -> None:
 
 def test_defaults_and_derived_defaults() -> None:
     p = parse_params(SRC, {})
-    assert (p.size, p.position.placement, p.shadow_type) == (
-        Size.PREVIEW,
-        Placement.ORIGINAL,
-        ShadowType.NONE,
-    )
-    assert parse_params({**SRC, "scale": "50%"}, {}).position.placement is Placement.CENTER
+    assert (p.size, p.position, p.shadow_type) == (Size.PREVIEW, None, ShadowType.NONE)
+    assert parse_params({**SRC, "scale": "50%"}, {}).position == CENTER
     assert parse_params({**SRC, "add_shadow": "true"}, {}).shadow_type is ShadowType.CAR
     margin = parse_params({**SRC, "crop_margin": "900px 80%"}, {}).crop_margin
-    assert (margin.top, margin.right) == (Length(500, False), Length(50, True))
+    assert (margin.top, margin.right) == (500, 0.5)  # 500 px, 50 % of the subject
 
 
 @pytest.mark.parametrize(
@@ -56,7 +53,7 @@ def test_defaults_and_derived_defaults() -> None:
     ],
 )
 def test_colors(raw: str, rgba: tuple[int, int, int, int] | None) -> None:
-    assert parse_color(raw) == rgba
+    assert parse_css_color(raw) == (Color(*rgba) if rgba else None)
 
 
 @pytest.mark.parametrize(
