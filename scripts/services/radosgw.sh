@@ -6,6 +6,7 @@
 #   scripts/services/radosgw.sh stop   <dir>          stop every daemon started from <dir>
 #   scripts/services/radosgw.sh status <dir>          exit 0 when the S3 endpoint answers
 #
+# RADOSGW_LC_DAY_SECONDS=N (tests only) makes a lifecycle day last N seconds.
 # Exit status 3: the packages are missing and cannot be installed (no root, no mirror).
 # `start` prints `export AWS_…` lines and writes them to <dir>/s3.env (endpoint, access key,
 # secret key, region): source that file to talk to the server. Everything binds to 127.0.0.1.
@@ -137,6 +138,9 @@ rgw frontends = beast endpoint=127.0.0.1:$port tcp_nodelay=1
 rgw data = $dir/rgw
 rgw thread pool size = 32
 CONF
+    # tests only: make a lifecycle "day" this many seconds, so expiry rules act within a test
+    [[ -z ${RADOSGW_LC_DAY_SECONDS:-} ]] ||
+        echo "rgw lc debug interval = $RADOSGW_LC_DAY_SECONDS" >>"$conf"
     local auth=(ceph-authtool "$dir/keyring")
     ceph-authtool --create-keyring "$dir/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
     "${auth[@]}" --gen-key -n client.admin --cap mon 'allow *' --cap osd 'allow *' \

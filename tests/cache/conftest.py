@@ -11,16 +11,15 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from alphacdn.cache.s3_bucket import S3Bucket, make_client
+from tests.cache.s3_server import S3Server
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -29,18 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RADOSGW = ROOT / "scripts" / "services" / "radosgw.sh"
 #: radosgw.sh's exit status when the packages cannot be installed here
 CANNOT_INSTALL = 3
-
-
-@dataclass(frozen=True)
-class S3Server:
-    """Where the session's S3 server answers, and the keys of its one user."""
-
-    endpoint_url: str
-    access_key: str
-    secret_key: str
-    region: str
-    #: seconds `radosgw.sh start` took (install excluded when the packages were there)
-    start_seconds: float
+#: length of a lifecycle "day" on the session's radosgw (only buckets with rules notice)
+LC_DAY_SECONDS = 2
 
 
 def _free_port() -> int:
@@ -63,19 +52,18 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
             os.environ["AWS_ACCESS_KEY_ID"],
             os.environ["AWS_SECRET_ACCESS_KEY"],
             os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-            0.0,
         )
         return
-    # a short path: ceph's admin sockets must fit a unix socket name (108 bytes)
+    # ceph keeps its admin sockets under here: the path must fit a unix socket name (108 bytes)
     state = Path(tmp_path_factory.mktemp("rgw", numbered=True))
-    t0 = time.monotonic()
     proc = subprocess.run(
         ["bash", str(RADOSGW), "start", str(state), str(_free_port())],
         capture_output=True,
         text=True,
         timeout=600,
+        # a lifecycle "day" of LC_DAY_SECONDS lets a test watch an expiry rule act
+        env={**os.environ, "RADOSGW_LC_DAY_SECONDS": str(LC_DAY_SECONDS)},
     )
-    elapsed = time.monotonic() - t0
     if proc.returncode == CANNOT_INSTALL:
         pytest.skip(f"radosgw is not installed and cannot be: {proc.stderr.strip()[-500:]}")
     if proc.returncode != 0:
@@ -87,7 +75,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
             env["AWS_ACCESS_KEY_ID"],
             env["AWS_SECRET_ACCESS_KEY"],
             env["AWS_DEFAULT_REGION"],
-            elapsed,
+            LC_DAY_SECONDS,
         )
     finally:
         subprocess.run(["bash", str(RADOSGW), "stop", str(state)], capture_output=True, timeout=60)

@@ -3,6 +3,7 @@ one original serialised by conditional puts, debris swept, lifecycle rules, mark
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ import pytest
 from alphacdn.cache.s3_bucket import Conflict, S3Bucket, parse_store_url
 from alphacdn.cache.s3_derived import S3Derived
 from alphacdn.cache.s3_originals import S3Originals
+from tests.cache.s3_server import S3Server
 
 META = {"format": "png", "width": 1, "height": 1}
 
@@ -84,6 +86,22 @@ def test_lifecycle_rules_bound_derived_lifetime(s3_bucket: S3Bucket) -> None:
     assert s3_bucket.expiry() == {}
     store.set_lifetime()
     assert s3_bucket.expiry() == {"derived/": 7, "matte/": 60}
+
+
+def test_lifecycle_expires_derived_files_before_mattes(
+    s3_server: S3Server, s3_bucket: S3Bucket
+) -> None:
+    if s3_server.lc_day_seconds is None:
+        pytest.skip("needs a radosgw whose lifecycle day is seconds long")
+    store = S3Derived(s3_bucket, derived_days=1, matte_days=30)
+    store.set_lifetime()
+    store.put("d", b"d", {}, tag="demo/a")
+    assert store.put_matte("m", b"m", {}, tag="demo/a")
+    deadline = time.monotonic() + 30 * s3_server.lc_day_seconds
+    while store.get("d") is not None:
+        assert time.monotonic() < deadline, "the derived file outlived its expiry rule"
+        time.sleep(0.5)
+    assert store.get_matte("m") is not None
 
 
 def test_repair_drops_markers_without_objects(s3_bucket: S3Bucket) -> None:
