@@ -1,4 +1,4 @@
-"""One contract for every OriginalsStore implementation (local folder, in-memory fake)."""
+"""One contract for every OriginalsStore implementation (local folder, in-memory fake, S3)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from alphacdn.cache import (
     OriginalsStore,
     UnsafePublicId,
 )
+from alphacdn.cache.s3_bucket import S3Bucket
+from alphacdn.cache.s3_originals import S3Originals
 
 Factory = Callable[[Path], OriginalsStore]
 FACTORIES: dict[str, Factory] = {
@@ -23,8 +25,11 @@ FACTORIES: dict[str, Factory] = {
 }
 
 
-@pytest.fixture(params=sorted(FACTORIES))
+@pytest.fixture(params=[*sorted(FACTORIES), "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> OriginalsStore:
+    if request.param == "s3":  # a bucket of its own on the session's radosgw (conftest.py)
+        bucket: S3Bucket = request.getfixturevalue("s3_bucket")
+        return S3Originals(bucket)
     factory: Factory = FACTORIES[request.param]
     return factory(tmp_path)
 
