@@ -37,6 +37,7 @@ NOT_SETTINGS: Mapping[str, str] = {
     "ALPHACDN_TEST_MODELS_DIR": "the test suite's models dir (tests/conftest.py)",
     "ALPHACDN_UPDATE_GOLDEN": "refresh the golden images (tests)",
     "ALPHACDN_REMOVEBG_API_KEY": "the key `alphacdn remove-bg` sends (a client setting)",
+    "ALPHACDN_TEST_S3_ENDPOINT_URL": "run the S3 store tests against this server (tests)",
 }
 
 _VAR = "alphacdn.var"
