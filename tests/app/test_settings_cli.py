@@ -211,7 +211,11 @@ def test_every_alphacdn_name_the_repository_uses_is_known() -> None:
         used |= set(re.findall(r"\bALPHACDN_[A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
     known = {v.name for v in VARIABLES} | {"ALPHACDN_API_KEY", "ALPHACDN_API_SECRET"}
     known |= {"ALPHACDN_CONFIG"}
-    assert not used - known - set(NOT_SETTINGS)
+    # issue 13's scale-out settings, documented in docs/scale-out.md before they are wired (the
+    # server refuses them as unknown until then); remove each from here when it becomes a Var
+    planned = {"ALPHACDN_STORE_URL", "ALPHACDN_S3_ENDPOINT_URL", "ALPHACDN_REDIS_URL"}
+    assert not used - known - set(NOT_SETTINGS) - planned
+    assert not planned & known, "wired now: drop it from `planned`"
     assert set(NOT_SETTINGS) <= used
 
 
