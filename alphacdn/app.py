@@ -28,7 +28,7 @@ from alphacdn.cache import (
     SingleFlight,
 )
 from alphacdn.delivery import Delivery
-from alphacdn.jobs.runner import JobRunner
+from alphacdn.jobs.runner import JobKind, JobRunner
 from alphacdn.jobs.upload_jobs import UploadJobs
 from alphacdn.mattes import KIND, Mattes, matte_models
 from alphacdn.named import NamedTransformations
@@ -77,7 +77,6 @@ def create_app(settings: Settings) -> Starlette:
         flight=SingleFlight(Claims(c.state_dir / "matte-flight"), ttl=settings.jobs.lease_seconds),
         models=matte_models(settings.models),
     )
-    runner.handlers[KIND] = mattes.handle
     # the flows
     delivery_flow = Delivery(
         http=settings.http,
@@ -104,6 +103,12 @@ def create_app(settings: Settings) -> Starlette:
         runner,
         task_retention_seconds=settings.jobs.task_retention_seconds,
     )
+    # what the job loops run: every kind, from the part that owns it
+    kinds: dict[str, JobKind] = {
+        KIND: JobKind(mattes.handle),
+        **upload_jobs.kinds(),
+        **removebg_api.jobs.kinds(),
+    }
 
     missing = mattes.missing_message()
     if missing:
@@ -115,7 +120,7 @@ def create_app(settings: Settings) -> Starlette:
         # sweep files a crash left half-written in the derived cache
         await anyio.to_thread.run_sync(derived.repair)
         # the job runner is entered last, so it stops before the remove.bg stores close
-        async with removebg_api.lifespan(), runner.running():
+        async with removebg_api.lifespan(), runner.running(kinds):
             if warm_up:
                 _warm_up(mattes.models.matter, mattes.model)
             yield

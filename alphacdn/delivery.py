@@ -47,6 +47,7 @@ from alphacdn.transform import (
 )
 from alphacdn.transform.errors import InvalidRequest, NotFound, Unauthorized
 from alphacdn.transform.layers import layer_public_ids
+from alphacdn.transform.named import is_named_only
 from alphacdn.transform.values import Flag, Format
 
 #: supplies the source bytes a plan starts from when it begins with background removal:
@@ -247,7 +248,7 @@ class Delivery:
             req,
             canonical(plan),
             bool(layer_public_ids(plan)),
-            bool(plan.named) and _named_only(req.transformation),
+            bool(plan.named) and is_named_only(req.transformation),
             table if plan.named else None,
         )
         if len(self._parsed) >= _PARSED_MAX:
@@ -368,11 +369,6 @@ class Delivery:
             return await anyio.to_thread.run_sync(self._originals.stat, cloud, public_id)
         except UnsafePublicId as exc:
             raise InvalidRequest(f"Invalid public_id: {exc}") from None
-
-
-def _named_only(transformation: str) -> bool:
-    """True when every component of the URL's chain is a named transformation (`t_…`)."""
-    return all(seg.startswith("t_") and "," not in seg for seg in transformation.split("/") if seg)
 
 
 def asset_tag_of(asset: AssetRecord) -> str:

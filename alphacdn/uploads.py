@@ -9,9 +9,9 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.types import Message
 
 from alphacdn.assets import Assets
+from alphacdn.bodies import BodyTooLarge, read_bounded, replaying
 from alphacdn.cache import AssetRecord
 from alphacdn.named import NamedTransformations
 from alphacdn.net import FetchError, fetch_url
@@ -49,35 +49,17 @@ class Uploads:
 
 
 async def read_body(request: Request, limit: int) -> tuple[bytes, Request]:
-    """Read the request body, refusing more than `limit` bytes (checked before and while reading).
-
-    Returns the body and a request over the same scope that replays it, so `form()` parses it
-    from memory (public starlette API: a `Request` built with its own `receive`)."""
-    declared = request.headers.get("content-length")
-    # multipart overhead: allow a little over the file limit for the other fields
-    hard = limit + 64 * 1024
-    if declared is not None and declared.isdigit() and int(declared) > hard:
+    """The upload body (at most `limit` bytes of file plus room for the other fields; 413
+    beyond) and a request that replays it, so `form()` parses it from memory."""
+    try:
+        # multipart overhead: allow a little over the file limit for the other fields
+        body = await read_bounded(request, limit + 64 * 1024)
+    except BodyTooLarge as exc:
+        size = f"is {exc.declared} bytes" if exc.declared is not None else "exceeds the limit"
         raise PayloadTooLarge(
-            f"File size too large: request body is {declared} bytes, maximum upload is {limit}"
-        )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > hard:
-            raise PayloadTooLarge(f"File size too large: request body exceeds {limit} bytes")
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:  # the whole body went in one message; a further read means the client left
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return body, Request(request.scope, replay)
+            f"File size too large: request body {size}, maximum upload is {limit}"
+        ) from None
+    return body, replaying(request, body)
 
 
 def base_url(request: Request) -> str:

@@ -4,7 +4,9 @@ them, whatever their kind (`matte`, `upload_removal`, `eager`, `task`).
 Each job kind has one async handler; a handler's exception fails the job with its message (and
 its `job_result` dict, if it has one, as the failed record's result), so nothing stays "running"
 forever. A kind may also have a `settled` callback, called with the final record once the job is
-done or failed (e.g. a task's webhook). The lease is renewed every third of it while a handler
+done or failed (e.g. a task's webhook). The table of kinds is assembled by `create_app` and
+handed to `running(kinds)`: submitters only need the queue and `wake`, so nothing registers
+itself on the runner after it is built. The lease is renewed every third of it while a handler
 runs; a process that stops gracefully releases its running jobs to the front of the queue, and
 one that dies leaves leases that lapse, after which any runner re-queues them.
 """
@@ -16,7 +18,8 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -33,6 +36,14 @@ Handler = Callable[[JobRecord], Awaitable[dict[str, Any]]]
 Settled = Callable[[JobRecord], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class JobKind:
+    """How to run one kind of job, and what to do once it is settled."""
+
+    handler: Handler
+    settled: Settled | None = None
+
+
 class JobRunner:
     """Runs `settings.concurrency` job loops per process over the shared job queue."""
 
@@ -41,8 +52,7 @@ class JobRunner:
         self.concurrency = settings.concurrency
         self.lease_seconds = settings.lease_seconds
         self.poll_seconds = settings.poll_seconds
-        self.handlers: dict[str, Handler] = {}
-        self.settled: dict[str, Settled] = {}
+        self._kinds: Mapping[str, JobKind] = {}
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._wake = anyio.Event()
         self.completed = 0
@@ -53,8 +63,9 @@ class JobRunner:
         self._wake.set()
 
     @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Run the loops for the app's lifetime (entered from the lifespan)."""
+    async def running(self, kinds: Mapping[str, JobKind]) -> AsyncIterator[None]:
+        """Run the loops over `kinds` for the app's lifetime (entered from the lifespan)."""
+        self._kinds = dict(kinds)
         requeued = await anyio.to_thread.run_sync(lambda: self.store.requeue_stale(time.time()))
         if requeued:
             log.warning("re-queued %d job(s) left running by a stopped process", requeued)
@@ -89,7 +100,7 @@ class JobRunner:
             await self._run(record)
 
     async def _run(self, record: JobRecord) -> None:
-        handler = self.handlers.get(record.kind)
+        kind = self._kinds.get(record.kind)
 
         async def keep_lease() -> None:
             while True:
@@ -99,11 +110,11 @@ class JobRunner:
                 )
 
         try:
-            if handler is None:
+            if kind is None:
                 raise RuntimeError(f"no handler for job kind {record.kind!r}")
             async with anyio.create_task_group() as tg:
                 tg.start_soon(keep_lease)
-                result = await handler(record)
+                result = await kind.handler(record)
                 tg.cancel_scope.cancel()
         except anyio.get_cancelled_exc_class():
             # the app is stopping: the job goes back to the front of the queue at once
@@ -125,12 +136,11 @@ class JobRunner:
         else:
             final = await anyio.to_thread.run_sync(lambda: self.store.finish(record.key, result))
             self.completed += 1
-        settled = self.settled.get(record.kind)
-        if settled is not None:
+        if kind is not None and kind.settled is not None:
             try:
-                await settled(final)
+                await kind.settled(final)
             except Exception:  # the job is settled; what follows it must not undo that
                 log.exception("after job %s (%s)", record.key[:16], record.kind)
 
 
-__all__ = ["Handler", "JobRunner", "Settled"]
+__all__ = ["Handler", "JobKind", "JobRunner", "Settled"]

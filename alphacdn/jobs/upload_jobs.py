@@ -25,6 +25,7 @@ from starlette.requests import Request
 from alphacdn.assets import Assets
 from alphacdn.cache import AssetRecord, JobRecord, OriginalsStore
 from alphacdn.delivery import Delivery
+from alphacdn.jobs.runner import JobKind
 from alphacdn.mattes import Mattes
 from alphacdn.named import NamedTransformations
 from alphacdn.net import send_webhook
@@ -75,8 +76,10 @@ class UploadJobs:
         self.named = named
         self.delivery = delivery
         self.mattes = mattes
-        mattes.runner.handlers[REMOVAL_KIND] = self.run_removal
-        mattes.runner.handlers[EAGER_KIND] = self.run_eager
+
+    def kinds(self) -> dict[str, JobKind]:
+        """The job kinds this part runs (for the runner's table, built by `create_app`)."""
+        return {REMOVAL_KIND: JobKind(self.run_removal), EAGER_KIND: JobKind(self.run_eager)}
 
     async def after_upload(
         self, request: Request, record: AssetRecord, params: dict[str, Any]

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
+from alphacdn.bodies import BodyTooLarge, read_bounded, replaying
 from alphacdn.removebg.errors import ApiError, bad_param, limit_error
 from alphacdn.removebg.params import MAX_FILE_BYTES
 
@@ -31,15 +32,10 @@ def _too_large() -> ApiError:
 
 async def read_body(request: Request) -> bytes:
     """The raw body, at most MAX_BODY_BYTES (413 beyond)."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise _too_large()
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise _too_large()
-    return bytes(body)
+    try:
+        return await read_bounded(request, MAX_BODY_BYTES)
+    except BodyTooLarge:
+        raise _too_large() from None
 
 
 async def _read_upload(name: str, upload: UploadFile) -> bytes:
@@ -73,13 +69,11 @@ def fields_from_json(data: Any) -> Fields:
 
 async def read_parameters(request: Request) -> tuple[Fields, Files]:
     """Text fields and files of a multipart / form / JSON request; 400/413 on a bad body."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise _too_large()
+    body = await read_body(request)  # bounded whole, chunked bodies included
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         try:
-            return fields_from_json(json.loads(await read_body(request) or b"{}")), {}
+            return fields_from_json(json.loads(body or b"{}")), {}
         except (ValueError, UnicodeDecodeError):
             raise ApiError(400, "invalid_body", "The request body is not valid JSON.") from None
     if content_type not in ("multipart/form-data", "application/x-www-form-urlencoded", ""):
@@ -90,7 +84,9 @@ async def read_parameters(request: Request) -> tuple[Fields, Files]:
             "multipart/form-data, application/x-www-form-urlencoded or JSON.",
         )
     try:
-        form = await request.form(max_files=4, max_fields=100, max_part_size=_MAX_TEXT_PART)
+        form = await replaying(request, body).form(
+            max_files=4, max_fields=100, max_part_size=_MAX_TEXT_PART
+        )
     except Exception as exc:  # starlette raises HTTPException / MultiPartException variants
         raise ApiError(
             400, "invalid_body", "The form body could not be read.", type(exc).__name__

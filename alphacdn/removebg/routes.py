@@ -81,7 +81,7 @@ class RemoveBgApi:
             BlobFolder(deps.state_dir / "tasks"),
             retention_seconds=task_retention_seconds,
         )
-        self.jobs = TaskJobs(self.store, self.service, runner)
+        self.jobs = TaskJobs(self.store, self.service)
         self.tasks = TaskEndpoints(self.limits, self.store, runner)
 
     def routes(self) -> list[BaseRoute]:

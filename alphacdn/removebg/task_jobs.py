@@ -17,7 +17,7 @@ import anyio
 import anyio.to_thread
 
 from alphacdn.cache import JobRecord
-from alphacdn.jobs.runner import JobRunner
+from alphacdn.jobs.runner import JobKind
 from alphacdn.net import send_webhook
 from alphacdn.removebg.errors import ApiError
 from alphacdn.removebg.params import parse_params
@@ -43,11 +43,13 @@ class TaskFailed(Exception):
 class TaskJobs:
     """The handler and the after-job step of kind `task`, and the retention sweep."""
 
-    def __init__(self, store: TaskStore, service: RemoveBg, runner: JobRunner) -> None:
+    def __init__(self, store: TaskStore, service: RemoveBg) -> None:
         self.store = store
         self.service = service
-        runner.handlers[KIND] = self.run
-        runner.settled[KIND] = self.settled
+
+    def kinds(self) -> dict[str, JobKind]:
+        """The job kind this part runs (for the runner's table, built by `create_app`)."""
+        return {KIND: JobKind(self.run, self.settled)}
 
     async def run(self, record: JobRecord) -> dict[str, Any]:
         """Run the removal; return the task's result, cost and timings (raise TaskFailed)."""

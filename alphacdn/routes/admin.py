@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 
 from alphacdn.transform import parse_chain
 from alphacdn.transform.errors import InvalidRequest, NotFound, Unauthorized
+from alphacdn.transform.named import named_name, named_reference
 from alphacdn.uploads import Uploads, asset_json, read_body
 
 
@@ -130,12 +131,12 @@ async def transformations(uploads: Uploads, request: Request) -> Response:
     if request.method == "GET":
         name = p.get("transformation")
         if name:
-            name = str(name).removeprefix("t_")
+            name = named_name(str(name))
             if name not in table:
                 raise NotFound(f"Transformation {name} not found")
             return JSONResponse(
                 {
-                    "name": f"t_{name}",
+                    "name": named_reference(name),
                     "named": True,
                     "allowed_for_strict": True,
                     "info": [{"transformation": table[name]}],
@@ -145,13 +146,18 @@ async def transformations(uploads: Uploads, request: Request) -> Response:
         return JSONResponse(
             {
                 "transformations": [
-                    {"name": f"t_{n}", "named": True, "allowed_for_strict": True, "used": False}
+                    {
+                        "name": named_reference(n),
+                        "named": True,
+                        "allowed_for_strict": True,
+                        "used": False,
+                    }
                     for n in sorted(table)
                 ]
             }
         )
     if request.method == "DELETE":
-        name = str(p.get("transformation", "")).removeprefix("t_")
+        name = named_name(str(p.get("transformation", "")))
         if not named.delete(name):
             raise NotFound(f"Transformation {name} not found")
         return JSONResponse({"message": "deleted"})
@@ -160,7 +166,7 @@ async def transformations(uploads: Uploads, request: Request) -> Response:
         name = str(p.get("name", ""))
         chain = str(p.get("transformation", ""))
     else:
-        name = str(p.get("transformation", "")).removeprefix("t_")
+        name = named_name(str(p.get("transformation", "")))
         chain = str(p.get("unsafe_update", "")) or table.get(name, "")
     if not name or not chain:
         raise InvalidRequest("Missing required parameters - name and transformation")

@@ -92,7 +92,7 @@ def build_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with api.lifespan(), runner.running():
+        async with api.lifespan(), runner.running(api.jobs.kinds()):
             yield
 
     app = Starlette(routes=api.routes(), lifespan=lifespan)
