@@ -8,6 +8,7 @@ Everything here is synchronous; the wiring calls it through `anyio.to_thread` (e
 """
 
 from .blobs import BlobFolder
+from .counters import Counters, DiskCounters
 from .derived import CacheStats, DerivedCache, DerivedStore, Entry, Kind
 from .eager import EagerChains, EagerStore, MemoryEager
 from .flight import Claims, SingleFlight
@@ -31,8 +32,10 @@ __all__ = [
     "BlobFolder",
     "CacheStats",
     "Claims",
+    "Counters",
     "DerivedCache",
     "DerivedStore",
+    "DiskCounters",
     "EagerChains",
     "EagerStore",
     "Entry",

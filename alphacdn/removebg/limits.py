@@ -1,7 +1,8 @@
-"""API keys, credit balances and megapixel-weighted rate limits, persisted in diskcache.
+"""API keys, credit balances and megapixel-weighted rate limits, on shared counters.
 
-State lives in `<state_dir>/removebg-limits` so every `--workers` process on the host shares it;
-read-modify-write happens inside `Cache.transact()` (one SQLite transaction).
+The counters (`cache.Counters`: rate windows, free calls, balances) live under
+`<state_dir>/removebg-limits`, so every `--workers` process on the host shares them, and each
+check-and-add is atomic across processes. They are never evicted.
 
 Rate limit (reference): a key may process `rate_limit` (default 500) megapixel-weighted images
 per fixed one-minute window; an image weighs `max(1, ceil(megapixels))`, so ≤1 MP → 500/min,
@@ -17,8 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import diskcache
-
+from alphacdn.cache import Counters, DiskCounters
 from alphacdn.removebg.deps import ApiKey
 from alphacdn.removebg.errors import ApiError
 
@@ -43,10 +43,10 @@ class Limits:
         self._keys = keys
         self._window_seconds = window_seconds
         self._clock = clock
-        self._db = diskcache.Cache(str(state_dir / "removebg-limits"))
+        self._counters: Counters = DiskCounters(state_dir / "removebg-limits")
 
     def close(self) -> None:
-        self._db.close()
+        self._counters.close()
 
     def authenticate(self, key: str | None) -> ApiKey:
         """The key's allowance, or 403."""
@@ -86,7 +86,7 @@ class Limits:
     def rate_headers(self, key: ApiKey) -> dict[str, str]:
         """The current window's `X-RateLimit-*` headers; 429 if nothing is left."""
         window, now = self._window()
-        used = int(self._db.get(f"rate:{key.key}:{window}", 0))
+        used = int(self._counters.value(f"rate:{key.key}:{window}"))
         if used >= key.rate_limit:
             raise self._exceeded(key, used, window, now)
         return self._headers(key, used, window)
@@ -94,13 +94,16 @@ class Limits:
     def consume(self, key: ApiKey, weight: int) -> dict[str, str]:
         """Count `weight` against this window, or 429 (a lone heavy image always passes)."""
         window, now = self._window()
-        name = f"rate:{key.key}:{window}"
-        with self._db.transact():
-            used = int(self._db.get(name, 0))
-            if used and used + weight > key.rate_limit:
-                raise self._exceeded(key, used, window, now)
-            self._db.set(name, used + weight, expire=2 * self._window_seconds)
-        return self._headers(key, used + weight, window)
+        added, used = self._counters.add_within(
+            f"rate:{key.key}:{window}",
+            weight,
+            limit=key.rate_limit,
+            expire=2 * self._window_seconds,
+            first_always=True,
+        )
+        if not added:
+            raise self._exceeded(key, int(used), window, now)
+        return self._headers(key, int(used), window)
 
     # credits ----------------------------------------------------------------------------
 
@@ -108,10 +111,10 @@ class Limits:
         return time.strftime("%Y-%m", time.gmtime(self._clock()))
 
     def balance(self, key: ApiKey) -> float:
-        return float(self._db.get(f"credits:{key.key}", key.credits))
+        return self._counters.value(f"credits:{key.key}", key.credits)
 
     def free_calls_left(self, key: ApiKey) -> int:
-        used = int(self._db.get(f"free:{key.key}:{self._month()}", 0))
+        used = int(self._counters.value(f"free:{key.key}:{self._month()}"))
         return max(0, key.free_calls - used)
 
     def can_pay(self, key: ApiKey, cost: float, *, preview: bool) -> bool:
@@ -129,13 +132,13 @@ class Limits:
 
     def charge(self, key: ApiKey, cost: float, *, preview: bool) -> float:
         """Take a free call (previews) or `cost` credits; return the credits charged."""
-        with self._db.transact():
-            free_name = f"free:{key.key}:{self._month()}"
-            used_free = int(self._db.get(free_name, 0))
-            if preview and used_free < key.free_calls:
-                self._db.set(free_name, used_free + 1, expire=40 * 86400)
+        if preview:
+            free, _ = self._counters.add_within(
+                f"free:{key.key}:{self._month()}", 1, limit=key.free_calls, expire=40 * 86400
+            )
+            if free:
                 return 0.0
-            self._db.set(f"credits:{key.key}", self.balance(key) - cost)
+        self._counters.add_within(f"credits:{key.key}", -cost, default=key.credits)
         return cost
 
     def account(self, key: ApiKey) -> dict[str, Any]:
