@@ -102,7 +102,7 @@ def probe(data: bytes) -> SourceInfo:
 
 def check_size(info: SourceInfo, *, max_pixels: int, max_side: int = MAX_SIDE) -> None:
     """The one size check before any decode: refuse (`SourceTooLarge`, 400) a source whose
-    header claims a side over `max_side`, more than `max_pixels`, or, animated, more than
+    header claims more than `max_pixels`, a side over `max_side`, or, animated, more than
     `max_pixels` in all its frames (decompression bombs, extreme aspect ratios)."""
     size = f"source image is {info.width}x{info.height}"
     if info.pixels > max_pixels:
