@@ -69,6 +69,7 @@ def create_app(settings: Settings) -> Starlette:
         settings=settings.jobs,
         cache_size=c.size_limit_bytes,
         max_source_pixels=settings.engine.max_source_pixels,
+        max_source_side=settings.engine.max_source_side,
         originals=originals,
         store=derived,
         jobs=runner.store,
@@ -93,6 +94,7 @@ def create_app(settings: Settings) -> Starlette:
     uploads = Uploads(
         http=settings.http,
         max_source_pixels=settings.engine.max_source_pixels,
+        max_source_side=settings.engine.max_source_side,
         assets=assets,
         named=named,
         after_upload=upload_jobs.after_upload,

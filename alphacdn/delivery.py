@@ -167,6 +167,7 @@ class Delivery:
         self._http = http
         self._clouds = frozenset(http.clouds)
         self._max_pixels = engine_settings.max_source_pixels
+        self._max_side = engine_settings.max_source_side
         self._originals = originals
         self._derived = derived
         self._named = named
@@ -337,6 +338,7 @@ class Delivery:
                     accept=accept,
                     default_format=default_format,
                     max_pixels=self._max_pixels,
+                    max_side=self._max_side,
                     load_asset=load_asset,
                 ),
                 limiter=self._render_limiter,

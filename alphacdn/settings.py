@@ -173,8 +173,13 @@ CACHE_SIZE = Var(
 MAX_SOURCE_PIXELS = Var(
     "ALPHACDN_MAX_SOURCE_PIXELS",
     v.pixels,
-    "largest source image accepted, checked from the header (e.g. 50MP)",
+    "largest source image accepted, checked from the header (e.g. 50MP; animations: all frames)",
     shown_default="50MP",
+)
+MAX_SOURCE_SIDE = Var(
+    "ALPHACDN_MAX_SOURCE_SIDE",
+    v.count,
+    "longest side (px) of a source image accepted, checked from the header",
 )
 VIPS_CONCURRENCY = Var("ALPHACDN_VIPS_CONCURRENCY", v.count, "libvips threads per operation")
 VIPS_CACHE_MB = Var("ALPHACDN_VIPS_CACHE_MB", v.natural, "libvips operation cache (MB, 0 = off)")
@@ -308,6 +313,8 @@ class CacheSettings:
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
     max_source_pixels: int = field(default=50_000_000, metadata=MAX_SOURCE_PIXELS.meta)
+    #: longest side of a source in pixels (a 1 × 49,000,000 PNG is under 50 MP)
+    max_source_side: int = field(default=16384, metadata=MAX_SOURCE_SIDE.meta)
     #: libvips worker threads per operation
     vips_concurrency: int = field(default=2, metadata=VIPS_CONCURRENCY.meta)
     #: libvips operation cache size in MB (0 disables it)

@@ -28,8 +28,10 @@ class Uploads:
     """What the upload and admin routes work with: settings, the stores, the upload-time work."""
 
     http: HttpSettings
-    #: an upload over this many pixels is refused (what delivery could not render anyway)
+    #: an upload over this many pixels, or with a side over `max_source_side`, is refused
+    #: (what delivery could not render anyway)
     max_source_pixels: int
+    max_source_side: int
     assets: Assets
     named: NamedTransformations
     #: upload-time work queued after the original is stored

@@ -6,7 +6,7 @@ function, registered with `@applies` (see `registry`).
 
 from .arrays import Picture, decode_rgba_png, encode_rgba_png, scale_image, to_rgb_array
 from .encode import CONTENT_TYPES, QUALITY, encode, negotiate_format, quality_for
-from .load import SourceInfo, check_pixels, load, probe
+from .load import MAX_SIDE, SourceInfo, check_size, load, probe, probe_checked
 from .registry import APPLIERS, Context, applies, apply_step
 from .render import Rendered, render
 from .runtime import configure
@@ -14,6 +14,7 @@ from .runtime import configure
 __all__ = [
     "APPLIERS",
     "CONTENT_TYPES",
+    "MAX_SIDE",
     "QUALITY",
     "Context",
     "Picture",
@@ -21,7 +22,7 @@ __all__ = [
     "SourceInfo",
     "applies",
     "apply_step",
-    "check_pixels",
+    "check_size",
     "configure",
     "decode_rgba_png",
     "encode",
@@ -29,6 +30,7 @@ __all__ = [
     "load",
     "negotiate_format",
     "probe",
+    "probe_checked",
     "quality_for",
     "render",
     "scale_image",

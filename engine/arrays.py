@@ -9,7 +9,7 @@ import numpy.typing as npt
 import pyvips
 
 from . import alpha
-from .load import check_pixels, load, probe
+from .load import MAX_SIDE, load, probe_checked
 
 
 def scale_image(image: pyvips.Image, scale: float) -> pyvips.Image:
@@ -37,7 +37,8 @@ def encode_rgba_png(rgba: npt.NDArray[np.uint8]) -> bytes:
 
 
 def decode_rgba_png(data: bytes) -> npt.NDArray[np.uint8]:
-    """The H×W×4 uint8 array of a cached RGBA cut-out PNG."""
+    """The H×W×4 uint8 array of a cached RGBA cut-out PNG (written by us, from a source that
+    passed `check_size`)."""
     image = pyvips.Image.new_from_buffer(data, "")
     if image.bands != 4 or image.format != "uchar":
         raise ValueError(f"expected an 8-bit RGBA PNG, got {image.bands} bands {image.format}")
@@ -51,11 +52,13 @@ class Picture:
     now, the pixels are decoded on first use, upright in sRGB and scaled down to at most
     `fit_pixels` (a cached matte whose detections are cached too needs no pixels)."""
 
-    def __init__(self, data: bytes, *, max_pixels: int, fit_pixels: int) -> None:
-        info = probe(data)
-        check_pixels(info, max_pixels)
+    def __init__(
+        self, data: bytes, *, max_pixels: int, max_side: int = MAX_SIDE, fit_pixels: int
+    ) -> None:
+        info = probe_checked(data, max_pixels=max_pixels, max_side=max_side)
         self._data = data
         self._max_pixels = max_pixels
+        self._max_side = max_side
         self._image: pyvips.Image | None = None
         #: the upright source size when it was scaled down to `fit_pixels`, else None
         self.scaled_from: tuple[int, int] | None = None
@@ -66,7 +69,7 @@ class Picture:
 
     def _upright(self) -> pyvips.Image:
         if self._image is None:
-            full = load(self._data, max_pixels=self._max_pixels)
+            full = load(self._data, max_pixels=self._max_pixels, max_side=self._max_side)
             self._image = scale_image(full, self._scale) if self.scaled_from else full
         return self._image
 

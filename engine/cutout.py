@@ -19,7 +19,7 @@ from alphacdn.transform.values import Color, Length
 from . import alpha as _alpha
 from . import masks
 from .cutout_encode import CutoutError, CutoutFormat, encode_cutout
-from .load import load, to_srgb8
+from .load import MAX_SIDE, load, to_srgb8
 from .shadows import composite_shadow
 from .subject import subject_box
 
@@ -146,9 +146,9 @@ def decode_cutout(png: bytes) -> pyvips.Image:
     return _alpha.with_alpha(to_srgb8(image)).copy_memory()
 
 
-def load_backdrop(data: bytes, *, max_pixels: int) -> Backdrop:
-    """Decode a backdrop (refused from its header over `max_pixels`: `InvalidImage`)."""
-    return Backdrop(load(data, max_pixels=max_pixels))
+def load_backdrop(data: bytes, *, max_pixels: int, max_side: int = MAX_SIDE) -> Backdrop:
+    """Decode a backdrop (refused from its header over a size limit: `SourceTooLarge`)."""
+    return Backdrop(load(data, max_pixels=max_pixels, max_side=max_side))
 
 
 def replace_alpha(rgba: pyvips.Image, alpha: pyvips.Image) -> pyvips.Image:

@@ -2,7 +2,16 @@
 
 Placement follows Cloudinary: anchored at the gravity, moved inwards by `x`/`y` (fractions are
 of the base); the canvas grows to hold a layer that sticks out unless `fl_no_overflow`.
-Compositing is premultiplied (libvips `over`). Layer assets come through `ctx.load_asset`.
+Compositing is premultiplied (libvips `over`). Layer assets come through `ctx.load_asset` and
+pass the same header check as any source (`load.check_size`).
+
+Text is drawn by Pango into one cairo surface, which cannot be wider or taller than 32767 px
+and costs memory by its area. So a text layer wraps at `TEXT_WRAP` px (between words, and
+inside a word that is wider on its own), and its size is measured first by laying it out at
+1/8 of the resolution (a fraction of a millisecond to a few ms): text that would be taller than
+`TEXT_MAX_HEIGHT` or still wider than the wrap (tabs, a run of glyphs with no break) is a 400
+naming the component before any large surface is made. With at most `MAX_TEXT_LENGTH`
+characters in that box, a text layer takes well under a second to draw.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ import html
 import pyvips
 
 from alphacdn.transform.errors import InvalidTransformation, NotFound
-from alphacdn.transform.layers import Layer, LayerKind, Placement, Text
+from alphacdn.transform.layers import Layer, LayerKind, Placement, Text, print_source
 from alphacdn.transform.steps import Resize, Step
 from alphacdn.transform.values import Length
 
@@ -24,17 +33,58 @@ from .resize import ANCHORS
 
 #: text wraps at this width instead of growing without bound
 TEXT_WRAP = 4096
+#: a text layer taller than this (measured before drawing) is refused
+TEXT_MAX_HEIGHT = 4096
+#: what the measure may exceed the wrap by (its rounding) before the text counts as too wide
+_WRAP_SLACK = TEXT_WRAP // 16
+#: the measuring layout is made at 1/_MEASURE of the resolution
+_MEASURE = 8
 
 
-def render_text(text: Text) -> pyvips.Image:
-    """A text overlay as an RGBA image (Pango, 72 dpi so the size is in pixels)."""
+def _text_mask(text: Text, scale: int = 1) -> pyvips.Image:
+    """The text's coverage mask (Pango at 72 dpi so the size is in pixels), at 1/`scale`."""
     style = " Bold" * text.bold + " Italic" * text.italic
-    mask = pyvips.Image.text(
+    return pyvips.Image.text(
         html.escape(text.text, quote=False),
         font=f"{text.font}{style} {text.size}",
-        dpi=72,
-        width=TEXT_WRAP,
+        dpi=72 / scale,
+        width=TEXT_WRAP // scale,
+        wrap="word-char",
     )
+
+
+def _component(text: Text, kind: LayerKind) -> str:
+    """The text layer as written in the URL (its text cut short), for error messages."""
+    written = print_source(kind, text)[0]
+    return written if len(written) <= 60 else written[:57] + "..."
+
+
+def text_size(text: Text) -> tuple[int, int]:
+    """The size the text would be drawn at, measured at 1/8 resolution (within ~10 %)."""
+    try:
+        small = _text_mask(text, _MEASURE)
+    except pyvips.Error:
+        return (2**31, 2**31)  # not even the small layout fits a surface
+    return small.width * _MEASURE, small.height * _MEASURE
+
+
+def render_text(text: Text, kind: LayerKind = LayerKind.OVERLAY) -> pyvips.Image:
+    """A text layer as an RGBA image, wrapped at `TEXT_WRAP`; `InvalidTransformation` when it
+    would not fit `TEXT_WRAP` × `TEXT_MAX_HEIGHT` (checked before drawing)."""
+    width, height = text_size(text)
+    if width > TEXT_WRAP + _WRAP_SLACK or height > TEXT_MAX_HEIGHT:
+        shown = f"about {width}x{height} px" if max(width, height) < 2**31 else "too large"
+        raise InvalidTransformation(
+            f"{_component(text, kind)}: the text would be {shown}, over the "
+            f"{TEXT_WRAP}x{TEXT_MAX_HEIGHT} px a text layer may take; use a smaller font "
+            "or less text"
+        )
+    try:
+        mask = _text_mask(text)
+    except pyvips.Error as e:  # the measure was off: still the client's text, never a 500
+        raise InvalidTransformation(
+            f"{_component(text, kind)}: the text could not be drawn at this size", detail=str(e)
+        ) from None
     c = text.color
     ink = (mask * (c.a / 255)).cast("uchar")
     return (
@@ -44,10 +94,10 @@ def render_text(text: Text) -> pyvips.Image:
 
 def _source(layer: Layer, ctx: Context) -> pyvips.Image:
     if isinstance(layer.source, Text):
-        return render_text(layer.source)
+        return render_text(layer.source, layer.kind)
     if ctx.load_asset is None:
         raise NotFound(f"Layer not found - {layer.source}")
-    return load(ctx.load_asset(layer.source), max_pixels=ctx.max_pixels)
+    return load(ctx.load_asset(layer.source), max_pixels=ctx.max_pixels, max_side=ctx.max_side)
 
 
 def _relative(step: Step, base: pyvips.Image) -> Step:
@@ -116,4 +166,12 @@ def apply_layer(base: pyvips.Image, layer: Layer, ctx: Context) -> pyvips.Image:
     return place(base, image, layer.kind, layer.placement, ctx)
 
 
-__all__ = ["TEXT_WRAP", "apply_layer", "place", "position", "render_text"]
+__all__ = [
+    "TEXT_MAX_HEIGHT",
+    "TEXT_WRAP",
+    "apply_layer",
+    "place",
+    "position",
+    "render_text",
+    "text_size",
+]

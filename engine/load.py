@@ -1,4 +1,10 @@
-"""Decode sources: header probe, pixel limit, shrink-on-load, EXIF orientation, sRGB, 8 bit.
+"""Decode sources: header probe, size limits, shrink-on-load, EXIF orientation, sRGB, 8 bit.
+
+Every image the server decodes from outside (originals, uploads, remote fetches, layer assets,
+remove.bg sources and backdrops, the pictures fed to the models) passes `check_size` on its
+header first: each side ≤ `max_side`, width × height ≤ `max_pixels`, and frames × width × height
+≤ `max_pixels` for animations. The side limit matters as much as the area: a 95 KB PNG of
+1 × 49,000,000 pixels is under 50 MP but decodes for tens of seconds into gigabytes.
 
 Everything leaving `load` is an 8-bit sRGB image with 3 bands, or 4 when it has alpha, upright
 (EXIF orientation applied) and fully decoded, so a corrupt file fails here as `InvalidImage`
@@ -13,7 +19,10 @@ from dataclasses import dataclass
 
 import pyvips
 
-from alphacdn.transform.errors import InvalidImage, UnsupportedImage
+from alphacdn.transform.errors import InvalidImage, SourceTooLarge, UnsupportedImage
+
+#: the default longest side of a source (`ALPHACDN_MAX_SOURCE_SIDE`)
+MAX_SIDE = 16384
 
 #: vips loader → format name as Cloudinary spells it (its upload API's `format`); any other
 #: loader (vips, matlab, csv…) is refused
@@ -91,13 +100,32 @@ def probe(data: bytes) -> SourceInfo:
     return _info(_header(data))
 
 
-def check_pixels(info: SourceInfo, max_pixels: int) -> None:
-    """Refuse a source whose header claims more than `max_pixels` (decompression bombs)."""
+def check_size(info: SourceInfo, *, max_pixels: int, max_side: int = MAX_SIDE) -> None:
+    """The one size check before any decode: refuse (`SourceTooLarge`, 400) a source whose
+    header claims more than `max_pixels`, a side over `max_side`, or, animated, more than
+    `max_pixels` in all its frames (decompression bombs, extreme aspect ratios)."""
+    size = f"source image is {info.width}x{info.height}"
     if info.pixels > max_pixels:
-        raise InvalidImage(
-            f"source image is {info.width}x{info.height} ({info.pixels / 1e6:.1f} MP), over the "
-            f"limit of {max_pixels / 1e6:.1f} MP"
+        raise SourceTooLarge(
+            f"{size} ({info.pixels / 1e6:.1f} MP), over the limit of {max_pixels / 1e6:.1f} MP",
+            limit="pixels",
         )
+    if max(info.width, info.height) > max_side:
+        raise SourceTooLarge(f"{size}, a side over the limit of {max_side} px", limit="side")
+    frames = info.pixels * info.pages
+    if frames > max_pixels:
+        raise SourceTooLarge(
+            f"{size} in {info.pages} frames ({frames / 1e6:.1f} MP in all), over the limit of "
+            f"{max_pixels / 1e6:.1f} MP",
+            limit="frames",
+        )
+
+
+def probe_checked(data: bytes, *, max_pixels: int, max_side: int = MAX_SIDE) -> SourceInfo:
+    """`probe`, then `check_size`: the header of a source about to be decoded."""
+    info = probe(data)
+    check_size(info, max_pixels=max_pixels, max_side=max_side)
+    return info
 
 
 def _description(profile: bytes) -> str:
@@ -144,12 +172,17 @@ def to_srgb8(image: pyvips.Image) -> pyvips.Image:
     return image.copy(interpretation="srgb")
 
 
-def load(data: bytes, *, max_pixels: int, target: tuple[int, int] | None = None) -> pyvips.Image:
-    """Decode `data` upright in 8-bit sRGB. With `target` (the upright size the first resize
-    scales the whole source to) the decoder shrinks on load when that is a reduction."""
-    header = _header(data)
-    info = _info(header)
-    check_pixels(info, max_pixels)
+def load(
+    data: bytes,
+    *,
+    max_pixels: int,
+    max_side: int = MAX_SIDE,
+    target: tuple[int, int] | None = None,
+) -> pyvips.Image:
+    """Decode `data` upright in 8-bit sRGB once its header passed `check_size`. With `target`
+    (the upright size the first resize scales the whole source to) the decoder shrinks on load
+    when that is a reduction."""
+    info = probe_checked(data, max_pixels=max_pixels, max_side=max_side)
     try:
         if target is not None and target[0] * target[1] < info.pixels:
             image = pyvips.Image.thumbnail_buffer(
@@ -167,4 +200,4 @@ def load(data: bytes, *, max_pixels: int, target: tuple[int, int] | None = None)
         raise InvalidImage("corrupt or truncated image", detail=str(e)) from None
 
 
-__all__ = ["SourceInfo", "check_pixels", "load", "probe", "to_srgb8"]
+__all__ = ["MAX_SIDE", "SourceInfo", "check_size", "load", "probe", "probe_checked", "to_srgb8"]

@@ -15,6 +15,8 @@ import pyvips
 
 from alphacdn.transform.steps import Step
 
+from .load import MAX_SIDE
+
 
 @dataclass(frozen=True, slots=True)
 class Context:
@@ -27,6 +29,8 @@ class Context:
     alpha_output: bool | None = True
     #: largest canvas a step may create (the source pixel limit)
     max_pixels: int = 50_000_000
+    #: longest side of a layer asset (the source side limit)
+    max_side: int = MAX_SIDE
     #: width / height asked for by the component's resize (for `a_auto_right/left`)
     target_aspect: float | None = None
     load_asset: Callable[[str], bytes] | None = None

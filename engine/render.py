@@ -1,6 +1,6 @@
 """One render: source bytes + Plan → encoded bytes, in one direction.
 
-probe header (pixel limit) → choose the format → load (shrinking on load for a leading resize)
+probe header (size limits) → choose the format → load (shrinking on load for a leading resize)
 → apply each step through the registry → encode.
 """
 
@@ -26,7 +26,7 @@ from .encode import (
     uses_alpha,
 )
 from .layers import apply_layer
-from .load import SourceInfo, check_pixels, load, probe
+from .load import MAX_SIDE, SourceInfo, load, probe_checked
 from .registry import Context, applies, apply_step
 from .resize import plan_box, resolve
 
@@ -91,11 +91,11 @@ def render(
     accept: str = "",
     default_format: Format | None = None,
     max_pixels: int,
+    max_side: int = MAX_SIDE,
     load_asset: Callable[[str], bytes] | None = None,
 ) -> Rendered:
     """Decode `source`, apply the plan's steps in order and encode the result."""
-    info = probe(source)
-    check_pixels(info, max_pixels)
+    info = probe_checked(source, max_pixels=max_pixels, max_side=max_side)
     fmt = _requested(plan, default_format, info)
     negotiated = fmt is Format.AUTO
     if fmt is Format.AUTO:
@@ -105,11 +105,12 @@ def render(
     ctx = Context(
         alpha_output=None if fmt is None else fmt in ALPHA_FORMATS,
         max_pixels=max_pixels,
+        max_side=max_side,
         load_asset=load_asset,
     )
     first = list(plan.components[0].steps) if plan.components else []
     target, first = _shrink_on_load(first, info)
-    image = load(source, max_pixels=max_pixels, target=target)
+    image = load(source, max_pixels=max_pixels, max_side=max_side, target=target)
     for index, component in enumerate(plan.components):
         steps = tuple(first) if index == 0 else component.steps
         comp_ctx = dataclasses.replace(ctx, target_aspect=_aspect(image, steps))

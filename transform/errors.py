@@ -9,7 +9,8 @@
     ├── MethodNotAllowed (405)
     ├── PayloadTooLarge (413)         upload over the byte limit
     ├── UnsupportedImage (415)        not an image we decode
-    ├── InvalidImage (422)            corrupt / truncated / over the pixel limit
+    ├── InvalidImage (422)            corrupt / truncated
+    │   └── SourceTooLarge (400)      over a size limit, seen in the header before decoding
     ├── MatteInProgress (423)         carries Retry-After
     ├── TooManyRequests (429)
     └── ServiceUnavailable (503)      model missing, queue full (Retry-After)
@@ -21,7 +22,7 @@ APIs turn it into `{"error": {"message": …}}`. `detail` goes to the logs only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 
 class CdnError(Exception):
@@ -72,6 +73,20 @@ class InvalidImage(CdnError):
     status = 422
 
 
+class SourceTooLarge(InvalidImage):
+    """A source whose header is over a size limit (side, area, frames × area): refused before
+    any decoding. A client error about the request's image, so 400 as Cloudinary answers.
+    `limit` says which limit: the area, a side, or the area of all frames."""
+
+    status = 400
+
+    def __init__(
+        self, public: str, *, limit: Literal["pixels", "side", "frames"], detail: str = ""
+    ) -> None:
+        super().__init__(public, detail=detail)
+        self.limit = limit
+
+
 class MatteInProgress(CdnError):
     status = 423
 
@@ -104,6 +119,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "ServiceUnavailable",
+    "SourceTooLarge",
     "TooManyRequests",
     "Unauthorized",
     "UnsupportedImage",

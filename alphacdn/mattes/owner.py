@@ -54,6 +54,7 @@ class Mattes:
         settings: JobSettings,
         cache_size: int,
         max_source_pixels: int,
+        max_source_side: int,
         originals: OriginalsStore,
         store: DerivedStore,
         jobs: JobQueue,
@@ -67,6 +68,7 @@ class Mattes:
         self.settings = settings
         self.cache_size = cache_size
         self.max_source_pixels = max_source_pixels
+        self.max_source_side = max_source_side
         self.originals = originals
         self.store = store
         self.jobs = jobs
@@ -353,7 +355,10 @@ class Mattes:
             entry = self.store.get_matte(salient_key)
             salient = salient_of(entry) if entry is not None else None
         picture = engine.Picture(
-            source, max_pixels=self.max_source_pixels, fit_pixels=MATTE_MAX_PIXELS
+            source,
+            max_pixels=self.max_source_pixels,
+            max_side=self.max_source_side,
+            fit_pixels=MATTE_MAX_PIXELS,
         )
         made = self.models.make(
             picture,

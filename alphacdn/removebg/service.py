@@ -39,9 +39,11 @@ from alphacdn.removebg.params import (
     Source,
     TypeLevel,
 )
-from alphacdn.transform.errors import InvalidImage, UnsupportedImage
+from alphacdn.transform.errors import InvalidImage, SourceTooLarge, UnsupportedImage
 
 MAX_INPUT_PIXELS = 50_000_000
+#: a side longer than this is refused too: 1 × 49,000,000 px is under 50 MP
+MAX_INPUT_SIDE = engine.MAX_SIDE
 _PREVIEW_PIXELS = 250_000
 _CAPS = {Size.PREVIEW: _PREVIEW_PIXELS, Size.MEDIUM: 1_500_000, Size.HD: 4_000_000}
 _HARD = {Size.FULL: (25_000_000, "limit_full_25mp"), Size.MP50: (50_000_000, "limit_50mp")}
@@ -117,29 +119,41 @@ def image_size(data: bytes, parameter: str) -> tuple[int, int]:
 
 
 def _check_size(parameter: str, data: bytes) -> tuple[int, int]:
-    """Upright (width, height) from the header; 400 unless within `MAX_INPUT_PIXELS`."""
-    width, height = image_size(data, parameter)
-    if width * height > MAX_INPUT_PIXELS:
+    """Upright (width, height) from the header; 400 unless within `MAX_INPUT_PIXELS` (all
+    frames) and `MAX_INPUT_SIDE` a side: the engine's one size check, in the API's words."""
+    info = _checked(parameter, lambda: engine.probe(data))
+    try:
+        engine.check_size(info, max_pixels=MAX_INPUT_PIXELS, max_side=MAX_INPUT_SIDE)
+    except SourceTooLarge as exc:
         raise limit_error(
-            "limit_input_50mp",
-            f"Input images are limited to 50 megapixels: the image in {parameter} is "
-            f"{width}x{height}.",
-        )
-    return width, height
+            "limit_input_side" if exc.limit == "side" else "limit_input_50mp",
+            f"Input images are limited to 50 megapixels and {MAX_INPUT_SIDE} px a side: "
+            f"the image in {parameter} is {info.width}x{info.height}"
+            + (f" in {info.pages} frames." if exc.limit == "frames" else "."),
+        ) from None
+    return info.width, info.height
 
 
 def check_source(data: bytes, parameter: str) -> tuple[int, int]:
     """The source's upright size, once its header and a cheap full decode (shrink-on-load) have
     passed: a truncated or corrupt file is a 400 now, not an error after charging."""
     size = _check_size(parameter, data)
-    _checked(parameter, lambda: engine.load(data, max_pixels=MAX_INPUT_PIXELS, target=(64, 64)))
+    _checked(
+        parameter,
+        lambda: engine.load(
+            data, max_pixels=MAX_INPUT_PIXELS, max_side=MAX_INPUT_SIDE, target=(64, 64)
+        ),
+    )
     return size
 
 
 def check_backdrop(data: bytes, parameter: str) -> Backdrop:
     """The decoded backdrop; its header is checked against the pixel limit before decoding."""
     _check_size(parameter, data)
-    return _checked(parameter, lambda: load_backdrop(data, max_pixels=MAX_INPUT_PIXELS))
+    return _checked(
+        parameter,
+        lambda: load_backdrop(data, max_pixels=MAX_INPUT_PIXELS, max_side=MAX_INPUT_SIDE),
+    )
 
 
 def plan_size(params: RemoveBgParams, width: int, height: int, can_pay_full: bool) -> SizePlan:
@@ -282,6 +296,7 @@ class RemoveBg:
 
 __all__ = [
     "MAX_INPUT_PIXELS",
+    "MAX_INPUT_SIDE",
     "Outcome",
     "RemoveBg",
     "SizePlan",

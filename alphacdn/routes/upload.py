@@ -109,17 +109,12 @@ async def _file_data(uploads: Uploads, params: dict[str, Any], file_bytes: bytes
         raise InvalidRequest("file must be a multipart file, a data URI, base64 or a URL") from None
 
 
-def _verify(data: bytes, max_pixels: int) -> engine.SourceInfo:
-    """Header check (format, pixel limit) then a cheap full decode (shrink-on-load), so a
+def _verify(data: bytes, max_pixels: int, max_side: int) -> engine.SourceInfo:
+    """Header check (format, size limits) then a cheap full decode (shrink-on-load), so a
     truncated or corrupt file is refused now rather than failing every later delivery."""
     try:
-        info = engine.probe(data)
-        if info.pixels > max_pixels:
-            raise InvalidRequest(
-                f"Invalid image file: {info.width}x{info.height} is {info.pixels} pixels, "
-                f"over the limit of {max_pixels}"
-            )
-        engine.load(data, max_pixels=max_pixels, target=(64, 64))
+        info = engine.probe_checked(data, max_pixels=max_pixels, max_side=max_side)
+        engine.load(data, max_pixels=max_pixels, max_side=max_side, target=(64, 64))
     except (UnsupportedImage, InvalidImage) as exc:
         raise InvalidRequest(f"Invalid image file: {exc.public}") from None
     return info
@@ -146,7 +141,9 @@ async def upload(uploads: Uploads, request: Request) -> Response:
         raise PayloadTooLarge(
             f"File size too large: {len(data)} bytes, maximum is {http.max_upload_bytes}"
         )
-    info = await anyio.to_thread.run_sync(lambda: _verify(data, uploads.max_source_pixels))
+    info = await anyio.to_thread.run_sync(
+        lambda: _verify(data, uploads.max_source_pixels, uploads.max_source_side)
+    )
     public_id = _public_id(params)
     tags = params.get("tags") or []
     if isinstance(tags, str):

@@ -43,6 +43,7 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "data_dir": ("/tmp/alphacdn-sample", "/tmp/alphacdn-sample"),
     "cache_size": ("500MiB", 500 * 1024**2),
     "max_source_pixels": ("12MP", "12MP"),
+    "max_source_side": ("8000", 8000),
     "vips_concurrency": ("4", 4),
     "vips_cache_mb": ("0", 0),
     "render_threads": ("3", 3),
