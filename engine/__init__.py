@@ -10,6 +10,7 @@ from .load import SourceInfo, check_pixels, load, probe
 from .registry import APPLIERS, Context, applies, apply_step
 from .render import Rendered, render
 from .runtime import configure
+from .stop import RenderStop, RenderStopped
 
 __all__ = [
     "APPLIERS",
@@ -17,6 +18,8 @@ __all__ = [
     "QUALITY",
     "Context",
     "Picture",
+    "RenderStop",
+    "RenderStopped",
     "Rendered",
     "SourceInfo",
     "applies",

@@ -47,7 +47,8 @@ def _source(layer: Layer, ctx: Context) -> pyvips.Image:
         return render_text(layer.source)
     if ctx.load_asset is None:
         raise NotFound(f"Layer not found - {layer.source}")
-    return load(ctx.load_asset(layer.source), max_pixels=ctx.max_pixels)
+    image = load(ctx.load_asset(layer.source), max_pixels=ctx.max_pixels)
+    return image if ctx.watch is None else ctx.watch(image)
 
 
 def _relative(step: Step, base: pyvips.Image) -> Step:
