@@ -4,17 +4,27 @@
       parse_url (memoised per path and named-transformation table) → Plan, canonical text
       one thread hop: originals stat + derived get (+ the eager allow-list in strict mode)
       → 404 / 401 / hit
-      miss: layer assets → key → single-flight render (matte and layers through callables)
-            → derived store → Served
+      miss: layer assets → key → cost estimate (400 over the budget) → single-flight render
+            (matte and layers through callables; per-client slots, then the render threads;
+            stopped after ALPHACDN_RENDER_TIMEOUT or when nobody waits for it) → derived
+            store → Served
 
 The route (`routes/delivery.py`) turns a `Served` into HTTP; eager work renders through
 `render()`, the same path a miss takes.
+
+A render is stopped, or its wait for a slot dropped, when every client that asked for it in
+this process has disconnected; a client that leaves while others still wait for the same key
+only stops waiting itself. Workers in other processes waiting on the same key take over (the
+single flight's claim is released).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,6 +43,7 @@ from alphacdn.cache import (
     asset_tag,
     derived_key,
 )
+from alphacdn.clients import Client, ClientBusy, ClientSlots, until_gone
 from alphacdn.layer_assets import NO_LAYERS, LayerAssets, resolve_layers
 from alphacdn.named import NamedTransformations
 from alphacdn.settings import EngineSettings, HttpSettings
@@ -45,7 +56,14 @@ from alphacdn.transform import (
     parse_url,
     verify_url_signature,
 )
-from alphacdn.transform.errors import InvalidRequest, NotFound, Unauthorized
+from alphacdn.transform.cost import check_cost
+from alphacdn.transform.errors import (
+    CdnError,
+    InvalidRequest,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from alphacdn.transform.layers import layer_public_ids
 from alphacdn.transform.named import is_named_only
 from alphacdn.transform.values import Flag, Format
@@ -61,6 +79,15 @@ _PARSED_MAX = 4096
 _ACCEPT_MAX = 256
 #: `Cache-Control` of a versioned URL, whose bytes never change
 _IMMUTABLE = "public, max-age=31536000, immutable"
+#: a render that lost its leader (stopped for clients gone, or refused for the leader's own
+#: client) is tried again by a waiter still there, at most this often
+_ATTEMPTS = 3
+
+
+class ClientGone(CdnError):
+    """The client disconnected before its render was done (nobody reads this answer)."""
+
+    status = 499
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +192,8 @@ class Delivery:
         mattes: MatteSource,
     ) -> None:
         self._http = http
+        #: per-client limits key on the last `X-Forwarded-For` address (behind a proxy)
+        self.trust_forwarded_for = http.trust_forwarded_for
         self._clouds = frozenset(http.clouds)
         self._max_pixels = engine_settings.max_source_pixels
         self._max_side = engine_settings.max_source_side
@@ -175,14 +204,23 @@ class Delivery:
         self._flight = flight
         self._mattes = mattes
         self._render_limiter = anyio.CapacityLimiter(engine_settings.render_threads)
+        self._budget = engine_settings.render_budget
+        self._max_canvas = engine_settings.max_canvas_pixels
+        self._timeout = engine_settings.render_timeout
+        self._clients = ClientSlots(
+            engine_settings.renders_per_client, engine_settings.render_client_queue
+        )
+        #: who waits, in this process, for each key being rendered
+        self._wanted: dict[str, _Wanted] = {}
         self._parsed: dict[str, _Parsed] = {}
         self._accepts: dict[str, str] = {}
         #: renders done by this process (exposed in /metrics)
         self.renders = 0
 
     # ── the request side ─────────────────────────────────────────────────────────────────────
-    async def serve(self, path: str, accept_header: str) -> Served:
-        """The derived file for a (percent-decoded) delivery path and `Accept` header."""
+    async def serve(self, path: str, accept_header: str, client: Client | None = None) -> Served:
+        """The derived file for a (percent-decoded) delivery path and `Accept` header; a cold
+        render counts against `client`'s slots and stops when every client waiting is gone."""
         p = self._parse(path)
         req = p.req
         if req.cloud not in self._clouds:
@@ -228,8 +266,9 @@ class Delivery:
         if hit is not None:
             return _served(hit, "HIT", cache_control, req)
         served = await self._render(
-            asset, req.plan, p.canonical, fmt_key, accept, default_format, checked=True
-        )
+            asset, req.plan, p.canonical, fmt_key, accept, default_format, checked=True,
+            client=client,
+        )  # fmt: skip
         return replace(
             served, cache_control=cache_control, download_name=_download_name(req, served.extension)
         )
@@ -307,6 +346,7 @@ class Delivery:
         default_format: Format | None,
         *,
         checked: bool = False,
+        client: Client | None = None,
     ) -> Served:
         """From cache, or rendered once (single flight across processes) and stored.
         `checked`: the caller already missed the cache for this plan without layers."""
@@ -317,6 +357,16 @@ class Delivery:
             hit = await anyio.to_thread.run_sync(self._derived.get, key)
             if hit is not None:
                 return _served(hit, "HIT")
+        # what the render would cost, from the sizes alone: before a matte job or a slot
+        check_cost(
+            plan,
+            asset.width,
+            asset.height,
+            budget=self._budget,
+            max_canvas=self._max_canvas,
+            source_format="png" if plan.removal is not None else asset.format,
+            layer_sizes=layers.sizes,
+        )
 
         extra: dict[str, str] = {}
         if plan.removal is not None:
@@ -328,11 +378,14 @@ class Delivery:
             )
             render_plan = plan
         load_asset = layers.loader(self._originals)
-        produced: list[bool] = []
 
-        async def produce() -> Entry:
-            result = await anyio.to_thread.run_sync(
-                lambda: engine.render(
+        def run(stop: engine.RenderStop) -> engine.Rendered:
+            # the timer kills libvips work under way; the render checks between steps too
+            timer = threading.Timer(self._timeout, stop.stop, args=("timeout",))
+            timer.daemon = True
+            timer.start()
+            try:
+                return engine.render(
                     source,
                     render_plan,
                     accept=accept,
@@ -340,11 +393,33 @@ class Delivery:
                     max_pixels=self._max_pixels,
                     max_side=self._max_side,
                     load_asset=load_asset,
-                ),
-                limiter=self._render_limiter,
-            )
+                    stop=stop,
+                )
+            finally:
+                timer.cancel()
+
+        async def pixels(wanted: _Wanted) -> engine.Rendered:
+            """The render itself, in this client's slot, then one of the render threads."""
+            address = client.address if client is not None else None
+            slot = self._clients.slot(address) if address is not None else _nothing()
+            async with slot, self._render_limiter:
+                stop = engine.RenderStop(deadline=time.monotonic() + self._timeout)
+                wanted.stop = stop
+                if wanted.abandoned:
+                    stop.stop("abandoned")
+                try:
+                    return await anyio.to_thread.run_sync(run, stop)
+                except engine.RenderStopped as exc:
+                    if exc.reason != "timeout":
+                        raise
+                    raise ServiceUnavailable(
+                        f"Rendering took longer than {self._timeout:g} s and was stopped; "
+                        "retry later",
+                        retry_after=max(1, round(self._timeout / 2)),
+                    ) from None
+
+        async def store(result: engine.Rendered) -> Entry:
             self.renders += 1
-            produced.append(True)
             meta: dict[str, Any] = {
                 "content_type": result.content_type,
                 "etag": '"' + hashlib.sha256(result.body).hexdigest()[:32] + '"',
@@ -360,11 +435,62 @@ class Delivery:
             )
             return Entry(result.body, meta)
 
+        for attempt in range(_ATTEMPTS):
+            try:
+                return await self._wait_for(key, client, pixels, store)
+            except engine.RenderStopped:
+                # stopped for clients gone: we are still here, so it is wanted after all
+                if attempt == _ATTEMPTS - 1:
+                    raise ServiceUnavailable("Render interrupted; retry", retry_after=1) from None
+            except ClientBusy as exc:
+                if client is not None and exc.address == client.address:
+                    raise
+                # the leader's client was over its limit, not ours: lead ourselves
+                if attempt == _ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _wait_for(
+        self,
+        key: str,
+        client: Client | None,
+        pixels: Callable[[_Wanted], Awaitable[engine.Rendered]],
+        store: Callable[[engine.Rendered], Awaitable[Entry]],
+    ) -> Served:
+        """The single flight of `key`, counted among the clients that want it: when this
+        client leaves, it stops waiting; when the last one leaves, the render stops too."""
+        wanted = self._wanted.get(key)
+        if wanted is None or wanted.abandoned:
+            wanted = self._wanted[key] = _Wanted()
+        me = _Waiter(wanted)
+        wanted.waiters += 1
+        produced: list[bool] = []
+
+        async def produce() -> Entry:
+            me.leading = True
+            wanted.leader = me
+            result = await pixels(wanted)
+            produced.append(True)
+            return await store(result)
+
         def check() -> Entry | None:
             return self._derived.get(key)
 
-        entry = await self._flight.run(key, produce, check)
-        return _served(entry, "MISS" if produced else "HIT")
+        try:
+            with anyio.CancelScope() as me.scope:
+                entry = await until_gone(
+                    client, lambda: self._flight.run(key, produce, check), me.leave
+                )
+                return _served(entry, "MISS" if produced else "HIT")
+            raise ClientGone("Client closed the connection")
+        except engine.RenderStopped:
+            if me.gone:
+                raise ClientGone("Client closed the connection") from None
+            raise
+        finally:
+            me.leave(finished=True)
+            if wanted.waiters == 0 and self._wanted.get(key) is wanted:
+                del self._wanted[key]
 
     async def _stat(self, cloud: str, public_id: str) -> AssetRecord | None:
         try:
@@ -373,12 +499,61 @@ class Delivery:
             raise InvalidRequest(f"Invalid public_id: {exc}") from None
 
 
+@dataclass(slots=True)
+class _Wanted:
+    """The clients of this process waiting for one key's render, and how to stop it."""
+
+    waiters: int = 0
+    abandoned: bool = False
+    leader: _Waiter | None = None
+    stop: engine.RenderStop | None = None
+
+    def abandon(self) -> None:
+        """Nobody waits any more: drop the leader's wait for a slot, or stop its render."""
+        self.abandoned = True
+        if self.stop is not None:
+            self.stop.stop("abandoned")
+        if self.leader is not None and self.leader.scope is not None:
+            self.leader.scope.cancel()
+
+
+@dataclass(slots=True)
+class _Waiter:
+    """One request waiting for a key: it leads the render, or follows the one who does."""
+
+    wanted: _Wanted
+    leading: bool = False
+    counted: bool = True
+    gone: bool = False
+    scope: anyio.CancelScope | None = None
+
+    def leave(self, *, finished: bool = False) -> None:
+        """This request no longer waits: it finished, or its client disconnected."""
+        if not self.counted:
+            return
+        self.counted = False
+        self.gone = not finished
+        self.wanted.waiters -= 1
+        if finished:
+            return
+        if not self.leading and self.scope is not None:
+            self.scope.cancel()  # a follower just stops waiting; the render goes on for others
+        if self.wanted.waiters == 0:
+            self.wanted.abandon()
+
+
+@asynccontextmanager
+async def _nothing() -> AsyncIterator[None]:
+    yield
+
+
 def asset_tag_of(asset: AssetRecord) -> str:
     """The invalidation tag of an asset's derived files and mattes."""
     return asset_tag(asset.cloud, asset.public_id)
 
 
 __all__ = [
+    "ClientGone",
     "Delivery",
     "MatteSource",
     "Served",

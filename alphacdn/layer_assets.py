@@ -25,6 +25,8 @@ class LayerAssets:
 
     cloud: str
     versions: dict[str, int] = field(default_factory=dict)
+    #: each layer asset's upright size (width, height), for the cost estimate
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def key_suffix(self) -> str:
         """Appended to the canonical text in the derived key; "" without image layers.
@@ -59,12 +61,14 @@ async def resolve_layers(stat: Stat, cloud: str, plan: Plan) -> LayerAssets:
     if not ids:
         return NO_LAYERS
     versions: dict[str, int] = {}
+    sizes: dict[str, tuple[int, int]] = {}
     for public_id in ids:
         record = await stat(cloud, public_id)
         if record is None:
             raise NotFound(f"Layer not found - {public_id}")
         versions[public_id] = record.version
-    return LayerAssets(cloud, versions)
+        sizes[public_id] = (record.width, record.height)
+    return LayerAssets(cloud, versions, sizes)
 
 
 __all__ = ["NO_LAYERS", "LayerAssets", "resolve_layers"]

@@ -112,6 +112,14 @@ def wait_seconds(raw: str) -> float:
     return value
 
 
+def render_seconds(raw: str) -> float:
+    what = "a number of seconds from 0.01 to 3600"
+    value = _number(raw, what)
+    if not 0.01 <= value <= 3600:
+        raise ValueError(what)
+    return value
+
+
 def poll_seconds(raw: str) -> float:
     what = "a number of seconds from 0.01 to 60"
     value = _number(raw, what)

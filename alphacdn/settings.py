@@ -151,6 +151,12 @@ REMOVEBG_DEFAULT_CREDITS = Var(
     v.credits,
     "credits of a remove.bg key whose allowance does not say",
 )
+TRUST_FORWARDED_FOR = Var(
+    "ALPHACDN_TRUST_FORWARDED_FOR",
+    v.boolean,
+    "take the client address for per-client limits from the last `X-Forwarded-For` entry "
+    "(only behind a proxy that sets it; else clients could pick their own)",
+)
 ALLOW_DEV_KEYS = Var(
     "ALPHACDN_ALLOW_DEV_KEYS",
     v.boolean,
@@ -185,6 +191,34 @@ VIPS_CONCURRENCY = Var("ALPHACDN_VIPS_CONCURRENCY", v.count, "libvips threads pe
 VIPS_CACHE_MB = Var("ALPHACDN_VIPS_CACHE_MB", v.natural, "libvips operation cache (MB, 0 = off)")
 RENDER_THREADS = Var(
     "ALPHACDN_RENDER_THREADS", v.count, "renders running at once per worker process"
+)
+RENDER_BUDGET = Var(
+    "ALPHACDN_RENDER_BUDGET",
+    v.count,
+    "render units (≈ CPU-ms, estimated from the URL before any decode) a transformation may "
+    "add to decoding and encoding its source; beyond: 400 naming the component",
+)
+MAX_CANVAS_PIXELS = Var(
+    "ALPHACDN_MAX_CANVAS_PIXELS",
+    v.pixels,
+    "largest image any step of a render may make (upscales, layers, borders, shadows), or "
+    "the source's own size if larger; beyond: 400",
+    shown_default="25MP",
+)
+RENDER_TIMEOUT = Var(
+    "ALPHACDN_RENDER_TIMEOUT",
+    v.render_seconds,
+    "seconds a render may run before it is stopped (503 + Retry-After)",
+)
+RENDERS_PER_CLIENT = Var(
+    "ALPHACDN_RENDERS_PER_CLIENT",
+    v.count,
+    "cold renders one client address may have running at once per worker process",
+)
+RENDER_CLIENT_QUEUE = Var(
+    "ALPHACDN_RENDER_CLIENT_QUEUE",
+    v.natural,
+    "further cold renders of one client that may wait for its turn; beyond: 429 + Retry-After",
 )
 NAMED_TRANSFORMATIONS = Var(
     None,
@@ -279,6 +313,8 @@ class HttpSettings:
     removebg_default_credits: float = field(
         default=10_000.0, metadata=REMOVEBG_DEFAULT_CREDITS.meta
     )
+    #: per-client limits key on the last `X-Forwarded-For` address instead of the peer's
+    trust_forwarded_for: bool = field(default=False, metadata=TRUST_FORWARDED_FOR.meta)
     #: serve the documented development keys on a non-loopback address anyway
     allow_dev_keys: bool = field(default=False, metadata=ALLOW_DEV_KEYS.meta)
 
@@ -321,6 +357,15 @@ class EngineSettings:
     vips_cache_mb: int = field(default=100, metadata=VIPS_CACHE_MB.meta)
     #: how many renders run at once per process (pixel work runs in threads)
     render_threads: int = field(default=2, metadata=RENDER_THREADS.meta)
+    #: render units (≈ CPU-ms, see `transform.cost`) a plan may add to its source's own cost
+    render_budget: int = field(default=4000, metadata=RENDER_BUDGET.meta)
+    #: largest intermediate canvas (or the source's size, if larger)
+    max_canvas_pixels: int = field(default=25_000_000, metadata=MAX_CANVAS_PIXELS.meta)
+    #: wall-clock seconds before a running render is stopped
+    render_timeout: float = field(default=20.0, metadata=RENDER_TIMEOUT.meta)
+    #: cold renders one client may run at once (per process), and how many more may wait
+    renders_per_client: int = field(default=1, metadata=RENDERS_PER_CLIENT.meta)
+    render_client_queue: int = field(default=32, metadata=RENDER_CLIENT_QUEUE.meta)
     #: named transformations from the config file: name -> chain
     named_transformations: Mapping[str, str] = field(
         default_factory=dict, metadata=NAMED_TRANSFORMATIONS.meta

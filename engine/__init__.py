@@ -10,6 +10,7 @@ from .load import MAX_SIDE, SourceInfo, check_size, load, probe, probe_checked
 from .registry import APPLIERS, Context, applies, apply_step
 from .render import Rendered, render
 from .runtime import configure
+from .stop import RenderStop, RenderStopped
 
 __all__ = [
     "APPLIERS",
@@ -18,6 +19,8 @@ __all__ = [
     "QUALITY",
     "Context",
     "Picture",
+    "RenderStop",
+    "RenderStopped",
     "Rendered",
     "SourceInfo",
     "applies",

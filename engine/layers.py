@@ -97,7 +97,8 @@ def _source(layer: Layer, ctx: Context) -> pyvips.Image:
         return render_text(layer.source, layer.kind)
     if ctx.load_asset is None:
         raise NotFound(f"Layer not found - {layer.source}")
-    return load(ctx.load_asset(layer.source), max_pixels=ctx.max_pixels, max_side=ctx.max_side)
+    image = load(ctx.load_asset(layer.source), max_pixels=ctx.max_pixels, max_side=ctx.max_side)
+    return image if ctx.watch is None else ctx.watch(image)
 
 
 def _relative(step: Step, base: pyvips.Image) -> Step:

@@ -34,6 +34,8 @@ class Context:
     #: width / height asked for by the component's resize (for `a_auto_right/left`)
     target_aspect: float | None = None
     load_asset: Callable[[str], bytes] | None = None
+    #: hands a decoded layer source to the render's stop switch (see `engine.stop`)
+    watch: Callable[[pyvips.Image], pyvips.Image] | None = None
 
     def transparent_ok(self, image: pyvips.Image) -> bool:
         """Whether new empty areas (padding, rotation corners) may be transparent."""

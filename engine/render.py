@@ -1,7 +1,8 @@
 """One render: source bytes + Plan → encoded bytes, in one direction.
 
 probe header (size limits) → choose the format → load (shrinking on load for a leading resize)
-→ apply each step through the registry → encode.
+→ apply each step through the registry → encode. A `RenderStop` handed in can end it from
+another thread (a time limit, a client gone): see `engine.stop`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .layers import apply_layer
 from .load import MAX_SIDE, SourceInfo, load, probe_checked
 from .registry import Context, applies, apply_step
 from .resize import plan_box, resolve
+from .stop import RenderStop, RenderStopped
 
 #: intermediate images up to this size are kept in memory between steps
 _MATERIALIZE_PIXELS = 16_000_000
@@ -93,8 +95,43 @@ def render(
     max_pixels: int,
     max_side: int = MAX_SIDE,
     load_asset: Callable[[str], bytes] | None = None,
+    stop: RenderStop | None = None,
 ) -> Rendered:
-    """Decode `source`, apply the plan's steps in order and encode the result."""
+    """Decode `source`, apply the plan's steps in order and encode the result. With `stop`,
+    raise `RenderStopped` once it is stopped (libvips work under way is killed)."""
+    if stop is None:
+        return _render(source, plan, accept, default_format, max_pixels, max_side, load_asset, None)
+    try:
+        stop.check()
+        return _render(source, plan, accept, default_format, max_pixels, max_side, load_asset, stop)
+    except RenderStopped:
+        raise
+    except Exception as exc:
+        # a killed pipeline fails as whatever error its step raises (pyvips.Error, or the
+        # InvalidImage a loader makes of it): it is the stop that ended it
+        if stop.reason is not None:
+            raise RenderStopped(stop.reason) from exc
+        raise
+    finally:
+        stop.release()
+
+
+def _render(
+    source: bytes,
+    plan: Plan,
+    accept: str,
+    default_format: Format | None,
+    max_pixels: int,
+    max_side: int,
+    load_asset: Callable[[str], bytes] | None,
+    stop: RenderStop | None,
+) -> Rendered:
+    def watch(image: pyvips.Image) -> pyvips.Image:
+        if stop is None:
+            return image
+        stop.check()
+        return stop.watch(image)
+
     info = probe_checked(source, max_pixels=max_pixels, max_side=max_side)
     fmt = _requested(plan, default_format, info)
     negotiated = fmt is Format.AUTO
@@ -107,21 +144,24 @@ def render(
         max_pixels=max_pixels,
         max_side=max_side,
         load_asset=load_asset,
+        watch=None if stop is None else watch,
     )
     first = list(plan.components[0].steps) if plan.components else []
     target, first = _shrink_on_load(first, info)
-    image = load(source, max_pixels=max_pixels, max_side=max_side, target=target)
+    image = watch(load(source, max_pixels=max_pixels, max_side=max_side, target=target))
     for index, component in enumerate(plan.components):
         steps = tuple(first) if index == 0 else component.steps
         comp_ctx = dataclasses.replace(ctx, target_aspect=_aspect(image, steps))
         if component.layer is not None:  # a layer component has no steps of its own
-            image = apply_layer(image, component.layer, comp_ctx).copy_memory()
+            image = watch(apply_layer(image, component.layer, comp_ctx).copy_memory())
         for step in steps:
             image = apply_step(image, step, comp_ctx)
             if image.width * image.height <= _MATERIALIZE_PIXELS:
                 # steps that read pixels (trim, smartcrop, alpha checks) would otherwise
                 # re-run the whole lazy chain before them each time
-                image = image.copy_memory()
+                image = watch(image.copy_memory())
+    if stop is not None:
+        stop.check()
     if fmt is None:
         fmt = Format.PNG if uses_alpha(image) else Format.JPG
     out = plan.output
@@ -137,4 +177,4 @@ def render(
     )
 
 
-__all__ = ["Rendered", "render"]
+__all__ = ["RenderStop", "RenderStopped", "Rendered", "render"]

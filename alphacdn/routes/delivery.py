@@ -1,7 +1,8 @@
 """`GET /<cloud>/image/upload/[s--SIG--/]<chain>/[v<ver>/]<public_id>[.<ext>]`: the delivery URL.
 
-The route is HTTP only: it hands the path and `Accept` to `Delivery.serve` once and turns the
-`Served` it gets back into a response (ETag / 304, Vary, HEAD, attachment).
+The route is HTTP only: it hands the path, `Accept` and the client (its address, and its
+connection for noticing a disconnect) to `Delivery.serve` once and turns the `Served` it gets
+back into a response (ETag / 304, Vary, HEAD, attachment).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from alphacdn.clients import client_of
 from alphacdn.delivery import Delivery, Served
 from alphacdn.responses import safe_text
 
@@ -43,7 +45,8 @@ def route(delivery: Delivery) -> BaseRoute:
     async def deliver(request: Request) -> Response:
         # scope["path"] is the decoded path in full: request.url would re-split a `%3F`
         headers = request.headers
-        served = await delivery.serve(request.scope["path"], headers.get("accept", ""))
+        client = client_of(request, trust_forwarded_for=delivery.trust_forwarded_for)
+        served = await delivery.serve(request.scope["path"], headers.get("accept", ""), client)
         return respond(served, request.method, headers.get("if-none-match"))
 
     return Route("/{cloud}/image/{rest:path}", deliver, methods=["GET", "HEAD"])
