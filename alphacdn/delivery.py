@@ -357,7 +357,15 @@ class Delivery:
             hit = await anyio.to_thread.run_sync(self._derived.get, key)
             if hit is not None:
                 return _served(hit, "HIT")
-        # what the render would cost, from the sizes alone: before a matte job or a slot
+        # the stored sizes against today's source limits (an original stored before a limit was
+        # lowered), then what the render would cost: before a matte job or a slot
+        engine.check_dimensions(
+            asset.width, asset.height, max_pixels=self._max_pixels, max_side=self._max_side
+        )
+        for width, height in layers.sizes.values():
+            engine.check_dimensions(
+                width, height, max_pixels=self._max_pixels, max_side=self._max_side
+            )
         check_cost(
             plan,
             asset.width,

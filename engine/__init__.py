@@ -6,7 +6,7 @@ function, registered with `@applies` (see `registry`).
 
 from .arrays import Picture, decode_rgba_png, encode_rgba_png, scale_image, to_rgb_array
 from .encode import CONTENT_TYPES, QUALITY, encode, negotiate_format, quality_for
-from .load import MAX_SIDE, SourceInfo, check_size, load, probe, probe_checked
+from .load import MAX_SIDE, SourceInfo, check_dimensions, check_size, load, probe, probe_checked
 from .registry import APPLIERS, Context, applies, apply_step
 from .render import Rendered, render
 from .runtime import configure
@@ -25,6 +25,7 @@ __all__ = [
     "SourceInfo",
     "applies",
     "apply_step",
+    "check_dimensions",
     "check_size",
     "configure",
     "decode_rgba_png",

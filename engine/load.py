@@ -104,18 +104,26 @@ def check_size(info: SourceInfo, *, max_pixels: int, max_side: int = MAX_SIDE) -
     """The one size check before any decode: refuse (`SourceTooLarge`, 400) a source whose
     header claims more than `max_pixels`, a side over `max_side`, or, animated, more than
     `max_pixels` in all its frames (decompression bombs, extreme aspect ratios)."""
-    size = f"source image is {info.width}x{info.height}"
-    if info.pixels > max_pixels:
+    check_dimensions(info.width, info.height, info.pages, max_pixels=max_pixels, max_side=max_side)
+
+
+def check_dimensions(
+    width: int, height: int, pages: int = 1, *, max_pixels: int, max_side: int = MAX_SIDE
+) -> None:
+    """`check_size` on sizes already known (an asset's stored record): no bytes needed."""
+    size = f"source image is {width}x{height}"
+    pixels = width * height
+    if pixels > max_pixels:
         raise SourceTooLarge(
-            f"{size} ({info.pixels / 1e6:.1f} MP), over the limit of {max_pixels / 1e6:.1f} MP",
+            f"{size} ({pixels / 1e6:.1f} MP), over the limit of {max_pixels / 1e6:.1f} MP",
             limit="pixels",
         )
-    if max(info.width, info.height) > max_side:
+    if max(width, height) > max_side:
         raise SourceTooLarge(f"{size}, a side over the limit of {max_side} px", limit="side")
-    frames = info.pixels * info.pages
+    frames = pixels * pages
     if frames > max_pixels:
         raise SourceTooLarge(
-            f"{size} in {info.pages} frames ({frames / 1e6:.1f} MP in all), over the limit of "
+            f"{size} in {pages} frames ({frames / 1e6:.1f} MP in all), over the limit of "
             f"{max_pixels / 1e6:.1f} MP",
             limit="frames",
         )
@@ -200,4 +208,13 @@ def load(
         raise InvalidImage("corrupt or truncated image", detail=str(e)) from None
 
 
-__all__ = ["MAX_SIDE", "SourceInfo", "check_size", "load", "probe", "probe_checked", "to_srgb8"]
+__all__ = [
+    "MAX_SIDE",
+    "SourceInfo",
+    "check_dimensions",
+    "check_size",
+    "load",
+    "probe",
+    "probe_checked",
+    "to_srgb8",
+]
