@@ -221,7 +221,7 @@ class UploadJobs:
             except CdnError as exc:
                 results.append({"transformation": raw, "status": "failed", "error": exc.public})
                 continue
-            await self.delivery.allow_eager(asset, chain)
+            await self.delivery.allow_eager(asset, chain, given)
             results.append(
                 {
                     "transformation": raw,
