@@ -292,6 +292,7 @@ class Delivery:
             # entries written before formats were recorded allow their chain in any format
             or p.canonical in chains
         )
+
     # ── eager work ───────────────────────────────────────────────────────────────────────────
     async def render(
         self, asset: AssetRecord, plan: Plan, *, fmt_key: str, default_format: Format | None

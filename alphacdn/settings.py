@@ -156,6 +156,18 @@ ALLOW_DEV_KEYS = Var(
     v.boolean,
     "serve the documented development keys on a non-loopback address anyway",
 )
+PUBLIC_URL = Var(
+    "ALPHACDN_PUBLIC_URL",
+    v.public_url,
+    "the server's public base URL for the URLs it writes (upload responses, webhooks), e.g. "
+    "https://cdn.example.com; unset: the address the server is bound to (never the Host header)",
+)
+METRICS_TOKEN = Var(
+    "ALPHACDN_METRICS_TOKEN",
+    v.text,
+    "a bearer token that lets any client read /metrics (unset: loopback clients only; "
+    "others get 404)",
+)
 
 DATA_DIR = Var(
     "ALPHACDN_DATA_DIR",
@@ -276,6 +288,10 @@ class HttpSettings:
     )
     #: serve the documented development keys on a non-loopback address anyway
     allow_dev_keys: bool = field(default=False, metadata=ALLOW_DEV_KEYS.meta)
+    #: base of the URLs the server writes (None: its bound address; never the Host header)
+    public_url: str | None = field(default=None, metadata=PUBLIC_URL.meta)
+    #: `Authorization: Bearer <token>` reads /metrics from any address (loopback always can)
+    metrics_token: str | None = field(default=None, metadata=METRICS_TOKEN.meta)
 
     @property
     def api_secret(self) -> str:

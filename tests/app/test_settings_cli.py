@@ -40,6 +40,8 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "removebg_keys": ("k1,k2", ["k1", "k2"]),
     "removebg_default_credits": ("12.5", 12.5),
     "allow_dev_keys": ("1", True),
+    "public_url": ("https://cdn.example.com/", "https://cdn.example.com"),
+    "metrics_token": ("s3cret", "s3cret"),
     "data_dir": ("/tmp/alphacdn-sample", "/tmp/alphacdn-sample"),
     "cache_size": ("500MiB", 500 * 1024**2),
     "max_source_pixels": ("12MP", "12MP"),
