@@ -241,6 +241,13 @@ JOB_LEASE_SECONDS = Var(
     v.count,
     "a running job not heard from for this long is re-queued",
 )
+JOB_RETRY_SECONDS = Var(
+    "ALPHACDN_JOB_RETRY_SECONDS",
+    v.count,
+    "a matte job whose workers died (deploys, OOM) runs again on a request this long after, "
+    "doubling per round up to an hour (503 + Retry-After meanwhile); a job that failed on its "
+    "own input stays failed",
+)
 MATTE_WAIT = Var(
     "ALPHACDN_MATTE_WAIT",
     v.wait_seconds,
@@ -363,6 +370,8 @@ class JobSettings:
     concurrency: int = field(default=1, metadata=JOB_CONCURRENCY.meta)
     #: a running job's lease; renewed every third of it, so only a dead process lets it lapse
     lease_seconds: int = field(default=30, metadata=JOB_LEASE_SECONDS.meta)
+    #: back-off before a job abandoned by dying workers runs again (doubles per round, ≤ 1 h)
+    retry_seconds: int = field(default=60, metadata=JOB_RETRY_SECONDS.meta)
     #: how long a delivery request for a matte in progress may wait for it before answering
     #: 423 (0 = at once, as Cloudinary does)
     matte_wait_seconds: float = field(default=0.0, metadata=MATTE_WAIT.meta)

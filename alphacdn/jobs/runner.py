@@ -6,15 +6,14 @@ its `job_result` dict, if it has one, as the failed record's result), so nothing
 forever. A kind may also have a `settled` callback, called with the final record once the job is
 done or failed (e.g. a task's webhook). The lease is renewed every third of it while a handler
 runs; a process that stops gracefully releases its running jobs to the front of the queue, and
-one that dies leaves leases that lapse, after which any runner re-queues them.
+one that dies leaves leases that any runner re-queues: at once on the same host (the owner,
+`host:pid:nonce`, is a dead pid), else when they lapse.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from alphacdn.cache import JobQueue, JobRecord
+from alphacdn.cache import JobQueue, JobRecord, new_owner
 from alphacdn.settings import JobSettings
 
 log = logging.getLogger("alphacdn.jobs")
@@ -43,7 +42,8 @@ class JobRunner:
         self.poll_seconds = settings.poll_seconds
         self.handlers: dict[str, Handler] = {}
         self.settled: dict[str, Settled] = {}
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        #: `host:pid:nonce`: a lease whose owner process died is taken over at once
+        self.owner = new_owner()
         self._wake = anyio.Event()
         self.completed = 0
         self.failed = 0

@@ -60,6 +60,7 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "queue_max": ("5", 5),
     "job_concurrency": ("2", 2),
     "job_lease_seconds": ("90", 90),
+    "job_retry_seconds": ("5", 5),
     "matte_wait": ("20", 20),
     "job_poll_seconds": ("1.5", 1.5),
     "task_retention_seconds": ("3600", 3600),
