@@ -288,7 +288,7 @@ class Delivery:
             return True
         chains = self._eager.chains(asset_tag_of(asset))
         return (
-            _eager_entry(p.canonical, access_format(req.plan, req.extension, asset)) in chains
+            _eager_entry(p.canonical, _access_format(req.plan, req.extension, asset)) in chains
             # entries written before formats were recorded allow their chain in any format
             or p.canonical in chains
         )
@@ -304,7 +304,7 @@ class Delivery:
         """Allow `chain` (compared in canonical form) delivered as `extension` (None: the
         original's format) for this asset in strict mode."""
         plan = parse_chain(chain, named=self._named.current())
-        entry = _eager_entry(canonical(plan), access_format(plan, extension, asset))
+        entry = _eager_entry(canonical(plan), _access_format(plan, extension, asset))
         await anyio.to_thread.run_sync(self._eager.add, asset_tag_of(asset), entry)
 
     # ── the render path ──────────────────────────────────────────────────────────────────────
@@ -398,7 +398,7 @@ def _format_of(asset: AssetRecord) -> str:
     return EXTENSIONS.get(asset.format.lower(), asset.format.lower())
 
 
-def access_format(plan: Plan, extension: str | None, asset: AssetRecord) -> str:
+def _access_format(plan: Plan, extension: str | None, asset: AssetRecord) -> str:
     """The format a URL delivers, as strict mode compares it: `f_`, else the extension, else
     the original's (`auto` for f_auto, whatever it negotiates)."""
     if plan.output.format is not None:
