@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
+import ipaddress
 import logging
 import os
 import threading
@@ -15,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alphacdn import engine
 from alphacdn.assets import Assets
@@ -37,7 +40,7 @@ from alphacdn.removebg_deps import AppRemoveBgDeps
 from alphacdn.responses import cdn_error_handler, error_response, unexpected_error_handler
 from alphacdn.routes import admin, delivery, upload
 from alphacdn.settings import Settings
-from alphacdn.transform.errors import CdnError, MethodNotAllowed, NotFound
+from alphacdn.transform.errors import CdnError, MethodNotAllowed, NotFound, Unauthorized
 from alphacdn.uploads import Uploads
 
 if TYPE_CHECKING:
@@ -129,14 +132,14 @@ def create_app(settings: Settings) -> Starlette:
 
     routes: list[BaseRoute] = [
         Route("/health", health(settings)),
-        Route("/metrics", metrics(delivery_flow, derived, mattes)),
+        Route("/metrics", metrics(delivery_flow, derived, mattes, settings.http.metrics_token)),
         *upload.routes(uploads),
         *admin.routes(uploads),
         *removebg,
         # the catch-all `/{cloud}/image/{rest:path}` goes after every API route
         delivery.route(delivery_flow),
     ]
-    return Starlette(
+    return _NoSniffApp(
         routes=routes,
         exception_handlers={
             CdnError: cdn_error_handler,
@@ -161,10 +164,26 @@ def health(settings: Settings) -> Endpoint:
     return endpoint
 
 
-def metrics(delivery_flow: Delivery, derived: DerivedStore, mattes: Mattes) -> Endpoint:
-    """`GET /metrics`: per-process counters (plain JSON): renders done, cache volume, jobs."""
+def metrics(
+    delivery_flow: Delivery, derived: DerivedStore, mattes: Mattes, token: str | None
+) -> Endpoint:
+    """`GET /metrics`: per-process counters (plain JSON): renders done, cache volume, jobs.
+
+    They name public_ids, so only a loopback client or one with `Authorization: Bearer
+    <ALPHACDN_METRICS_TOKEN>` reads them; anyone else gets the 404 of an unknown path (401 when
+    a token is configured). uvicorn takes a proxy's X-Forwarded-For from loopback only, so a
+    client behind a reverse proxy on this host that sends it is judged by its own address."""
+    expected = f"Bearer {token}".encode() if token else None
 
     async def endpoint(request: Request) -> Response:
+        if not _is_loopback_client(request):
+            given = request.headers.get("authorization", "").encode()
+            if expected is None:
+                raise NotFound(f"No such endpoint: {request.url.path}")
+            if not hmac.compare_digest(given, expected):
+                raise Unauthorized(
+                    "metrics need a bearer token", headers={"WWW-Authenticate": "Bearer"}
+                )
         runner = mattes.runner
         body: dict[str, object] = {
             "pid": os.getpid(),
@@ -180,6 +199,51 @@ def metrics(delivery_flow: Delivery, derived: DerivedStore, mattes: Mattes) -> E
         return JSONResponse(body)
 
     return endpoint
+
+
+def _is_loopback_client(request: Request) -> bool:
+    client = request.client
+    if client is None:
+        return False
+    try:
+        address = ipaddress.ip_address(client.host)
+    except ValueError:
+        return False  # a name (a test client's `testclient`), never a loopback address
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+class NoSniff:
+    """Pure ASGI middleware: `X-Content-Type-Options: nosniff` on every HTTP response.
+
+    It only appends a header to `http.response.start` (BaseHTTPMiddleware would put every
+    response body through a stream and a task, which costs the cache-hit path CPU)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_nosniff(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), _NOSNIFF]
+            await send(message)
+
+        await self.app(scope, receive, send_nosniff)
+
+
+class _NoSniffApp(Starlette):
+    """Starlette with `NoSniff` outermost: outside the server-error middleware too, so a 500
+    carries the header as well (`middleware=` would sit inside it)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return NoSniff(super().build_middleware_stack())
 
 
 async def not_found_handler(request: Request, exc: Exception) -> Response:

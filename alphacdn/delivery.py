@@ -2,12 +2,13 @@
 
     serve(path, accept)
       parse_url (memoised per path and named-transformation table) → Plan, canonical text
-      one thread hop: originals stat + derived get (+ the eager allow-list in strict mode)
-      → 404 / 401 / hit
-      miss: layer assets → key → cost estimate (400 over the budget) → single-flight render
-            (matte and layers through callables; per-client slots, then the render threads;
-            stopped after ALPHACDN_RENDER_TIMEOUT or when nobody waits for it) → derived
-            store → Served
+      a bad signature → 401
+      one thread hop: originals stat + the strict-mode access check (the eager allow-list)
+      + derived get → 401 (before 404: no existence oracle) / 404 / hit
+      miss: layer assets → key → stored sizes against the source limits → cost estimate (400
+            over the budget) → single-flight render (matte and layers through callables;
+            per-client slots, then the render threads; stopped after ALPHACDN_RENDER_TIMEOUT
+            or when nobody waits for it) → derived store → Served
 
 The route (`routes/delivery.py`) turns a `Served` into HTTP; eager work renders through
 `render()`, the same path a miss takes.
@@ -66,6 +67,8 @@ from alphacdn.transform.errors import (
 )
 from alphacdn.transform.layers import layer_public_ids
 from alphacdn.transform.named import is_named_only
+from alphacdn.transform.plan import Output
+from alphacdn.transform.url import EXTENSIONS
 from alphacdn.transform.values import Flag, Format
 
 #: supplies the source bytes a plan starts from when it begins with background removal:
@@ -228,36 +231,35 @@ class Delivery:
         accept = self._accept(accept_header)
         default_format, fmt_key = requested_format(req, accept)
         signed = self._signature(req)
-        check_eager = self._strict_needs_eager(p, signed is True)
+        if signed is False:  # before any store: the same answer whether the asset exists or not
+            raise Unauthorized(f"Invalid signature {req.signature} for {req.signed_text}")
+        guarded = self._guarded(p, signed is True)
 
         def look() -> tuple[AssetRecord | None, Entry | None, bool]:
-            # the hot path's one thread hop: everything a hit needs from the stores
+            # the hot path's one thread hop: everything a hit (and the access check) needs
             asset = self._originals.stat(req.cloud, req.public_id)
             if asset is None:
                 return None, None, False
-            eager_ok = check_eager and p.canonical in self._eager.chains(asset_tag_of(asset))
-            if p.layered:  # layer versions join the key: resolved on the render path
-                return asset, None, eager_ok
-            return (
-                asset,
-                self._derived.get(key_of(asset, p.canonical, fmt_key, NO_LAYERS)),
-                eager_ok,
-            )
+            allowed = not guarded or self._strict_allows(p, asset)
+            if not allowed or p.layered:  # layer versions join the key: the render path's
+                return asset, None, allowed
+            hit = self._derived.get(key_of(asset, p.canonical, fmt_key, NO_LAYERS))
+            return asset, hit, allowed
 
         try:
-            asset, hit, eager_ok = await anyio.to_thread.run_sync(look)
+            asset, hit, allowed = await anyio.to_thread.run_sync(look)
         except UnsafePublicId as exc:
             raise InvalidRequest(f"Invalid public_id: {exc}") from None
-        if asset is None:
-            raise NotFound(f"Resource not found - {req.public_id}")
-        # access is checked before anything is served, cached or not
-        if signed is False:
-            raise Unauthorized(f"Invalid signature {req.signature} for {req.signed_text}")
-        if check_eager and not eager_ok:
+        # access before existence: in strict mode a transformation nobody allowed is a 401
+        # whether or not the asset exists, so 401 vs 404 tells an outsider nothing. Only the
+        # original as uploaded (public anyway) answers 404 for a missing asset.
+        if guarded and not allowed and (asset is not None or not _plain(req)):
             raise Unauthorized(
                 "Transformation not allowed: strict transformations are on "
                 "(use a signed URL, a named transformation or an eager transformation)"
             )
+        if asset is None:
+            raise NotFound(f"Resource not found - {req.public_id}")
         cache_control = (
             _IMMUTABLE
             if req.version is not None
@@ -313,14 +315,23 @@ class Delivery:
             for secret in self._http.api_keys.values()
         )
 
-    def _strict_needs_eager(self, p: _Parsed, signed: bool) -> bool:
-        """Strict mode serves only signed, named or eager transformations: True when only the
-        eager allow-list can still allow this one."""
+    def _guarded(self, p: _Parsed, signed: bool) -> bool:
+        """Strict mode serves unsigned only named transformations, eager ones and the original
+        as uploaded: True when this URL is one that only `_strict_allows` can let through."""
+        return self._http.strict_transformations and not signed and not p.named_only
+
+    def _strict_allows(self, p: _Parsed, asset: AssetRecord) -> bool:
+        """Strict mode, unsigned and not named: the original as uploaded (no transformation, no
+        output parameter, no extension or the original's own), or a chain declared `eager` for
+        this asset in this format (Cloudinary compares the transformation and the extension)."""
+        req = p.req
+        if _plain(req) and (req.extension is None or req.extension == _format_of(asset)):
+            return True
+        chains = self._eager.chains(asset_tag_of(asset))
         return (
-            self._http.strict_transformations
-            and bool(p.req.plan.components)
-            and not signed
-            and not p.named_only
+            _eager_entry(p.canonical, _access_format(req.plan, req.extension, asset)) in chains
+            # entries written before formats were recorded allow their chain in any format
+            or p.canonical in chains
         )
 
     # ── eager work ───────────────────────────────────────────────────────────────────────────
@@ -330,10 +341,12 @@ class Delivery:
         """The derived file of `plan` for `asset` (no `Accept`): from cache, or rendered once."""
         return await self._render(asset, plan, canonical(plan), fmt_key, "", default_format)
 
-    async def allow_eager(self, asset: AssetRecord, chain: str) -> None:
-        """Allow `chain` (compared in canonical form) for this asset in strict mode."""
-        text = canonical(parse_chain(chain, named=self._named.current()))
-        await anyio.to_thread.run_sync(self._eager.add, asset_tag_of(asset), text)
+    async def allow_eager(self, asset: AssetRecord, chain: str, extension: str | None) -> None:
+        """Allow `chain` (compared in canonical form) delivered as `extension` (None: the
+        original's format) for this asset in strict mode."""
+        plan = parse_chain(chain, named=self._named.current())
+        entry = _eager_entry(canonical(plan), _access_format(plan, extension, asset))
+        await anyio.to_thread.run_sync(self._eager.add, asset_tag_of(asset), entry)
 
     # ── the render path ──────────────────────────────────────────────────────────────────────
     async def _render(
@@ -553,6 +566,29 @@ class _Waiter:
 @asynccontextmanager
 async def _nothing() -> AsyncIterator[None]:
     yield
+
+
+def _plain(req: DeliveryRequest) -> bool:
+    """No transformation and no output parameter: at most an extension."""
+    return not req.plan.components and req.plan.output == Output()
+
+
+def _format_of(asset: AssetRecord) -> str:
+    """The original's format as a delivery extension names it (`jpeg` → `jpg`)."""
+    return EXTENSIONS.get(asset.format.lower(), asset.format.lower())
+
+
+def _access_format(plan: Plan, extension: str | None, asset: AssetRecord) -> str:
+    """The format a URL delivers, as strict mode compares it: `f_`, else the extension, else
+    the original's (`auto` for f_auto, whatever it negotiates)."""
+    if plan.output.format is not None:
+        return plan.output.format.value
+    return EXTENSIONS.get(extension.lower(), extension) if extension else _format_of(asset)
+
+
+def _eager_entry(canonical_text: str, fmt: str) -> str:
+    """An eager allow-list entry: `<canonical chain>/<format>`, as the SDK spells eager."""
+    return f"{canonical_text}/{fmt}"
 
 
 def asset_tag_of(asset: AssetRecord) -> str:

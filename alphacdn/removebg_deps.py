@@ -47,6 +47,10 @@ class AppRemoveBgDeps:
         return self._keys
 
     @property
+    def public_url(self) -> str | None:
+        return self.settings.http.public_url
+
+    @property
     def allow_private_urls(self) -> bool:
         return self.settings.http.allow_private_urls
 

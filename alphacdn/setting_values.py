@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from alphacdn.transform.booleans import parse_bool
 
@@ -29,6 +30,19 @@ def text(raw: str) -> str:
     value = raw.strip()
     if not value:
         raise ValueError("a non-empty text")
+    return value
+
+
+def public_url(raw: str) -> str:
+    """`https://cdn.example.com[:port][/prefix]`, without a trailing slash."""
+    value = text(raw).rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError("an http(s) URL without query or fragment (e.g. https://cdn.example.com)")
+    try:
+        parts.port  # noqa: B018 (a bad port raises here)
+    except ValueError:
+        raise ValueError("an http(s) URL with a valid port") from None
     return value
 
 

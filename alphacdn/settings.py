@@ -162,6 +162,18 @@ ALLOW_DEV_KEYS = Var(
     v.boolean,
     "serve the documented development keys on a non-loopback address anyway",
 )
+PUBLIC_URL = Var(
+    "ALPHACDN_PUBLIC_URL",
+    v.public_url,
+    "the server's public base URL for the URLs it writes (upload responses, webhooks), e.g. "
+    "https://cdn.example.com; unset: the address the server is bound to (never the Host header)",
+)
+METRICS_TOKEN = Var(
+    "ALPHACDN_METRICS_TOKEN",
+    v.text,
+    "a bearer token that lets any client read /metrics (unset: loopback clients only; "
+    "others get 404)",
+)
 
 DATA_DIR = Var(
     "ALPHACDN_DATA_DIR",
@@ -268,6 +280,13 @@ JOB_LEASE_SECONDS = Var(
     v.count,
     "a running job not heard from for this long is re-queued",
 )
+JOB_RETRY_SECONDS = Var(
+    "ALPHACDN_JOB_RETRY_SECONDS",
+    v.count,
+    "a matte job whose workers died (deploys, OOM) runs again on a request this long after, "
+    "doubling per round up to an hour (503 + Retry-After meanwhile); a job that failed on its "
+    "own input stays failed",
+)
 MATTE_WAIT = Var(
     "ALPHACDN_MATTE_WAIT",
     v.wait_seconds,
@@ -317,6 +336,10 @@ class HttpSettings:
     trust_forwarded_for: bool = field(default=False, metadata=TRUST_FORWARDED_FOR.meta)
     #: serve the documented development keys on a non-loopback address anyway
     allow_dev_keys: bool = field(default=False, metadata=ALLOW_DEV_KEYS.meta)
+    #: base of the URLs the server writes (None: its bound address; never the Host header)
+    public_url: str | None = field(default=None, metadata=PUBLIC_URL.meta)
+    #: `Authorization: Bearer <token>` reads /metrics from any address (loopback always can)
+    metrics_token: str | None = field(default=None, metadata=METRICS_TOKEN.meta)
 
     @property
     def api_secret(self) -> str:
@@ -399,6 +422,8 @@ class JobSettings:
     concurrency: int = field(default=1, metadata=JOB_CONCURRENCY.meta)
     #: a running job's lease; renewed every third of it, so only a dead process lets it lapse
     lease_seconds: int = field(default=30, metadata=JOB_LEASE_SECONDS.meta)
+    #: back-off before a job abandoned by dying workers runs again (doubles per round, ≤ 1 h)
+    retry_seconds: int = field(default=60, metadata=JOB_RETRY_SECONDS.meta)
     #: how long a delivery request for a matte in progress may wait for it before answering
     #: 423 (0 = at once, as Cloudinary does)
     matte_wait_seconds: float = field(default=0.0, metadata=MATTE_WAIT.meta)

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 
 from alphacdn.assets import Assets
+from alphacdn.base_url import base_url
 from alphacdn.bodies import BodyTooLarge, read_bounded, replaying
 from alphacdn.cache import AssetRecord
 from alphacdn.named import NamedTransformations
@@ -36,6 +37,10 @@ class Uploads:
     named: NamedTransformations
     #: upload-time work queued after the original is stored
     after_upload: UploadHook
+
+    def base_url(self, request: Request) -> str:
+        """Where the URLs in this server's answers point (never the request's Host header)."""
+        return base_url(request, self.http.public_url)
 
     async def fetch_remote(self, url: str) -> bytes:
         """Fetch a remote image for upload (size-capped; private networks per settings)."""
@@ -64,22 +69,17 @@ async def read_body(request: Request, limit: int) -> tuple[bytes, Request]:
     return body, replaying(request, body)
 
 
-def base_url(request: Request) -> str:
-    """Where delivery URLs point: the host the client reached us on."""
-    return str(request.base_url).rstrip("/")
-
-
-def delivery_url(request: Request, record: AssetRecord) -> str:
-    """The asset's delivery URL, on the host the client reached us on."""
+def delivery_url(base: str, record: AssetRecord) -> str:
+    """The asset's delivery URL under `base` (`alphacdn.base_url`, never the Host header)."""
     return (
-        f"{base_url(request)}/{record.cloud}/image/upload/v{record.version}/"
+        f"{base}/{record.cloud}/image/upload/v{record.version}/"
         f"{quote(record.public_id)}.{record.format}"
     )
 
 
-def asset_json(request: Request, record: AssetRecord) -> dict[str, Any]:
-    """Cloudinary's resource JSON for an asset."""
-    url = delivery_url(request, record)
+def asset_json(base: str, record: AssetRecord) -> dict[str, Any]:
+    """Cloudinary's resource JSON for an asset, its URLs under `base`."""
+    url = delivery_url(base, record)
     return {
         "asset_id": record.etag,
         "public_id": record.public_id,
@@ -103,4 +103,4 @@ def asset_json(request: Request, record: AssetRecord) -> dict[str, Any]:
     }
 
 
-__all__ = ["UploadHook", "Uploads", "asset_json", "base_url", "delivery_url", "read_body"]
+__all__ = ["UploadHook", "Uploads", "asset_json", "delivery_url", "read_body"]

@@ -24,7 +24,8 @@ from .originals import (
     check_cloud,
     check_public_id,
 )
-from .queue import JobQueue, JobRecord, JobStatus, QueueFull
+from .owners import new_owner, owner_is_dead
+from .queue import FailureKind, JobQueue, JobRecord, JobStatus, QueueFull
 
 __all__ = [
     "AssetNotFound",
@@ -39,6 +40,7 @@ __all__ = [
     "EagerChains",
     "EagerStore",
     "Entry",
+    "FailureKind",
     "JobQueue",
     "JobRecord",
     "JobStatus",
@@ -57,4 +59,6 @@ __all__ = [
     "check_public_id",
     "derived_key",
     "matte_key",
+    "new_owner",
+    "owner_is_dead",
 ]

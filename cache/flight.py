@@ -19,9 +19,6 @@ A scale-out version (Redis `SET NX PX`) only has to replace `Claims`.
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,32 +29,11 @@ import anyio
 import anyio.to_thread
 import diskcache
 
+from .owners import new_owner, owner_is_dead
+
 __all__ = ["Claims", "SingleFlight"]
 
 T = TypeVar("T")
-
-
-_HOST = socket.gethostname()
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this host (signal 0 probes, sends nothing)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
-    return True
-
-
-def owner_is_dead(token: str) -> bool:
-    """True when `token`'s holder ran on this host and its process is gone (pid reuse aside)."""
-    parts = token.split(":")
-    if len(parts) < 3:
-        return False  # a token from before owners were recorded: let it expire
-    host, pid = ":".join(parts[:-2]), parts[-2]
-    return host == _HOST and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))
 
 
 class Claims:
@@ -70,7 +46,7 @@ class Claims:
     def try_claim(self, key: str, ttl: float) -> str | None:
         """Take the claim for `ttl` seconds; return its token (`host:pid:nonce`), or None if
         someone alive holds it. A claim whose holder on this host is dead is taken over."""
-        token = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex}"
+        token = new_owner()
         # `add` only inserts if the key is absent or expired, atomically across processes.
         if self._cache.add(key, token, expire=ttl, retry=True):
             return token

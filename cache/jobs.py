@@ -9,11 +9,13 @@ failed records stay until `delete`, so a failed job answers its error instead of
 failed record may keep a `result` that lets the wiring judge it stale later and run it again).
 Nothing is ever evicted: the cache is opened with `eviction_policy="none"`.
 
-Leases: a claimed job carries `owner` and `lease_until`; the runner renews it while working.
-`requeue_stale` (at startup and periodically) puts jobs whose lease expired back at the front
-of the queue, so a restart resumes them; a job that keeps killing its worker fails after
-`max_attempts` instead of looping forever. Keep leases short (tens of seconds) and renew them
-every third of the lease, so a restart resumes quickly.
+Leases: a claimed job carries `owner` (`host:pid:nonce`) and `lease_until`; the runner renews
+it while working. `requeue_stale` (at startup and periodically) puts jobs whose lease expired,
+or whose owner is a dead process on this host, back at the front of the queue, so a restart
+resumes them at once; a job that keeps killing its worker fails after `max_attempts` (failure
+`abandoned`, told apart from a job's own error) instead of looping forever. Keep leases short
+(tens of seconds) and renew them every third of the lease, so a restart on another host
+resumes quickly.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from typing import Any
 
 import diskcache
 
-from .queue import JobRecord, JobStatus, QueueFull
+from .owners import owner_is_dead
+from .queue import FailureKind, JobRecord, JobStatus, QueueFull
 
 __all__ = ["JobStore"]
 
@@ -153,7 +156,9 @@ class JobStore:
 
     def finish(self, key: str, result: Mapping[str, Any]) -> JobRecord:
         """Mark the job done with `result`; raise KeyError if there is no such job."""
-        return self._settle(key, status=JobStatus.DONE, result=dict(result), error=None)
+        return self._settle(
+            key, status=JobStatus.DONE, result=dict(result), error=None, failure=None
+        )
 
     def fail(self, key: str, error: str, *, result: Mapping[str, Any] | None = None) -> JobRecord:
         """Mark the job failed with `error`; raise KeyError if there is no such job.
@@ -161,7 +166,9 @@ class JobStore:
         `result` keeps what a later submit needs to judge the failure (e.g. the limit it hit,
         so the job can run again once the limit is raised)."""
         kept = dict(result) if result is not None else None
-        return self._settle(key, status=JobStatus.FAILED, error=error, result=kept)
+        return self._settle(
+            key, status=JobStatus.FAILED, error=error, result=kept, failure=FailureKind.ERROR
+        )
 
     def release(self, key: str, owner: str) -> bool:
         """Put `owner`'s running job back at the front of the queue, its attempt uncounted."""
@@ -185,13 +192,18 @@ class JobStore:
             return True
 
     def requeue_stale(self, now: float | None = None, *, max_attempts: int = 3) -> int:
-        """Requeue running jobs whose lease expired (fail those out of attempts); return count."""
+        """Requeue running jobs whose lease expired or whose owner died (fail those out of
+        attempts, as abandoned); return count."""
         now = self._clock() if now is None else now
         with self._txn():
             stale = []
             for key in self._index(_RUNNING):
                 rec = self._load(key)
-                if rec is not None and (rec.lease_until is None or rec.lease_until < now):
+                if rec is not None and (
+                    rec.lease_until is None
+                    or rec.lease_until < now
+                    or (rec.owner is not None and owner_is_dead(rec.owner))
+                ):
                     stale.append(rec)
             for rec in stale:
                 self._unindex(rec.key)
@@ -203,6 +215,7 @@ class JobStore:
                         error=f"abandoned after {rec.attempts} attempts (worker died or timed out)"
                         if spent
                         else rec.error,
+                        failure=FailureKind.ABANDONED if spent else None,
                         owner=None,
                         lease_until=None,
                         updated_at=now,

@@ -2,13 +2,16 @@
 
 A job is submitted once per key (a second submit finds the first), claimed by one worker at a
 time under a lease it renews while working, and settled as done (with a result) or failed (with
-an error). A lease that lapses (its worker died) puts the job back in the queue, so a restart
-resumes it. Every method is atomic across the processes (and, for a shared backend, the
+an error). A lease that lapses, or whose owner (`host:pid:nonce`, see `cache.owners`) is a dead
+process on this host, puts the job back in the queue at once, so a restart resumes it. A failed
+job says why (`failure`): its own error (`error`: its input, it stays failed) or its workers died
+`max_attempts` times (`abandoned`: deploys, OOM; the wiring may run it again after a
+back-off). Every method is atomic across the processes (and, for a shared backend, the
 machines) that open the same queue.
 
     queued ──claim_next──▶ running ──finish──▶ done
       ▲                      │ └─────fail────▶ failed
-      └──release / lease lapsed (requeue_stale)
+      └──release / lease lapsed or owner dead (requeue_stale)
 
 Implementations: `JobStore` (diskcache, embedded). `tests/cache/test_queue_contract.py` is the
 contract every implementation passes.
@@ -21,7 +24,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-__all__ = ["JobQueue", "JobRecord", "JobStatus", "QueueFull"]
+__all__ = ["FailureKind", "JobQueue", "JobRecord", "JobStatus", "QueueFull"]
 
 
 class JobStatus(StrEnum):
@@ -29,6 +32,15 @@ class JobStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+
+
+class FailureKind(StrEnum):
+    """Why a job failed."""
+
+    #: its handler raised (the job's own input or limits): it stays failed, with the reason
+    ERROR = "error"
+    #: its workers died `max_attempts` times (deploys, OOM): nothing says the job is at fault
+    ABANDONED = "abandoned"
 
 
 class QueueFull(Exception):
@@ -53,15 +65,25 @@ class JobRecord:
     #: when the current attempt was claimed (`updated_at` moves with every lease renewal);
     #: None while queued, and in records written before this field existed
     started_at: float | None = None
+    #: why a failed job failed; None unless failed (and in records written before it existed)
+    failure: FailureKind | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Plain dict (status as its string value)."""
-        return {**asdict(self), "status": self.status.value}
+        """Plain dict (enums as their string values)."""
+        failure = self.failure.value if self.failure is not None else None
+        return {**asdict(self), "status": self.status.value, "failure": failure}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> JobRecord:
         """Inverse of `to_json`."""
-        return cls(**{**d, "status": JobStatus(d["status"])})
+        failure = d.get("failure")
+        return cls(
+            **{
+                **d,
+                "status": JobStatus(d["status"]),
+                "failure": FailureKind(failure) if failure is not None else None,
+            }
+        )
 
 
 class JobQueue(Protocol):
@@ -99,13 +121,14 @@ class JobQueue(Protocol):
         ...
 
     def fail(self, key: str, error: str, *, result: Mapping[str, Any] | None = None) -> JobRecord:
-        """Mark the job failed with `error` (and what a later submit needs to judge it);
-        raise KeyError if there is no such job."""
+        """Mark the job failed with `error` (failure `error`: its own) and what a later submit
+        needs to judge it; raise KeyError if there is no such job."""
         ...
 
     def requeue_stale(self, now: float | None = None, *, max_attempts: int = 3) -> int:
-        """Requeue running jobs whose lease expired, oldest first at the front; fail those
-        that used `max_attempts`; return how many were found."""
+        """Requeue running jobs whose lease expired or whose owner is a dead process on this
+        host (`cache.owners.owner_is_dead`), oldest first at the front; fail those that used
+        `max_attempts` (failure `abandoned`); return how many were found."""
         ...
 
     def depth(self) -> int:

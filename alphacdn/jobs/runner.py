@@ -8,15 +8,14 @@ done or failed (e.g. a task's webhook). The table of kinds is assembled by `crea
 handed to `running(kinds)`: submitters only need the queue and `wake`, so nothing registers
 itself on the runner after it is built. The lease is renewed every third of it while a handler
 runs; a process that stops gracefully releases its running jobs to the front of the queue, and
-one that dies leaves leases that lapse, after which any runner re-queues them.
+one that dies leaves leases that any runner re-queues: at once on the same host (the owner,
+`host:pid:nonce`, is a dead pid), else when they lapse.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from alphacdn.cache import JobQueue, JobRecord
+from alphacdn.cache import JobQueue, JobRecord, new_owner
 from alphacdn.settings import JobSettings
 
 log = logging.getLogger("alphacdn.jobs")
@@ -53,7 +52,8 @@ class JobRunner:
         self.lease_seconds = settings.lease_seconds
         self.poll_seconds = settings.poll_seconds
         self._kinds: Mapping[str, JobKind] = {}
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        #: `host:pid:nonce`: a lease whose owner process died is taken over at once
+        self.owner = new_owner()
         self._wake = anyio.Event()
         self.completed = 0
         self.failed = 0

@@ -23,6 +23,7 @@ import anyio.to_thread
 from starlette.requests import Request
 
 from alphacdn.assets import Assets
+from alphacdn.base_url import base_url
 from alphacdn.cache import AssetRecord, JobRecord, OriginalsStore
 from alphacdn.delivery import Delivery
 from alphacdn.jobs.runner import JobKind
@@ -35,7 +36,6 @@ from alphacdn.transform.booleans import bool_param
 from alphacdn.transform.errors import CdnError, InvalidRequest
 from alphacdn.transform.steps import HINT_CLASSES, BackgroundRemoval
 from alphacdn.transform.values import Format
-from alphacdn.uploads import base_url
 
 log = logging.getLogger("alphacdn.jobs")
 
@@ -85,7 +85,7 @@ class UploadJobs:
         self, request: Request, record: AssetRecord, params: dict[str, Any]
     ) -> dict[str, Any]:
         extra: dict[str, Any] = {}
-        base = base_url(request)
+        base = base_url(request, self.http.public_url)  # never the Host header
         if params.get("background_removal"):
             removal = parse_removal_param(str(params["background_removal"]))
             payload = {
@@ -224,7 +224,7 @@ class UploadJobs:
             except CdnError as exc:
                 results.append({"transformation": raw, "status": "failed", "error": exc.public})
                 continue
-            await self.delivery.allow_eager(asset, chain)
+            await self.delivery.allow_eager(asset, chain, given)
             results.append(
                 {
                     "transformation": raw,

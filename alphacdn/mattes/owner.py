@@ -17,6 +17,7 @@ from alphacdn.cache import (
     AssetRecord,
     DerivedStore,
     Entry,
+    FailureKind,
     JobQueue,
     JobRecord,
     OriginalsStore,
@@ -42,6 +43,8 @@ from alphacdn.transform.steps import BackgroundRemoval
 
 #: weight of the newest job in the moving average of refinement + I/O seconds per pixel
 _EMA_WEIGHT = 0.3
+#: the longest back-off before a job abandoned by dying workers runs again (seconds)
+_MAX_BACKOFF = 3600
 
 
 class Mattes:
@@ -144,13 +147,28 @@ class Mattes:
     # ── ensure: queue once per key ───────────────────────────────────────────────────────────
     async def ensure(self, asset: AssetRecord, removal: BackgroundRemoval) -> JobRecord:
         """The job that makes this matte: found, or submitted once (atomic across workers).
-        Raises the failed job's error (422), or 503 when the model is missing or the queue is
-        full. A finished job whose matte is gone, or a failed one that could now succeed, runs
-        again."""
+        Raises the failed job's error (422), or 503 when the model is missing, the queue is
+        full, or the job's workers died and its back-off is not over. A finished job whose
+        matte is gone, a failed one that could now succeed, or one its workers abandoned (after
+        the back-off) runs again."""
         key = self.key(asset.etag, removal)
         record = await anyio.to_thread.run_sync(self.jobs.get, key)
+        rounds = 0  # how often this matte's workers died on it (a back-off per round)
+        if record is not None and record.failure is FailureKind.ABANDONED:
+            # its workers died (deploys, OOM): nothing says the job is at fault, so it runs
+            # again, after a back-off that doubles per round (a job that kills its worker
+            # every time costs a few attempts an hour, not a crash loop)
+            rounds = int(record.payload.get("abandoned_rounds", 0)) + 1
+            backoff = min(_MAX_BACKOFF, self.settings.retry_seconds * 2 ** (rounds - 1))
+            wait = record.updated_at + backoff - time.time()
+            if wait > 0:
+                raise ServiceUnavailable(
+                    f"Background removal was interrupted ({record.error}); it runs again shortly",
+                    retry_after=math.ceil(wait),
+                )
         stale = record is not None and (
             record.status == "done"  # finished, but the matte was evicted or invalidated
+            or rounds > 0
             or (
                 record.status == "failed"
                 and (
@@ -172,10 +190,11 @@ class Mattes:
         if missing:
             raise ServiceUnavailable(missing)
         job = MatteJob.of(asset, self.model, removal)
+        payload = job.payload() | ({"abandoned_rounds": rounds} if rounds else {})
         limit = self.settings.queue_max
         try:
             submitted, created = await anyio.to_thread.run_sync(
-                lambda: self.jobs.submit(key, KIND, job.payload(), limit=limit)
+                lambda: self.jobs.submit(key, KIND, payload, limit=limit)
             )
         except QueueFull:
             raise self._queue_full() from None

@@ -62,6 +62,12 @@ class RemoveBgDeps(Protocol):
         """Let webhooks reach loopback / private addresses (fetches go through `fetch`)."""
         ...
 
+    @property
+    def public_url(self) -> str | None:
+        """The base of the URLs written into answers and webhooks (None: the server's bound
+        address; never the request's Host header)."""
+        ...
+
     async def cutout(self, image: bytes, *, fine_edges: bool, type: str) -> CutoutResult:
         """Matte the encoded image (cached by content); `type` is a ForegroundType value."""
         ...

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from alphacdn.base_url import base_url
 from alphacdn.cache import BlobFolder
 from alphacdn.jobs.runner import JobRunner
 from alphacdn.removebg.deps import RemoveBgDeps
@@ -82,7 +83,7 @@ class RemoveBgApi:
             retention_seconds=task_retention_seconds,
         )
         self.jobs = TaskJobs(self.store, self.service)
-        self.tasks = TaskEndpoints(self.limits, self.store, runner)
+        self.tasks = TaskEndpoints(self.limits, self.store, runner, deps.public_url)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -121,7 +122,7 @@ class RemoveBgApi:
         return JSONResponse(self.limits.account(key), headers=headers)
 
     async def openapi(self, request: Request) -> Response:
-        return JSONResponse(openapi_document(str(request.base_url).rstrip("/")))
+        return JSONResponse(openapi_document(base_url(request, self.deps.public_url)))
 
 
 def removebg_routes(

@@ -16,6 +16,7 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from alphacdn.base_url import base_url
 from alphacdn.jobs.runner import JobRunner
 from alphacdn.removebg.deps import FULL_CREDITS, PREVIEW_CREDITS
 from alphacdn.removebg.errors import ApiError, bad_param
@@ -56,8 +57,11 @@ async def _read_task(request: Request) -> tuple[dict[str, Any], bytes | None]:
 
 
 class TaskEndpoints:
-    def __init__(self, limits: Limits, store: TaskStore, runner: JobRunner) -> None:
+    def __init__(
+        self, limits: Limits, store: TaskStore, runner: JobRunner, public_url: str | None
+    ) -> None:
         self.limits = limits
+        self.public_url = public_url
         self.store = store
         self.runner = runner
 
@@ -111,7 +115,7 @@ class TaskEndpoints:
                 args=shown,
                 fields=fields,
                 image=data,
-                base_url=str(request.base_url),
+                base_url=base_url(request, self.public_url),  # never the Host header
                 webhook_url=webhook,
             )
         )

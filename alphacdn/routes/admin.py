@@ -90,7 +90,8 @@ async def list_resources(uploads: Uploads, request: Request) -> Response:
             next_cursor=p.get("next_cursor"),
         )
     )
-    body: dict[str, Any] = {"resources": [asset_json(request, r) for r in records]}
+    base = uploads.base_url(request)
+    body: dict[str, Any] = {"resources": [asset_json(base, r) for r in records]}
     if cursor:
         body["next_cursor"] = cursor
     return JSONResponse(body)
@@ -102,7 +103,7 @@ async def get_resource(uploads: Uploads, request: Request) -> Response:
     record = await uploads.assets.stat(cloud, public_id)
     if record is None:
         raise NotFound(f"Resource not found - {public_id}")
-    return JSONResponse(asset_json(request, record))
+    return JSONResponse(asset_json(uploads.base_url(request), record))
 
 
 async def delete_resources(uploads: Uploads, request: Request) -> Response:

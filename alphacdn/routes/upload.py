@@ -151,7 +151,7 @@ async def upload(uploads: Uploads, request: Request) -> Response:
     overwrite = bool_param("overwrite", params.get("overwrite", "true"))
     existing = await assets.stat(cloud, public_id)
     if existing is not None and not overwrite:
-        body = asset_json(request, existing)
+        body = asset_json(uploads.base_url(request), existing)
         body["existing"] = True
         return JSONResponse(body)
     meta = {
@@ -172,7 +172,7 @@ async def upload(uploads: Uploads, request: Request) -> Response:
         # same bytes again: derived keys move with the version anyway, and the content-keyed
         # matte stays valid, so keep it rather than run the model again
         await assets.invalidate(cloud, public_id)
-    body = asset_json(request, record)
+    body = asset_json(uploads.base_url(request), record)
     body.update(await uploads.after_upload(request, record, params))
     return JSONResponse(body)
 

@@ -5,13 +5,17 @@ the bound, status from a second handle and from other processes."""
 from __future__ import annotations
 
 import multiprocessing
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from alphacdn.cache import JobQueue, JobStatus, QueueFull
+from alphacdn.cache import FailureKind, JobQueue, JobStatus, QueueFull, new_owner
 from tests.cache import cache_workers
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -137,7 +141,49 @@ def test_a_job_that_keeps_killing_workers_fails(queue: JobQueue, clock: Clock) -
         queue.requeue_stale(max_attempts=3)
     rec = queue.get("bomb")
     assert rec is not None and rec.status is JobStatus.FAILED and "3 attempts" in str(rec.error)
+    assert rec.failure is FailureKind.ABANDONED  # told apart from the job's own error
     assert queue.depth() == 0
+
+
+def test_failure_kinds_survive_a_second_handle(queue: JobQueue, open_queue: Open) -> None:
+    queue.submit("own", "matte", {})
+    queue.claim_next("w", 30)
+    assert queue.fail("own", "corrupt image").failure is FailureKind.ERROR
+    other = open_queue().get("own")
+    assert other is not None and other.failure is FailureKind.ERROR
+    queue.submit("ok", "matte", {})
+    queue.claim_next("w", 30)
+    assert queue.finish("ok", {}).failure is None
+
+
+def _dead_pid() -> int:
+    """The pid of a process of ours that has exited (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_lease_whose_owner_died_is_taken_over_at_once(queue: JobQueue) -> None:
+    """kill -9, OOM, a deploy: the owner's process is gone on this host, so its job goes back
+    to the queue without waiting out the lease (the lease alone decides for a live owner)."""
+    host = socket.gethostname()
+    queue.submit("orphan", "matte", {})
+    queue.submit("busy", "matte", {})
+    dead = f"{host}:{_dead_pid()}:nonce"
+    alive = f"{host}:{os.getppid()}:nonce"  # our parent: alive, and not this process
+    assert queue.claim_next(dead, lease_seconds=3600) is not None
+    assert queue.claim_next(alive, lease_seconds=3600) is not None
+    assert queue.requeue_stale() == 1  # no time has passed: only the dead owner's job
+    orphan, busy = queue.get("orphan"), queue.get("busy")
+    assert orphan is not None and orphan.status is JobStatus.QUEUED and orphan.owner is None
+    assert busy is not None and busy.status is JobStatus.RUNNING and busy.owner == alive
+    resumed = queue.claim_next(new_owner(), 30)
+    assert resumed is not None and resumed.key == "orphan" and resumed.attempts == 2
+    assert not queue.renew("orphan", dead, 30)  # the dead owner's lease is gone
+    # another host's owner is judged by its lease only (its pid means nothing here)
+    queue.submit("remote", "matte", {})
+    assert queue.claim_next(f"elsewhere.{host}:{_dead_pid()}:n", 3600) is not None
+    assert queue.requeue_stale() == 0
 
 
 def test_release_puts_the_job_back_first_without_counting(queue: JobQueue) -> None:

@@ -54,6 +54,7 @@ class FakeDeps:
         }
     )
     allow_private_urls: bool = True
+    public_url: str | None = None
     delay: float = 0.0
     calls: int = 0
 
