@@ -87,8 +87,13 @@ def run_surface(
     timeout: float,
     concurrency: int,
     idle_wait: float = 300.0,
+    stop_on_no_answer: bool = False,
 ) -> tuple[Tally, float, float]:
-    """Every file through one surface: (tally, CPU-s, peak RSS MB)."""
+    """Every file through one surface: (tally, CPU-s, peak RSS MB).
+
+    `stop_on_no_answer`: stop after the first batch with a request that got no answer (the
+    server is then busy with abandoned work, so what follows would measure that).
+    """
     tally = Tally(surface)
     reset_peak_rss(srv)
     cpu0 = cpu_seconds(srv)
@@ -101,8 +106,11 @@ def run_surface(
             batch = list(pool.map(one, files[i : i + concurrency]))
             for o in batch:
                 tally.add(o)
-            if any(o.status is None for o in batch) and idle_wait:
-                wait_idle(srv, idle_wait)  # abandoned work would skew the files after it
+            if any(o.status is None for o in batch):
+                if stop_on_no_answer:
+                    break
+                if idle_wait:
+                    wait_idle(srv, idle_wait)  # abandoned work would skew the files after it
     return tally, cpu_seconds(srv) - cpu0, peak_rss_mb(srv)
 
 
@@ -136,8 +144,10 @@ def main() -> None:
             results.append((tally, cpu, rss))
             print(f"  {surface}: done in {time.monotonic() - t_start:.0f} s", flush=True)
         alive = srv.proc is not None and srv.proc.poll() is None
-        print(f"\n== bad files: {len(files)} files, concurrency {args.concurrency}, timeout "
-              f"{args.timeout:.0f} s, RLIMIT_AS {args.memory_cap_gb:g} GB, {load_note()}")  # fmt: skip
+        print(
+            f"\n== bad files: {len(files)} files, concurrency {args.concurrency}, timeout "
+            f"{args.timeout:.0f} s, RLIMIT_AS {args.memory_cap_gb:g} GB, {load_note()}"
+        )
         for tally, cpu, rss in results:
             for line in tally.lines(args.show):
                 print(line)

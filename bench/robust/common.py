@@ -1,4 +1,4 @@
-"""What the robustness tools share: the server, its process figures, a raw HTTP client, summaries."""
+"""What the robustness tools share: the server, its process figures, a raw client, summaries."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,14 +132,12 @@ def rss_mb(srv: Server) -> float:
 def reset_peak_rss(srv: Server) -> None:
     """Reset VmHWM to the current RSS (`echo 5 > /proc/pid/clear_refs`)."""
     for pid in group_pids(srv):
-        try:
+        with suppress(OSError):
             Path(f"/proc/{pid}/clear_refs").write_text("5")
-        except OSError:
-            pass
 
 
 def wait_idle(srv: Server, limit: float, quiet: float = 0.05) -> float:
-    """Wait until the server burns < `quiet` CPU-s per 0.5 s (abandoned work finished), ≤ limit s."""
+    """Wait (≤ limit s) until the server burns < `quiet` CPU-s per 0.5 s; its CPU-s then."""
     deadline = time.monotonic() + limit
     last = cpu_seconds(srv)
     while time.monotonic() < deadline:
@@ -259,16 +257,14 @@ async def raw_get(
     finally:
         if writer is not None:
             writer.close()
-            try:
+            with suppress(ConnectionError, OSError):
                 await writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
 
 
 async def run_bounded(
     port: int, targets: Iterable[bytes], concurrency: int, timeout: float, deadline: float
 ) -> list[Outcome]:
-    """Send every target with at most `concurrency` in flight; stop starting new ones at deadline."""
+    """Send every target, ≤ `concurrency` in flight; start none after `deadline`."""
     out: list[Outcome] = []
     it = iter(targets)
 

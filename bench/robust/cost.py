@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 from dataclasses import dataclass
 
 from bench.robust.common import (
@@ -62,7 +61,10 @@ PROBES: list[tuple[str, str]] = [
     ("PNG at w_8000", "w_8000/base.png"),
     ("text 200 with spaces", "l_text:Arial_200:" + "%20".join(["word"] * 60) + "/base.jpg"),
     ("text 2000 size", "l_text:Arial_2000:W/base.jpg"),
-    ("nested relative layers x3", "l_x,fl_relative,w_20.0/l_x,fl_relative,w_20.0/l_x,fl_relative,w_20.0/x.png"),
+    (
+        "nested relative layers x3",
+        "l_x,fl_relative,w_20.0/l_x,fl_relative,w_20.0/l_x,fl_relative,w_20.0/x.png",
+    ),
     ("relative layer + blur", "l_base,fl_relative,w_30.0,e_blur:2000/x.png"),
     ("trim at w_8000", "w_8000/e_trim/base.jpg"),
     ("predominant pad at w_8000", "w_8000,h_8000,c_pad,b_auto:predominant/base.jpg"),
@@ -113,20 +115,32 @@ def main() -> None:
             if args.only in label:
                 r = probe(srv, label, path, args.timeout, args.idle_wait)
                 rows.append(r)
-                print(f"{r.status:>8} {r.seconds:7.2f} s  CPU {r.cpu_answer:6.1f} / {r.cpu_total:6.1f} s"
-                      f"  peak {r.peak_mb:6.0f} MB (+{r.peak_mb - r.base_mb:.0f})  {label}", flush=True)  # fmt: skip
+                print(
+                    f"{r.status:>8} {r.seconds:7.2f} s  "
+                    f"CPU {r.cpu_answer:6.1f} / {r.cpu_total:6.1f} s"
+                    f"  peak {r.peak_mb:6.0f} MB (+{r.peak_mb - r.base_mb:.0f})  {label}",
+                    flush=True,
+                )
         alive = srv.proc is not None and srv.proc.poll() is None
-    print(f"\n== cost probe: {len(rows)} URLs, timeout {args.timeout:.0f} s, RLIMIT_AS "
-          f"{args.memory_cap_gb:g} GB, {load_note()}")  # fmt: skip
-    print("| URL (after /demo/image/upload/) | what | status | time to answer | CPU-s to answer "
-          "| CPU-s to idle | peak RSS (MB) |")
+    print(
+        f"\n== cost probe: {len(rows)} URLs, timeout {args.timeout:.0f} s, RLIMIT_AS "
+        f"{args.memory_cap_gb:g} GB, {load_note()}"
+    )
+    print(
+        "| URL (after /demo/image/upload/) | what | status | time to answer | CPU-s to answer "
+        "| CPU-s to idle | peak RSS (MB) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: -r.cpu_total):
         path = r.path if len(r.path) < 70 else r.path[:60] + "…"
-        print(f"| `{path}` | {r.label} | {r.status} | {r.seconds:.2f} s | {r.cpu_answer:.1f} "
-              f"| {r.cpu_total:.1f} | {r.peak_mb:.0f} |")  # fmt: skip
-    print(f"[server] alive at the end: {alive}; worst CPU-s {max(r.cpu_total for r in rows):.1f}; "
-          f"worst peak RSS {max(r.peak_mb for r in rows):.0f} MB")  # fmt: skip
+        print(
+            f"| `{path}` | {r.label} | {r.status} | {r.seconds:.2f} s | {r.cpu_answer:.1f} "
+            f"| {r.cpu_total:.1f} | {r.peak_mb:.0f} |"
+        )
+    print(
+        f"[server] alive at the end: {alive}; worst CPU-s {max(r.cpu_total for r in rows):.1f}; "
+        f"worst peak RSS {max(r.peak_mb for r in rows):.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ Prints one line per round and a summary.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import signal
@@ -68,7 +69,9 @@ class Round:
             ok = sum(1 for _, s, _ in results if s == "ok")
             worst = max((t for _, _, t in results), default=0.0)
             bad = sorted({s for _, s, _ in results if s != "ok"})
-            return f"{ok}/{len(results)} ok, worst {worst:.1f} s" + (f" ({', '.join(bad)})" if bad else "")
+            return f"{ok}/{len(results)} ok, worst {worst:.1f} s" + (
+                f" ({', '.join(bad)})" if bad else ""
+            )
 
         return (
             f"round {self.number} kill -9 {self.kill:<6} in flight {self.in_flight:2d} | uploads "
@@ -210,7 +213,9 @@ def run_round(
         srv.start(timeout=90)
     pool.shutdown(wait=True, cancel_futures=False)
 
-    store = LocalOriginals(Settings.from_env({"ALPHACDN_DATA_DIR": str(srv.data_dir)}).cache.originals_dir)
+    store = LocalOriginals(
+        Settings.from_env({"ALPHACDN_DATA_DIR": str(srv.data_dir)}).cache.originals_dir
+    )
     for pid, data in rnd.acked.items():
         try:
             same = md5(store.read(CLOUD, pid)) == md5(data)
@@ -219,7 +224,9 @@ def run_round(
         if not same:
             rnd.uploads_bad.append(pid)
     with ThreadPoolExecutor(max(1, len(rnd.render_urls))) as checks:
-        rnd.render_results = list(checks.map(lambda u: check_render(srv, u, render_bound), rnd.render_urls))
+        rnd.render_results = list(
+            checks.map(lambda u: check_render(srv, u, render_bound), rnd.render_urls)
+        )
     with ThreadPoolExecutor(4) as checks:
         rnd.matte_results = list(checks.map(lambda u: check_matte(u, matte_bound), rnd.matte_urls))
     return rnd
@@ -238,14 +245,12 @@ def kill_one_job_repeatedly(
     url = f"{srv.url}/{CLOUD}/image/upload/e_background_removal/again.png"
     key = content_matte_key(md5(data), "u2netp", BackgroundRemoval())
     seen: list[int] = []
-    for k in range(kills):
+    for _k in range(kills):
         deadline = time.monotonic() + bound
         running = None
         while time.monotonic() < deadline and running is None:
-            try:
+            with contextlib.suppress(httpx.HTTPError):
                 httpx.get(url, timeout=5)
-            except httpx.HTTPError:
-                pass
             jobs = JobStore(srv.data_dir / "state" / "jobs")
             try:
                 rec = jobs.get(key)
@@ -263,8 +268,10 @@ def kill_one_job_repeatedly(
     return seen, check_matte(url, matte_bound)
 
 
-def start(data_dir: Path, workers: int = 2) -> Server:
-    srv = Server(data_dir, env={"ALPHACDN_MODELS_DIR": str(MODELS_DIR), **ENV}, workers=workers)
+def start(data_dir: Path, workers: int = 2, env: dict[str, str] | None = None) -> Server:
+    """A server on `data_dir` (kept across restarts) with `base` uploaded."""
+    env = {"ALPHACDN_MODELS_DIR": str(MODELS_DIR), **ENV, **(env or {})}
+    srv = Server(data_dir, env=env, workers=workers)
     srv.start(timeout=90)
     configure_sdk(srv)
     with httpx.Client(timeout=60) as c:
@@ -291,16 +298,25 @@ def main() -> None:
         try:
             for n in range(1, args.rounds + 1):
                 rnd = run_round(
-                    srv, n, rng, kill="worker" if n % 2 else "all", renders=args.renders,
-                    mattes=args.mattes, uploads=args.uploads,
-                    render_bound=args.render_bound, matte_bound=args.matte_bound,
-                )  # fmt: skip
+                    srv,
+                    n,
+                    rng,
+                    kill="worker" if n % 2 else "all",
+                    renders=args.renders,
+                    mattes=args.mattes,
+                    uploads=args.uploads,
+                    render_bound=args.render_bound,
+                    matte_bound=args.matte_bound,
+                )
                 rounds.append(rnd)
                 print(rnd.line(), flush=True)
             if args.job_kills:
                 seen, final = kill_one_job_repeatedly(srv, args.job_kills, 90.0, args.matte_bound)
-                print(f"one matte job killed {args.job_kills}× (attempts seen running: {seen}): "
-                      f"{final[1]} after {final[2]:.1f} s", flush=True)  # fmt: skip
+                print(
+                    f"one matte job killed {args.job_kills}× (attempts seen running: {seen}): "
+                    f"{final[1]} after {final[2]:.1f} s",
+                    flush=True,
+                )
         finally:
             srv.stop(kill=True)
     acked = sum(len(r.acked) for r in rounds)
@@ -309,12 +325,17 @@ def main() -> None:
     mattes_r = [x for r in rounds for x in r.matte_results]
     print(f"\n== kill -9: {len(rounds)} rounds, 2 workers, {load_note()}")
     print(f"uploads: {acked - bad}/{acked} acknowledged uploads byte-identical")
-    print(f"renders: {sum(s == 'ok' for _, s, _ in renders)}/{len(renders)} answered 200 and "
-          f"decoded within {args.render_bound:.0f} s; worst {max((t for *_, t in renders), default=0):.1f} s; "
-          f"hung: {sum(s == 'hang' for _, s, _ in renders)}")  # fmt: skip
-    print(f"mattes: {sum(s == 'ok' for _, s, _ in mattes_r)}/{len(mattes_r)} finished within "
-          f"{args.matte_bound:.0f} s; worst {max((t for *_, t in mattes_r), default=0):.1f} s; "
-          f"other: {sorted({s for _, s, _ in mattes_r if s != 'ok'})}")  # fmt: skip
+    print(
+        f"renders: {sum(s == 'ok' for _, s, _ in renders)}/{len(renders)} answered 200 and "
+        f"decoded within {args.render_bound:.0f} s; "
+        f"worst {max((t for *_, t in renders), default=0):.1f} s; "
+        f"hung: {sum(s == 'hang' for _, s, _ in renders)}"
+    )
+    print(
+        f"mattes: {sum(s == 'ok' for _, s, _ in mattes_r)}/{len(mattes_r)} finished within "
+        f"{args.matte_bound:.0f} s; worst {max((t for *_, t in mattes_r), default=0):.1f} s; "
+        f"other: {sorted({s for _, s, _ in mattes_r if s != 'ok'})}"
+    )
 
 
 if __name__ == "__main__":

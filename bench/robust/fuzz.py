@@ -39,22 +39,108 @@ FORMATS = ["", "", "jpg", "png", "png", "webp", "avif", "gif", "tiff", "bmp", "s
 CROPS = ["fill", "scale", "fit", "limit", "pad", "lpad", "crop", "thumb", "lfill", "mfit", "mpad"]
 GRAVITY = ["center", "north", "south_east", "auto", "face", "faces", "xy_center", "west"]
 EFFECTS = [
-    "grayscale", "blackwhite", "sepia", "blur", "sharpen", "brightness", "contrast",
-    "saturation", "negate", "pixelate", "vignette", "trim", "colorize", "tint", "shadow",
-    "dropshadow", "background_removal", "mask", "blur_faces", "unknown",
-]  # fmt: skip
+    "grayscale",
+    "blackwhite",
+    "sepia",
+    "blur",
+    "sharpen",
+    "brightness",
+    "contrast",
+    "saturation",
+    "negate",
+    "pixelate",
+    "vignette",
+    "trim",
+    "colorize",
+    "tint",
+    "shadow",
+    "dropshadow",
+    "background_removal",
+    "mask",
+    "blur_faces",
+    "unknown",
+]
 #: boundary and junk values put in place of a qualifier's value
 VALUES = [
-    "0", "-1", "1", "2", "100", "2000", "2001", "16384", "16385", "99999999999", "1e309",
-    "-1e309", "nan", "inf", "-0", "0.0", "0.0001", "1.0", "1.5", "10.0", "100.0", "abc", "",
-    "%00", "0x10", "+5", "1_000", "١٢", "auto", "auto:best", "ff0000", "rgb:ff0000", "!x!",
-    "1:2:3:4:5:6:7:8", "(1;2)", "$w", "iw", "ih_mul_2",
-]  # fmt: skip
+    "0",
+    "-1",
+    "1",
+    "2",
+    "100",
+    "2000",
+    "2001",
+    "16384",
+    "16385",
+    "99999999999",
+    "1e309",
+    "-1e309",
+    "nan",
+    "inf",
+    "-0",
+    "0.0",
+    "0.0001",
+    "1.0",
+    "1.5",
+    "10.0",
+    "100.0",
+    "abc",
+    "",
+    "%00",
+    "0x10",
+    "+5",
+    "1_000",
+    "١٢",
+    "auto",
+    "auto:best",
+    "ff0000",
+    "rgb:ff0000",
+    "!x!",
+    "1:2:3:4:5:6:7:8",
+    "(1;2)",
+    "$w",
+    "iw",
+    "ih_mul_2",
+]
 JUNK = [
-    "%00", "%01", "%0a", "%0d", "%1b", "%7f", "%ff", "%2f", "%2e%2e", "%25", "%c0%af", "%e2%80%ae",
-    "..", "//", ",,", "::", ";", "%20", "+", "~", "\\", "%5c", "'", '"', "<", ">", "{", "}", "|",
-    "^", "`", "é", "💥", "\u202e", "\ufeff", "\u0000", "ﬁ", "Ｗ",
-]  # fmt: skip
+    "%00",
+    "%01",
+    "%0a",
+    "%0d",
+    "%1b",
+    "%7f",
+    "%ff",
+    "%2f",
+    "%2e%2e",
+    "%25",
+    "%c0%af",
+    "%e2%80%ae",
+    "..",
+    "//",
+    ",,",
+    "::",
+    ";",
+    "%20",
+    "+",
+    "~",
+    "\\",
+    "%5c",
+    "'",
+    '"',
+    "<",
+    ">",
+    "{",
+    "}",
+    "|",
+    "^",
+    "`",
+    "é",
+    "💥",
+    "\u202e",
+    "\ufeff",
+    "\u0000",
+    "ﬁ",
+    "Ｗ",
+]
 TEXT = ["hi", "W" * 120, "%20" * 50, "a%2Cb", "x" * 2000, "💥" * 40, "Hello%0AWorld", ""]
 
 
@@ -78,7 +164,12 @@ def sdk_transformation(rng: random.Random) -> list[dict[str, object]]:
             step["effect"] = e if rng.random() < 0.5 else f"{e}:{rng.choice([1, 50, 100, 300])}"
         elif pick < 0.75:
             step["overlay"] = rng.choice(
-                ["x", "alpha", "missing", f"text:Arial_{rng.choice([8, 30, 60])}:{rng.choice(TEXT[:1])}"]
+                [
+                    "x",
+                    "alpha",
+                    "missing",
+                    f"text:Arial_{rng.choice([8, 30, 60])}:{rng.choice(TEXT[:1])}",
+                ]
             )
             step["width"] = rng.choice([20, 0.5, 1.0])
             if rng.random() < 0.5:
@@ -135,7 +226,7 @@ def _mutate(rng: random.Random, path: str) -> str:
     elif op == 2 and rest:  # shuffle / duplicate qualifiers inside one component
         i = rng.randrange(len(rest))
         quals = rest[i].split(",")
-        quals = quals + [rng.choice(quals)] if rng.random() < 0.5 else rng.sample(quals, len(quals))
+        quals = [*quals, rng.choice(quals)] if rng.random() < 0.5 else rng.sample(quals, len(quals))
         rest[i] = ",".join(quals)
     elif op == 3:  # junk bytes at a random place
         s = "/".join(rest)
@@ -147,8 +238,10 @@ def _mutate(rng: random.Random, path: str) -> str:
         token = rng.choice(["w_1", "e_blur", "l_x", "a", "%00", "fl_relative", "💥"])
         rest.insert(0, ",".join([token] * rng.choice([100, 2000, 20000])))
     elif op == 6:  # unicode, raw or encoded
-        u = "".join(chr(rng.choice([0x41, 0xE9, 0x4E2D, 0x1F4A5, 0x202E, 0xFEFF, 0x10FFFF, 0xD7FF]))
-                    for _ in range(rng.randint(1, 30)))  # fmt: skip
+        u = "".join(
+            chr(rng.choice([0x41, 0xE9, 0x4E2D, 0x1F4A5, 0x202E, 0xFEFF, 0x10FFFF, 0xD7FF]))
+            for _ in range(rng.randint(1, 30))
+        )
         rest.insert(rng.randrange(len(rest) + 1), u if rng.random() < 0.5 else quote(u))
     elif op == 7:  # deep layer nesting
         depth = rng.choice([3, 10, 50, 200])
@@ -157,20 +250,45 @@ def _mutate(rng: random.Random, path: str) -> str:
     elif op == 8:  # text layers with odd texts
         rest.insert(0, f"l_text:Arial_{rng.choice(VALUES)}:{rng.choice(TEXT)}")
     elif op == 9:  # odd prefixes
-        prefix = [rng.choice([CLOUD, "other", "", "..", "%2e%2e"]),
-                  rng.choice(["image", "video", "raw", "IMAGE"]),
-                  rng.choice(["upload", "fetch", "private", "authenticated", "upload%00"])]  # fmt: skip
+        prefix = [
+            rng.choice([CLOUD, "other", "", "..", "%2e%2e"]),
+            rng.choice(["image", "video", "raw", "IMAGE"]),
+            rng.choice(["upload", "fetch", "private", "authenticated", "upload%00"]),
+        ]
     elif op == 10:  # the signature or the version component mangled
-        rest.insert(0, rng.choice(["s--AAAAAAAA--", "s----", "s--" + "A" * 500 + "--", "v-1",
-                                   "v" + "9" * 40, "v1.5"]))  # fmt: skip
+        rest.insert(
+            0,
+            rng.choice(
+                ["s--AAAAAAAA--", "s----", "s--" + "A" * 500 + "--", "v-1", "v" + "9" * 40, "v1.5"]
+            ),
+        )
     elif op == 11:  # separators doubled, dropped, swapped
         s = "/".join(rest)
-        a, b = rng.choice([(",", ",,"), ("/", "//"), (":", "::"), ("_", ""), (",", "/"), ("/", ",")])
+        a, b = rng.choice(
+            [(",", ",,"), ("/", "//"), (":", "::"), ("_", ""), (",", "/"), ("/", ",")]
+        )
         rest = s.replace(a, b, rng.randint(1, 3)).split("/")
     else:  # a random real qualifier appended
-        q = rng.choice(["dpr_10.0", "w_16384", "h_16384", "e_blur:2000", "z_100", "ar_1000",
-                        "fl_relative", "fl_layer_apply", "t_missing", "q_1", "f_auto", "$v_1",
-                        "if_w_gt_100", "if_end", "bo_1000px_solid_red", "r_10000"])  # fmt: skip
+        q = rng.choice(
+            [
+                "dpr_10.0",
+                "w_16384",
+                "h_16384",
+                "e_blur:2000",
+                "z_100",
+                "ar_1000",
+                "fl_relative",
+                "fl_layer_apply",
+                "t_missing",
+                "q_1",
+                "f_auto",
+                "$v_1",
+                "if_w_gt_100",
+                "if_end",
+                "bo_1000px_solid_red",
+                "r_10000",
+            ]
+        )
         rest.insert(rng.randrange(len(rest) + 1), q)
     return "/".join(prefix + rest)
 
@@ -190,7 +308,9 @@ def fuzz_targets(seed: int, count: int) -> list[bytes]:
     return out
 
 
-async def _run(port: int, targets: list[bytes], conc: int, timeout: float, limit: float) -> list[Outcome]:
+async def _run(
+    port: int, targets: list[bytes], conc: int, timeout: float, limit: float
+) -> list[Outcome]:
     return await run_bounded(port, targets, conc, timeout, time.monotonic() + limit)
 
 
@@ -218,15 +338,21 @@ def main() -> None:
         configure_sdk(srv)
         upload_fixtures(srv)
         cpu0, t0 = cpu_seconds(srv), time.monotonic()
-        tally = fuzz(srv.port, args.seed, args.count, args.concurrency, args.timeout, args.max_seconds)
+        tally = fuzz(
+            srv.port, args.seed, args.count, args.concurrency, args.timeout, args.max_seconds
+        )
         wall, cpu = time.monotonic() - t0, cpu_seconds(srv) - cpu0
         alive = srv.proc is not None and srv.proc.poll() is None
-        print(f"\n== URL fuzz: seed {args.seed}, {len(tally.outcomes)}/{args.count} sent, "
-              f"concurrency {args.concurrency}, {wall:.0f} s, {load_note()}")  # fmt: skip
+        print(
+            f"\n== URL fuzz: seed {args.seed}, {len(tally.outcomes)}/{args.count} sent, "
+            f"concurrency {args.concurrency}, {wall:.0f} s, {load_note()}"
+        )
         for line in tally.lines(args.show):
             print(line)
-        print(f"[server] alive at the end: {alive}; peak RSS (VmHWM) {peak_rss_mb(srv):.0f} MB; "
-              f"CPU {cpu:.0f} s")  # fmt: skip
+        print(
+            f"[server] alive at the end: {alive}; peak RSS (VmHWM) {peak_rss_mb(srv):.0f} MB; "
+            f"CPU {cpu:.0f} s"
+        )
         errors = [ln for ln in srv.log().splitlines() if "Traceback" in ln or "ERROR" in ln]
         print(f"[server] error lines in the log: {len(errors)}")
 

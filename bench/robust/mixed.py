@@ -95,7 +95,8 @@ async def run_phase(
                 target = rng.choice(HITS)
             else:
                 n = next(COLD_IDS)
-                target = f"/{CLOUD}/image/upload/c_fill,w_{300 + n % 600},h_{200 + n // 600}/e_sharpen/base.jpg"
+                size = f"w_{300 + n % 600},h_{200 + n // 600}"
+                target = f"/{CLOUD}/image/upload/c_fill,{size}/e_sharpen/base.jpg"
             o = await raw_get(srv.port, target.encode(), args.timeout)
             (phase.hits if hit else phase.cold).append(o.seconds)
             phase.statuses[o.kind] += 1
@@ -134,8 +135,10 @@ def main() -> None:
         asyncio.run(run_phase(srv, base, args.seconds, normal, 0, args))
         asyncio.run(run_phase(srv, host, args.seconds, normal, args.hostile, args))
         alive = srv.proc is not None and srv.proc.poll() is None
-    print(f"\n== mixed load: {normal} normal clients (+{args.hostile} hostile in phase 2), "
-          f"{args.seconds:.0f} s per phase, hit ratio {args.hit_ratio}, {load_note()}")  # fmt: skip
+    print(
+        f"\n== mixed load: {normal} normal clients (+{args.hostile} hostile in phase 2), "
+        f"{args.seconds:.0f} s per phase, hit ratio {args.hit_ratio}, {load_note()}"
+    )
     for ph in (base, host):
         for line in ph.lines(args.timeout):
             print(line)
@@ -144,8 +147,10 @@ def main() -> None:
         a, b = pct(getattr(base, pick), q), pct(getattr(host, pick), q)
         return f"{b / a:.1f}×" if a > 0 else "n/a"
 
-    print(f"hostile / baseline: hits p50 {ratio(50, 'hits')}, p99 {ratio(99, 'hits')}; "
-          f"cold renders p50 {ratio(50, 'cold')}, p99 {ratio(99, 'cold')}; server alive: {alive}")  # fmt: skip
+    print(
+        f"hostile / baseline: hits p50 {ratio(50, 'hits')}, p99 {ratio(99, 'hits')}; "
+        f"cold renders p50 {ratio(50, 'cold')}, p99 {ratio(99, 'cold')}; server alive: {alive}"
+    )
 
 
 if __name__ == "__main__":
