@@ -36,6 +36,7 @@ from bench.robust.common import (
     cpu_seconds,
     load_note,
     peak_rss_mb,
+    print_log_errors,
     reset_peak_rss,
     running_server,
     signed_form,
@@ -154,6 +155,7 @@ def main() -> None:
             slow = ", ".join(f"{o.target} {o.seconds:.1f}s" for o in tally.worst(3))
             print(f"[{tally.name}] CPU {cpu:.1f} s; peak RSS {rss:.0f} MB; slowest: {slow}")
         print(f"[server] alive at the end: {alive}")
+        print_log_errors(srv)
 
 
 if __name__ == "__main__":

@@ -330,6 +330,23 @@ class Tally:
         return out
 
 
+def log_errors(srv: Server) -> Counter[str]:
+    """The server log's tracebacks, counted by their last lines (the error and its detail)."""
+    out: Counter[str] = Counter()
+    for block in srv.log().split("Traceback (most recent call last):")[1:]:
+        lines = [ln for ln in block.splitlines() if ln and not ln.startswith((" ", "\t"))]
+        lines = [ln for ln in lines if not ln.startswith(("ERROR", "WARNING", "INFO"))]
+        out[" / ".join(lines[:2])[:200] or "?"] += 1
+    return out
+
+
+def print_log_errors(srv: Server) -> None:
+    errors = log_errors(srv)
+    print(f"[server] tracebacks in the log: {sum(errors.values())}")
+    for line, n in errors.most_common(10):
+        print(f"    {n:4d} × {line}")
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")

@@ -550,18 +550,22 @@ VARIATIONS = {"truncations", "bit_flips", "valid_edge_cases"}
 
 
 @functools.cache
+def _made() -> list[tuple[str, int, str, bytes]]:
+    """(family, index in family, name, bytes) of every file, made once per process."""
+    out = []
+    seen: set[str] = set()
+    for family in FAMILIES:
+        for i, (name, data) in enumerate(family()):
+            assert name not in seen, name
+            seen.add(name)
+            out.append((family.__name__, i, name, data))
+    return out
+
+
 def corpus(every: int = 1) -> list[tuple[str, bytes]]:
     """Every bad file, named for what it is (names are unique).
 
     `every=n` keeps every n-th file of the `VARIATIONS` families and all others: a sample with
     every family in it for CI, where each decodable file sent to remove.bg is a model run.
     """
-    out: list[tuple[str, bytes]] = []
-    seen: set[str] = set()
-    for family in FAMILIES:
-        for i, (name, data) in enumerate(family()):
-            assert name not in seen, name
-            seen.add(name)
-            if family.__name__ not in VARIATIONS or i % every == 0:
-                out.append((name, data))
-    return out
+    return [(n, d) for f, i, n, d in _made() if f not in VARIATIONS or i % every == 0]

@@ -23,6 +23,7 @@ from bench.robust.common import (
     cpu_seconds,
     load_note,
     peak_rss_mb,
+    print_log_errors,
     raw_get,
     reset_peak_rss,
     rss_mb,
@@ -37,7 +38,7 @@ W120 = "W" * 120
 PROBES: list[tuple[str, str]] = [
     ("#3 blur 2000 at w_3000", "w_3000,e_blur:2000/base.jpg"),
     ("#3 relative layer w_99.0 on 64²", "l_x,fl_relative,w_99.0/x.png"),
-    ("#3 relative layer w_99.0 applied", "l_x,fl_relative,w_99.0/fl_layer_apply/x.png"),
+    ("#3 relative layer w_99.0 as WebP", "l_x,fl_relative,w_99.0/x.webp"),
     ("#8 text without spaces, 120 W", f"l_text:Arial_300:{W120}/base.jpg"),
     ("blur 2000 at w_1000", "w_1000,e_blur:2000/base.jpg"),
     ("blur 2000 at w_2000", "w_2000,e_blur:2000/base.jpg"),
@@ -122,6 +123,7 @@ def main() -> None:
                     flush=True,
                 )
         alive = srv.proc is not None and srv.proc.poll() is None
+        print_log_errors(srv)
     print(
         f"\n== cost probe: {len(rows)} URLs, timeout {args.timeout:.0f} s, RLIMIT_AS "
         f"{args.memory_cap_gb:g} GB, {load_note()}"

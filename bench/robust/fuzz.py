@@ -29,6 +29,7 @@ from bench.robust.common import (
     cpu_seconds,
     load_note,
     peak_rss_mb,
+    print_log_errors,
     run_bounded,
     running_server,
     upload_fixtures,
@@ -353,8 +354,7 @@ def main() -> None:
             f"[server] alive at the end: {alive}; peak RSS (VmHWM) {peak_rss_mb(srv):.0f} MB; "
             f"CPU {cpu:.0f} s"
         )
-        errors = [ln for ln in srv.log().splitlines() if "Traceback" in ln or "ERROR" in ln]
-        print(f"[server] error lines in the log: {len(errors)}")
+        print_log_errors(srv)
 
 
 if __name__ == "__main__":
