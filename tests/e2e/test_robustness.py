@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from alphacdn.settings import JOB_LEASE_SECONDS
 from bench.robust.badfiles import run_surface
 from bench.robust.common import Tally, running_server, upload_fixtures
 from bench.robust.corpus import corpus
@@ -22,6 +23,7 @@ from bench.robust.fuzz import fuzz
 from tests.e2e.conftest import configure_sdk
 from tests.e2e.server import Server
 
+LEASE = JOB_LEASE_SECONDS.name
 #: RLIMIT_AS of the servers these tests start: a decode bomb fails inside the server instead
 #: of taking the (shared) CI machine's memory
 MEMORY_CAP = 6 * 2**30
@@ -110,7 +112,8 @@ def test_bad_files_through_removebg_without_5xx(server: Server, surface: str) ->
 
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start(tmp_path_factory.mktemp("robust-faults") / "data")
+    # a 5 s lease: a matte whose worker was killed is picked up again in seconds, not 30 s
+    srv = start(tmp_path_factory.mktemp("robust-faults") / "data", env={LEASE: "5"})
     yield srv
     srv.stop(kill=True)
 
@@ -142,7 +145,7 @@ def test_kill_9_round_loses_nothing_and_nothing_hangs(two_workers: Server) -> No
 )
 def test_matte_job_killed_three_times_still_finishes(tmp_path: Path) -> None:
     # short leases so the three kills take seconds, not three lease lengths
-    srv = start(tmp_path / "data", workers=1, env={"ALPHACDN_JOB_LEASE_SECONDS": "3"})
+    srv = start(tmp_path / "data", workers=1, env={LEASE: "3"})
     try:
         seen, (_, status, seconds) = kill_one_job_repeatedly(srv, 3, bound=60, matte_bound=90)
     finally:
