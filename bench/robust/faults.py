@@ -27,9 +27,11 @@ import signal
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyvips
@@ -83,7 +85,7 @@ class Round:
 def fresh_photo(seed: int) -> bytes:
     """The fixture photo re-encoded with a tint of its own: new bytes, new matte key."""
     im = pyvips.Image.new_from_file(str(FIXTURES / "tiger-on-backdrop.jpg"))
-    return (im + (seed % 7)).cast("uchar").jpegsave_buffer(Q=80 + seed % 15)
+    return bytes((im + (seed % 7)).cast("uchar").jpegsave_buffer(Q=80 + seed % 15))
 
 
 def decodes(data: bytes) -> bool:
@@ -159,14 +161,16 @@ def run_round(
     acked_lock = threading.Lock()
     active = [0]
 
-    def counted(fn: object) -> object:
-        def run(*a: object) -> object:
+    def counted(fn: Callable[[Any], None]) -> Callable[[Any], None]:
+        """`fn`, counted in `active` while it runs; a connection error ends it quietly."""
+
+        def run(arg: Any) -> None:
             with acked_lock:
                 active[0] += 1
             try:
-                return fn(*a)  # type: ignore[operator]
+                fn(arg)
             except httpx.HTTPError:
-                return None
+                pass
             finally:
                 with acked_lock:
                     active[0] -= 1
