@@ -162,6 +162,8 @@ def apply_vignette(image: pyvips.Image, step: Vignette, ctx: Context) -> pyvips.
 def apply_trim(image: pyvips.Image, step: Trim, ctx: Context) -> pyvips.Image:
     """`e_trim[:<0-100>]`: cut borders of the top-left pixel's colour (or transparency)."""
     threshold = max(1.0, step.tolerance * 255 / 100)
+    if image.width < 3 or image.height < 3:
+        return image  # find_trim's 3×3 median needs room; nothing that small has a border
     image = image.copy_memory()  # read three times below
     if image.hasalpha() and image[3].getpoint(0, 0)[0] < 255:
         left, top, w, h = image[3].find_trim(threshold=threshold, background=[0])

@@ -19,9 +19,18 @@ from __future__ import annotations
 
 import pyvips
 
+from alphacdn.transform.errors import InvalidTransformation
 from alphacdn.transform.values import Flag, Format, QualityPreset
 
 from . import alpha
+
+#: the largest side each encoder takes (libwebp 16383, libheif/AV1 16384; JPEG and GIF 65535)
+MAX_SIDE: dict[Format, int] = {
+    Format.WEBP: 16383,
+    Format.AVIF: 16384,
+    Format.JPG: 65535,
+    Format.GIF: 65535,
+}
 
 CONTENT_TYPES: dict[Format, str] = {
     Format.JPG: "image/jpeg",
@@ -114,6 +123,12 @@ def encode(
     ~1 s with trellis)."""
     if fmt is Format.AUTO:
         raise ValueError("resolve f_auto with negotiate_format() before encoding")
+    side = MAX_SIDE.get(fmt)
+    if side is not None and max(image.width, image.height) > side:
+        raise InvalidTransformation(
+            f"the output is {image.width}x{image.height}, over the {side} px a side that "
+            f"{fmt.value.upper()} can hold; use a smaller size or another format"
+        )
     if image.hasalpha() and fmt is not Format.JPG and not keep_alpha:
         image = image.copy_memory()  # read twice: the alpha check, then the encoder
     if image.hasalpha() and (fmt is Format.JPG or not (keep_alpha or uses_alpha(image))):

@@ -70,7 +70,10 @@ def text_size(text: Text) -> tuple[int, int]:
 
 def render_text(text: Text, kind: LayerKind = LayerKind.OVERLAY) -> pyvips.Image:
     """A text layer as an RGBA image, wrapped at `TEXT_WRAP`; `InvalidTransformation` when it
-    would not fit `TEXT_WRAP` × `TEXT_MAX_HEIGHT` (checked before drawing)."""
+    has nothing to draw or would not fit `TEXT_WRAP` × `TEXT_MAX_HEIGHT` (checked before
+    drawing)."""
+    if not text.text.strip():
+        raise InvalidTransformation(f"{_component(text, kind)}: the text layer has no text to draw")
     width, height = text_size(text)
     if width > TEXT_WRAP + _WRAP_SLACK or height > TEXT_MAX_HEIGHT:
         shown = f"about {width}x{height} px" if max(width, height) < 2**31 else "too large"

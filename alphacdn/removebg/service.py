@@ -39,7 +39,12 @@ from alphacdn.removebg.params import (
     Source,
     TypeLevel,
 )
-from alphacdn.transform.errors import InvalidImage, SourceTooLarge, UnsupportedImage
+from alphacdn.transform.errors import (
+    InvalidImage,
+    InvalidTransformation,
+    SourceTooLarge,
+    UnsupportedImage,
+)
 
 MAX_INPUT_PIXELS = 50_000_000
 #: a side longer than this is refused too: 1 × 49,000,000 px is under 50 MP
@@ -279,6 +284,8 @@ class RemoveBg:
             composed = await self._in_thread(lambda: compose(cut.png, spec, backdrop))
         except CutoutError as exc:
             raise _api_error(exc) from None
+        except InvalidTransformation as exc:  # e.g. an output side the format cannot hold
+            raise ApiError(400, "invalid_parameter", exc.public) from None
         if params.size in _HARD and composed.width * composed.height > _HARD[params.size][0]:
             hard, code = _HARD[params.size]
             raise limit_error(

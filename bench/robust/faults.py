@@ -124,7 +124,8 @@ def check_matte(url: str, bound: float) -> tuple[str, str, float]:
         if r.status_code == 200:
             return url, "ok" if decodes(r.content) else "undecodable", time.perf_counter() - t0
         status = str(r.status_code)
-        if r.status_code != 423:
+        # 423 (in progress) and 503 + Retry-After (an abandoned job's back-off) say "ask again"
+        if r.status_code != 423 and not (r.status_code == 503 and "retry-after" in r.headers):
             return url, status, time.perf_counter() - t0
         time.sleep(min(1.0, float(r.headers.get("retry-after", "1"))))
     return url, f"still {status}", time.perf_counter() - t0

@@ -1,9 +1,8 @@
 """Issue 15's campaign, CI-sized: fuzzed URLs, the bad-file corpus, kill -9, through a real uvicorn.
 
 The full-sized tools are in `bench/robust/` (figures in `bench/README_robustness.md`); these tests
-run the same code with small counts and hard bounds. A test marked `xfail(strict=True)` fails on
-today's main because of the issue-15 row its reason names; it turns into a failure (XPASS) when
-the fix lands, and the mark comes off then.
+run the same code with small counts and hard bounds. The issue-15 rows these tests
+once marked as expected failures (#2, #6) are fixed; every check now holds.
 """
 
 from __future__ import annotations
@@ -12,11 +11,12 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from alphacdn.settings import JOB_LEASE_SECONDS
 from bench.robust.badfiles import run_surface
-from bench.robust.common import Tally, running_server, upload_fixtures
+from bench.robust.common import CLOUD, Tally, running_server, upload_fixtures
 from bench.robust.corpus import corpus
 from bench.robust.faults import kill_one_job_repeatedly, run_round, start
 from bench.robust.fuzz import fuzz
@@ -87,18 +87,12 @@ def test_bad_files_upload_without_5xx(server: Server) -> None:
     assert answered <= {200, 400, 413}, answered
 
 
-EXTREME_ASPECT = (
-    "issue 15 #2: extreme aspect ratios pass the 50 MP check (1×49,000,000 PNG: no answer; "
-    "49,000,000×1 and 1×1,000,000 as a backdrop: 500); fixed by the per-side decode limit"
-)
-
-
 @pytest.mark.model
 @pytest.mark.parametrize(
     "surface",
     [
-        pytest.param("removebg", marks=pytest.mark.xfail(strict=True, reason=EXTREME_ASPECT)),
-        pytest.param("backdrop", marks=pytest.mark.xfail(strict=True, reason=EXTREME_ASPECT)),
+        "removebg",
+        "backdrop",
     ],
 )
 def test_bad_files_through_removebg_without_5xx(surface: str) -> None:
@@ -140,17 +134,30 @@ def test_kill_9_round_loses_nothing_and_nothing_hangs(two_workers: Server) -> No
 
 
 @pytest.mark.model
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15 #6: a matte job killed three times fails for good (422 'abandoned after 3 "
-    "attempts'); fixed by retrying jobs whose worker died",
-)
 def test_matte_job_killed_three_times_still_finishes(tmp_path: Path) -> None:
-    # short leases so the three kills take seconds, not three lease lengths
-    srv = start(tmp_path / "data", workers=1, env={LEASE: "3"})
+    # short leases so the three kills take seconds, not three lease lengths; a 1 s back-off
+    # before the abandoned job is retried by the next request (issue 15 #6)
+    srv = start(tmp_path / "data", workers=1, env={LEASE: "3", "ALPHACDN_JOB_RETRY_SECONDS": "1"})
     try:
         seen, (_, status, seconds) = kill_one_job_repeatedly(srv, 3, bound=60, matte_bound=90)
     finally:
         srv.stop(kill=True)
     assert seen == [1, 2, 3], f"the job was not running at every kill: {seen}"
     assert status == "ok", f"{status} after {seconds:.1f} s"
+
+
+@pytest.mark.parametrize(
+    ("chain", "status"),
+    [
+        ("w_1,h_1,c_scale/e_trim", 200),  # find_trim's window on a 1 px image: nothing to trim
+        ("l_text:Arial_20:%20/fl_layer_apply", 400),  # a text layer with nothing to draw
+        # 400×20000: over the 16383 px a side WebP can hold
+        ("c_crop,w_1/c_lfill,g_north,h_50,w_200/c_fit,w_400/f_webp", 400),
+    ],
+)
+def test_the_campaigns_own_finds_are_answered(server: Server, chain: str, status: int) -> None:
+    """Three 500s the fuzzer found beyond issue 15's table: a no-op, or a 400 naming it."""
+    r = httpx.get(f"{server.url}/{CLOUD}/image/upload/{chain}/x.png", timeout=60)
+    assert r.status_code == status, (r.status_code, r.text)
+    if status == 400:
+        assert r.headers["x-cld-error"], r.headers
