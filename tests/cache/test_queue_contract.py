@@ -37,6 +37,8 @@ def clock() -> Clock:
 @pytest.fixture(params=sorted(cache_workers.QUEUES))
 def impl(request: pytest.FixtureRequest) -> str:
     name: str = request.param
+    if name in cache_workers.NEEDS:
+        request.getfixturevalue(cache_workers.NEEDS[name])  # its server (or a skip)
     return name
 
 
