@@ -13,9 +13,22 @@ from typing import Any, cast
 import diskcache.core
 import redis
 
-from alphacdn.cache import Claims, DerivedCache, Entry, JobQueue, JobStore, SingleFlight
+from alphacdn.cache import (
+    Claims,
+    Counters,
+    DerivedCache,
+    DiskCounters,
+    EagerChains,
+    EagerStore,
+    Entry,
+    JobQueue,
+    JobStore,
+    SingleFlight,
+)
 from alphacdn.cache.redis_claims import RedisClaims
 from alphacdn.cache.redis_client import connect
+from alphacdn.cache.redis_counters import RedisCounters
+from alphacdn.cache.redis_eager import RedisEager
 from alphacdn.cache.redis_queue import RedisJobQueue
 
 SIZE_LIMIT = 64 * 1024 * 1024
@@ -51,6 +64,18 @@ QUEUES: dict[str, Callable[[str, Callable[[], float]], JobQueue]] = {
 CLAIMS: dict[str, Callable[[str], Claims]] = {
     "diskcache": lambda where: Claims(Path(where)),
     "redis": lambda where: cast(Claims, RedisClaims(redis_client(), prefix=redis_prefix(where))),
+}
+
+#: every `Counters` implementation: name → opener(location)
+COUNTERS: dict[str, Callable[[str], Counters]] = {
+    "diskcache": lambda where: DiskCounters(Path(where)),
+    "redis": lambda where: RedisCounters(redis_client(), prefix=redis_prefix(where)),
+}
+
+#: every shared `EagerStore` implementation: name → opener(location)
+EAGER: dict[str, Callable[[str], EagerStore]] = {
+    "diskcache": lambda where: EagerChains(Path(where)),
+    "redis": lambda where: RedisEager(redis_client(), prefix=redis_prefix(where)),
 }
 
 #: the session fixture a backend's server comes from (tests request it before opening one)
@@ -144,3 +169,16 @@ def claim_all(impl: str, where: str, owner: str) -> list[str]:
     while (rec := queue.claim_next(owner, 60)) is not None:
         claimed.append(rec.key)
     return claimed
+
+
+def add_up_to(impl: str, where: str, n: int, limit: int) -> int:
+    """`add_within("n", 1, limit=limit)` `n` times; return how many adds were taken."""
+    counters = COUNTERS[impl](where)
+    return sum(counters.add_within("n", 1, limit=limit)[0] for _ in range(n))
+
+
+def add_chains(impl: str, where: str, worker: int) -> None:
+    """Allow 20 chains of this worker's own for one asset."""
+    store = EAGER[impl](where)
+    for i in range(20):
+        store.add("demo/a", f"w_{worker * 100 + i}")
