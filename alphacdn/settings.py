@@ -38,6 +38,7 @@ NOT_SETTINGS: Mapping[str, str] = {
     "ALPHACDN_UPDATE_GOLDEN": "refresh the golden images (tests)",
     "ALPHACDN_REMOVEBG_API_KEY": "the key `alphacdn remove-bg` sends (a client setting)",
     "ALPHACDN_TEST_S3_ENDPOINT_URL": "run the S3 store tests against this server (tests)",
+    "ALPHACDN_TEST_REDIS_URL": "run the Redis store tests against this server (tests)",
 }
 
 _VAR = "alphacdn.var"

@@ -1,12 +1,14 @@
 """Bytes at rest: originals (never evicted), derived images and mattes (size-bounded), the job
 queue (`JobQueue`, embedded as `JobStore`) and job blobs (`BlobFolder`), both never evicted, and
-the eager allow-list.
+the eager allow-list. Their Redis implementations (`redis_*.py`) and the S3 stores (`s3_*.py`)
+are imported from their modules; a store whose service is down raises `BackendUnavailable`.
 
 Imports no other alphacdn room: keys are strings, bodies are bytes, metadata is plain JSON.
 Everything here is synchronous; the wiring calls it through `anyio.to_thread` (except
 `SingleFlight.run`, which is async and does that itself).
 """
 
+from .backend import BackendUnavailable
 from .blobs import BlobFolder
 from .counters import Counters, DiskCounters
 from .derived import CacheStats, DerivedCache, DerivedStore, Entry, Kind
@@ -30,6 +32,7 @@ from .queue import FailureKind, JobQueue, JobRecord, JobStatus, QueueFull
 __all__ = [
     "AssetNotFound",
     "AssetRecord",
+    "BackendUnavailable",
     "BlobFolder",
     "CacheStats",
     "Claims",

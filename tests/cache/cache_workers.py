@@ -3,24 +3,83 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import diskcache.core
+import redis
 
-from alphacdn.cache import Claims, DerivedCache, Entry, JobQueue, JobStore, SingleFlight
+from alphacdn.cache import (
+    Claims,
+    Counters,
+    DerivedCache,
+    DiskCounters,
+    EagerChains,
+    EagerStore,
+    Entry,
+    JobQueue,
+    JobStore,
+    SingleFlight,
+)
+from alphacdn.cache.redis_claims import RedisClaims
+from alphacdn.cache.redis_client import connect
+from alphacdn.cache.redis_counters import RedisCounters
+from alphacdn.cache.redis_eager import RedisEager
+from alphacdn.cache.redis_queue import RedisJobQueue
 
 SIZE_LIMIT = 64 * 1024 * 1024
 _barrier: Any = None
 
+
+@functools.cache
+def _redis(url: str) -> redis.Redis:
+    return connect(url)
+
+
+def redis_client() -> redis.Redis:
+    """A client of the session's Redis (the `redis_url` fixture exports where it is)."""
+    return _redis(os.environ["ALPHACDN_TEST_REDIS_URL"])
+
+
+def redis_prefix(where: str) -> str:
+    """The key prefix standing for the location `where` (a test's own tmp path)."""
+    return f"test:{{{where}}}:"
+
+
 #: every `JobQueue` implementation: name → opener(location, clock); the queue contract tests
-#: run against each (adding a backend is one line here)
+#: run against each (adding a backend is one line here, and its server fixture in NEEDS)
 QUEUES: dict[str, Callable[[str, Callable[[], float]], JobQueue]] = {
     "diskcache": lambda where, clock: JobStore(Path(where), clock=clock),
+    "redis": lambda where, clock: RedisJobQueue(
+        redis_client(), prefix=redis_prefix(where), clock=clock
+    ),
 }
+
+#: every `Claims` implementation: name → opener(location). SingleFlight is typed for the
+#: diskcache `Claims`; `RedisClaims` has the same methods.
+CLAIMS: dict[str, Callable[[str], Claims]] = {
+    "diskcache": lambda where: Claims(Path(where)),
+    "redis": lambda where: cast(Claims, RedisClaims(redis_client(), prefix=redis_prefix(where))),
+}
+
+#: every `Counters` implementation: name → opener(location)
+COUNTERS: dict[str, Callable[[str], Counters]] = {
+    "diskcache": lambda where: DiskCounters(Path(where)),
+    "redis": lambda where: RedisCounters(redis_client(), prefix=redis_prefix(where)),
+}
+
+#: every shared `EagerStore` implementation: name → opener(location)
+EAGER: dict[str, Callable[[str], EagerStore]] = {
+    "diskcache": lambda where: EagerChains(Path(where)),
+    "redis": lambda where: RedisEager(redis_client(), prefix=redis_prefix(where)),
+}
+
+#: the session fixture a backend's server comes from (tests request it before opening one)
+NEEDS = {"redis": "redis_url"}
 
 
 def init(barrier: Any) -> None:
@@ -78,10 +137,10 @@ def put_forever(directory: str, key: str, size: int) -> None:
         cache.put(key, bytes([i]) * size, {"i": i}, tag="t")
 
 
-def single_flight_once(state_dir: str, derived_dir: str, log: str) -> bytes:
+def single_flight_once(impl: str, state_dir: str, derived_dir: str, log: str) -> bytes:
     """Run one SingleFlight for a shared key; every produce appends a line to `log`."""
     derived = DerivedCache(Path(derived_dir), size_limit=SIZE_LIMIT)
-    flight = SingleFlight(Claims(Path(state_dir)), ttl=10, poll_interval=0.02)
+    flight = SingleFlight(CLAIMS[impl](state_dir), ttl=10, poll_interval=0.02)
 
     async def produce() -> Entry:
         with open(log, "a") as f:
@@ -110,3 +169,16 @@ def claim_all(impl: str, where: str, owner: str) -> list[str]:
     while (rec := queue.claim_next(owner, 60)) is not None:
         claimed.append(rec.key)
     return claimed
+
+
+def add_up_to(impl: str, where: str, n: int, limit: int) -> int:
+    """`add_within("n", 1, limit=limit)` `n` times; return how many adds were taken."""
+    counters = COUNTERS[impl](where)
+    return sum(counters.add_within("n", 1, limit=limit)[0] for _ in range(n))
+
+
+def add_chains(impl: str, where: str, worker: int) -> None:
+    """Allow 20 chains of this worker's own for one asset."""
+    store = EAGER[impl](where)
+    for i in range(20):
+        store.add("demo/a", f"w_{worker * 100 + i}")

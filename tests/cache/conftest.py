@@ -1,9 +1,12 @@
-"""A real S3 server for the store contract tests: Ceph radosgw on loopback, once per session.
+"""Real servers for the store contract tests, each started once per session on loopback.
 
-`scripts/services/radosgw.sh` installs the Debian packages when missing and starts a throwaway
-one-node cluster (a few seconds); every test gets its own bucket. Set
-`ALPHACDN_TEST_S3_ENDPOINT_URL` (with the standard `AWS_*` credentials) to run the same tests
-against another S3 server instead (MinIO, AWS …).
+- S3: Ceph radosgw. `scripts/services/radosgw.sh` installs the Debian packages when missing and
+  starts a throwaway one-node cluster (a few seconds); every test gets its own bucket. Set
+  `ALPHACDN_TEST_S3_ENDPOINT_URL` (with the standard `AWS_*` credentials) to run the same tests
+  against another S3 server instead (MinIO, AWS …).
+- Redis: Debian's redis-server through `scripts/services/redis.sh` (installs it when missing,
+  starts in ~0.1 s); every test works under its own key prefix. Set `ALPHACDN_TEST_REDIS_URL`
+  to use another server instead.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 RADOSGW = ROOT / "scripts" / "services" / "radosgw.sh"
-#: radosgw.sh's exit status when the packages cannot be installed here
+REDIS = ROOT / "scripts" / "services" / "redis.sh"
+#: radosgw.sh's and redis.sh's exit status when the packages cannot be installed here
 CANNOT_INSTALL = 3
 #: length of a lifecycle "day" on the session's radosgw (only buckets with rules notice)
 LC_DAY_SECONDS = 2
@@ -97,3 +101,61 @@ def s3_bucket(s3_client: S3Client) -> S3Bucket:
     bucket = S3Bucket(s3_client, f"alphacdn-test-{uuid.uuid4().hex[:16]}", prefix="site/a")
     bucket.ensure()
     return bucket
+
+
+class RedisProcess:
+    """A redis-server of our own started by `redis.sh` in `state`: stop it, start it again."""
+
+    def __init__(self, state: Path, port: int) -> None:
+        self.state, self.port = state, port
+        self.url = f"redis://127.0.0.1:{port}/0"
+
+    def start(self) -> None:
+        proc = subprocess.run(
+            ["bash", str(REDIS), "start", str(self.state), str(self.port)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if proc.returncode == CANNOT_INSTALL:
+            pytest.skip(f"redis-server is not installed and cannot be: {proc.stderr[-500:]}")
+        if proc.returncode != 0:
+            pytest.fail(f"redis.sh start failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+
+    def stop(self) -> None:
+        cmd = ["bash", str(REDIS), "stop", str(self.state)]
+        subprocess.run(cmd, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's Redis; `ALPHACDN_TEST_REDIS_URL` tells child processes where it is."""
+    external = os.environ.get("ALPHACDN_TEST_REDIS_URL")
+    if external:
+        yield external
+        return
+    server = RedisProcess(tmp_path_factory.mktemp("redis", numbered=True), _free_port())
+    server.start()
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("ALPHACDN_TEST_REDIS_URL", server.url)  # spawn children inherit it
+            yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> str:
+    """A key prefix of this test's own (with a hash tag, as the stores' defaults have)."""
+    return f"test:{{{uuid.uuid4().hex}}}:"
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A redis-server for this test alone, which it may stop and start again."""
+    server = RedisProcess(tmp_path / "redis", _free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

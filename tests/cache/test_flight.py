@@ -1,4 +1,7 @@
-"""Claims and single-flight: one producer per key, in one process and across processes."""
+"""Claims and single-flight: one producer per key, in one process and across processes.
+
+Every test runs against each `Claims` implementation in `cache_workers.CLAIMS` (the diskcache
+one and `RedisClaims`)."""
 
 from __future__ import annotations
 
@@ -20,9 +23,27 @@ from tests.cache import cache_workers
 
 SPAWN = multiprocessing.get_context("spawn")
 
+#: opens the claims at a location (a tmp path) with the implementation under test
+OpenClaims = Callable[[Path], Claims]
 
-def test_claims_are_exclusive_and_released_by_token(tmp_path: Path) -> None:
-    claims = Claims(tmp_path)
+
+@pytest.fixture(params=sorted(cache_workers.CLAIMS))
+def impl(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if name in cache_workers.NEEDS:
+        request.getfixturevalue(cache_workers.NEEDS[name])  # its server (or a skip)
+    return name
+
+
+@pytest.fixture
+def open_claims(impl: str) -> OpenClaims:
+    return lambda where: cache_workers.CLAIMS[impl](str(where))
+
+
+def test_claims_are_exclusive_and_released_by_token(
+    open_claims: OpenClaims, tmp_path: Path
+) -> None:
+    claims = open_claims(tmp_path)
     token = claims.try_claim("k", ttl=10)
     assert token is not None and claims.held("k")
     assert claims.try_claim("k", ttl=10) is None
@@ -38,8 +59,10 @@ def test_claims_are_exclusive_and_released_by_token(tmp_path: Path) -> None:
     assert not claims.held("k")
 
 
-def test_an_expired_claim_can_be_taken_and_not_released_by_its_old_holder(tmp_path: Path) -> None:
-    claims = Claims(tmp_path)
+def test_an_expired_claim_can_be_taken_and_not_released_by_its_old_holder(
+    open_claims: OpenClaims, tmp_path: Path
+) -> None:
+    claims = open_claims(tmp_path)
     old = claims.try_claim("k", ttl=0.05)
     assert old is not None
     time.sleep(0.1)  # the holder "crashed"
@@ -51,12 +74,14 @@ def test_an_expired_claim_can_be_taken_and_not_released_by_its_old_holder(tmp_pa
     assert claims.held("k")
 
 
-def _flight(tmp_path: Path, **kw: float) -> SingleFlight:
-    return SingleFlight(Claims(tmp_path / "claims"), **kw)
+def _flight(open_claims: OpenClaims, tmp_path: Path, **kw: float) -> SingleFlight:
+    return SingleFlight(open_claims(tmp_path / "claims"), **kw)
 
 
-def test_concurrent_callers_in_one_process_share_one_produce(tmp_path: Path) -> None:
-    flight = _flight(tmp_path)
+def test_concurrent_callers_in_one_process_share_one_produce(
+    open_claims: OpenClaims, tmp_path: Path
+) -> None:
+    flight = _flight(open_claims, tmp_path)
     store: dict[str, str] = {}
     calls: list[int] = []
     results: list[str] = []
@@ -81,8 +106,10 @@ def test_concurrent_callers_in_one_process_share_one_produce(tmp_path: Path) -> 
     assert calls == [1]
 
 
-def test_an_error_reaches_every_waiter_and_the_next_call_retries(tmp_path: Path) -> None:
-    flight = _flight(tmp_path)
+def test_an_error_reaches_every_waiter_and_the_next_call_retries(
+    open_claims: OpenClaims, tmp_path: Path
+) -> None:
+    flight = _flight(open_claims, tmp_path)
     calls: list[int] = []
     errors: list[BaseException] = []
 
@@ -115,8 +142,10 @@ def _const(value: str) -> Callable[[], Awaitable[str]]:
     return produce
 
 
-def test_a_crashed_holder_in_another_process_delays_at_most_ttl(tmp_path: Path) -> None:
-    claims = Claims(tmp_path / "claims")
+def test_a_crashed_holder_in_another_process_delays_at_most_ttl(
+    open_claims: OpenClaims, tmp_path: Path
+) -> None:
+    claims = open_claims(tmp_path / "claims")
     assert claims.try_claim("k", ttl=0.3) is not None  # never released: its process died
     flight = SingleFlight(claims, poll_interval=0.02)
     started = time.monotonic()
@@ -124,7 +153,7 @@ def test_a_crashed_holder_in_another_process_delays_at_most_ttl(tmp_path: Path) 
     assert 0.2 < time.monotonic() - started < 3
 
 
-def test_one_producer_across_processes(tmp_path: Path) -> None:
+def test_one_producer_across_processes(impl: str, tmp_path: Path) -> None:
     n = 3
     log = tmp_path / "produced.log"
     barrier = SPAWN.Barrier(n)
@@ -134,6 +163,7 @@ def test_one_producer_across_processes(tmp_path: Path) -> None:
         futures = [
             pool.submit(
                 cache_workers.single_flight_once,
+                impl,
                 str(tmp_path / "claims"),
                 str(tmp_path / "derived"),
                 str(log),
@@ -145,8 +175,8 @@ def test_one_producer_across_processes(tmp_path: Path) -> None:
     assert len(log.read_text().splitlines()) == 1
 
 
-def test_losers_see_the_result_without_producing(tmp_path: Path) -> None:
-    claims = Claims(tmp_path / "claims")
+def test_losers_see_the_result_without_producing(open_claims: OpenClaims, tmp_path: Path) -> None:
+    claims = open_claims(tmp_path / "claims")
     token = claims.try_claim("k", ttl=10)  # another process is producing
     assert token is not None
     flight = SingleFlight(claims, poll_interval=0.01)
@@ -165,8 +195,8 @@ def test_losers_see_the_result_without_producing(tmp_path: Path) -> None:
     assert anyio.run(main) == "theirs"
 
 
-def test_a_cancelled_leader_hands_over_to_a_waiter(tmp_path: Path) -> None:
-    flight = _flight(tmp_path)
+def test_a_cancelled_leader_hands_over_to_a_waiter(open_claims: OpenClaims, tmp_path: Path) -> None:
+    flight = _flight(open_claims, tmp_path)
     calls: list[int] = []
     results: list[str] = []
 
@@ -199,25 +229,28 @@ def test_a_cancelled_leader_hands_over_to_a_waiter(tmp_path: Path) -> None:
     assert time.monotonic() - started < 5  # the claim was released, not left to expire
 
 
-def test_a_claim_whose_holder_was_killed_is_taken_over_at_once(tmp_path: Path) -> None:
+def test_a_claim_whose_holder_was_killed_is_taken_over_at_once(
+    impl: str, open_claims: OpenClaims, tmp_path: Path
+) -> None:
     """kill -9 mid-render, restart: the next request does not wait out the lease (issue 15)."""
     directory = tmp_path / "claims"
-    Claims(directory).close()  # create the store before the child opens it
+    open_claims(directory).close()  # create the store before the child opens it
     child = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from alphacdn.cache import Claims;"
-            "assert Claims(Path(sys.argv[1])).try_claim('k', ttl=120) is not None;"
+            "import sys, time; from tests.cache.cache_workers import CLAIMS;"
+            "assert CLAIMS[sys.argv[2]](sys.argv[1]).try_claim('k', ttl=120) is not None;"
             "print('claimed', flush=True); time.sleep(60)",
             str(directory),
+            impl,
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "claimed"
-        claims = Claims(directory)
+        claims = open_claims(directory)
         assert claims.held("k") and claims.try_claim("k", ttl=120) is None  # holder alive
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
@@ -230,8 +263,10 @@ def test_a_claim_whose_holder_was_killed_is_taken_over_at_once(tmp_path: Path) -
         child.wait(timeout=10)
 
 
-def test_the_leader_renews_its_short_claim_while_producing(tmp_path: Path) -> None:
-    claims = Claims(tmp_path / "claims")
+def test_the_leader_renews_its_short_claim_while_producing(
+    open_claims: OpenClaims, tmp_path: Path
+) -> None:
+    claims = open_claims(tmp_path / "claims")
     flight = SingleFlight(claims, ttl=0.3, poll_interval=0.02)
     seen: list[str | None] = []
 
@@ -245,10 +280,12 @@ def test_the_leader_renews_its_short_claim_while_producing(tmp_path: Path) -> No
     assert not claims.held("k")  # released at the end
 
 
-def test_a_producer_longer_than_the_ttl_keeps_its_claim(tmp_path: Path) -> None:
+def test_a_producer_longer_than_the_ttl_keeps_its_claim(
+    open_claims: OpenClaims, tmp_path: Path
+) -> None:
     """The claim is renewed while `produce` runs: another process (here, another SingleFlight
     on the same claims) never sees it lapse, and it is released at the end."""
-    claims = Claims(tmp_path / "claims")
+    claims = open_claims(tmp_path / "claims")
     flight = SingleFlight(claims, ttl=0.3)
     held: list[bool] = []
 
@@ -263,10 +300,10 @@ def test_a_producer_longer_than_the_ttl_keeps_its_claim(tmp_path: Path) -> None:
     assert not claims.held("k")
 
 
-def test_a_producer_error_is_raised_as_itself(tmp_path: Path) -> None:
+def test_a_producer_error_is_raised_as_itself(open_claims: OpenClaims, tmp_path: Path) -> None:
     """The renewal runs beside `produce` in a task group; its error still reaches the caller
     unwrapped (not as an ExceptionGroup)."""
-    flight = _flight(tmp_path)
+    flight = _flight(open_claims, tmp_path)
 
     async def produce() -> str:
         raise KeyError("boom")

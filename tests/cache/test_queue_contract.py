@@ -41,6 +41,8 @@ def clock() -> Clock:
 @pytest.fixture(params=sorted(cache_workers.QUEUES))
 def impl(request: pytest.FixtureRequest) -> str:
     name: str = request.param
+    if name in cache_workers.NEEDS:
+        request.getfixturevalue(cache_workers.NEEDS[name])  # its server (or a skip)
     return name
 
 
@@ -273,3 +275,12 @@ def test_one_job_per_key_and_one_claim_per_job_across_processes(impl: str, tmp_p
     seen = cache_workers.QUEUES[impl](where, Clock())
     assert seen.depth() == len(keys)  # all running
     assert {seen.get(k).owner for k in keys} <= {"w0", "w1", "w2"}  # type: ignore[union-attr]
+
+
+def test_payloads_and_results_come_back_exactly(queue: JobQueue, open_queue: Open) -> None:
+    payload = {"empty": [], "nested": {"none": None, "list": [{}]}, "f": 0.1 + 0.2, "big": 2**53}
+    queue.submit("a", "matte", payload)
+    assert open_queue().get("a").payload == payload  # type: ignore[union-attr]
+    result = {"ratio": 1 / 3, "name": "ünïcode ✓", "sizes": []}
+    assert queue.finish("a", result).result == result
+    assert open_queue().get("a").result == result  # type: ignore[union-attr]
