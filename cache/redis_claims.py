@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import redis
 
-from .flight import owner_is_dead
+from .owners import owner_is_dead
 from .redis_client import Lua, command, guarded
 
 __all__ = ["RedisClaims"]

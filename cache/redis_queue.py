@@ -30,7 +30,8 @@ from typing import Any
 
 import redis
 
-from .queue import JobRecord, JobStatus, QueueFull
+from .owners import owner_is_dead
+from .queue import FailureKind, JobRecord, JobStatus, QueueFull
 from .redis_client import Lua, command, guarded
 
 __all__ = ["RedisJobQueue"]
@@ -124,7 +125,8 @@ redis.call('HSET', k, 'status', 'queued', 'updated_at', ARGV[4],
 return 1
 """
 
-# ARGV: P, key, now, status, has_error, error, has_result, result → record or false
+# ARGV: P, key, now, status, has_error, error, has_result, result, failure ('' = none)
+# → record or false
 _SETTLE = """
 local key = ARGV[2]
 local k = jk(key)
@@ -138,13 +140,25 @@ local function put(field, present, value)
 end
 put('error', ARGV[5], ARGV[6])
 put('result', ARGV[7], ARGV[8])
+put('failure', ARGV[9] ~= '' and '1' or '0', ARGV[9])
 return redis.call('HGETALL', k)
 """
 
-# ARGV: P, now, max_attempts → how many stale jobs were found
+# ARGV: P, now, max_attempts, then (key, owner) pairs of running jobs whose owner this process
+# found dead (taken over only if that owner still holds them) → how many stale jobs were found
 _REQUEUE = """
 local now, max_attempts = ARGV[2], tonumber(ARGV[3])
 local stale = redis.call('ZRANGEBYSCORE', P .. 'running', '-inf', '(' .. now)
+local seen = {}
+for _, key in ipairs(stale) do seen[key] = true end
+for i = 4, #ARGV - 1, 2 do
+  local key, owner = ARGV[i], ARGV[i + 1]
+  if not seen[key] and redis.call('ZSCORE', P .. 'running', key)
+     and redis.call('HGET', jk(key), 'owner') == owner then
+    stale[#stale + 1] = key
+    seen[key] = true
+  end
+end
 local resumed = {}
 for i, key in ipairs(stale) do
   local k = jk(key)
@@ -153,8 +167,8 @@ for i, key in ipairs(stale) do
   local attempts = tonumber(rec[1] or '0')
   redis.call('HDEL', k, 'owner', 'lease_until')
   if attempts >= max_attempts then
-    redis.call('HSET', k, 'status', 'failed', 'updated_at', now, 'error',
-      'abandoned after ' .. attempts .. ' attempts (worker died or timed out)')
+    redis.call('HSET', k, 'status', 'failed', 'updated_at', now, 'failure', 'abandoned',
+      'error', 'abandoned after ' .. attempts .. ' attempts (worker died or timed out)')
   else
     redis.call('HSET', k, 'status', 'queued', 'updated_at', now)
     resumed[#resumed + 1] = {key, tonumber(rec[2] or '0'), rec[3], i}
@@ -206,6 +220,8 @@ def _record(reply: list[bytes] | dict[bytes, bytes]) -> JobRecord:
             values[name] = int(text)
         elif name == "status":
             values[name] = JobStatus(text)
+        elif name == "failure":
+            values[name] = FailureKind(text)
         else:
             values[name] = text
     return JobRecord(**values)
@@ -279,7 +295,12 @@ class RedisJobQueue:
         return bool(self._run(self._release, key, owner, _num(self._clock())))
 
     def _settle(
-        self, key: str, status: JobStatus, error: str | None, result: Mapping[str, Any] | None
+        self,
+        key: str,
+        status: JobStatus,
+        error: str | None,
+        result: Mapping[str, Any] | None,
+        failure: FailureKind | None = None,
     ) -> JobRecord:
         body = "" if result is None else json.dumps(dict(result), separators=(",", ":"))
         flat = self._run(
@@ -291,6 +312,7 @@ class RedisJobQueue:
             error or "",
             "0" if result is None else "1",
             body,
+            "" if failure is None else failure.value,
         )
         if not flat:
             raise KeyError(key)
@@ -305,14 +327,22 @@ class RedisJobQueue:
     def fail(self, key: str, error: str, *, result: Mapping[str, Any] | None = None) -> JobRecord:
         """Mark the job failed with `error` (and what a later submit needs to judge it);
         raise KeyError if there is no such job."""
-        return self._settle(key, JobStatus.FAILED, error, result)
+        return self._settle(key, JobStatus.FAILED, error, result, FailureKind.ERROR)
 
     @guarded
     def requeue_stale(self, now: float | None = None, *, max_attempts: int = 3) -> int:
-        """Requeue running jobs whose lease expired, oldest first at the front; fail those
-        that used `max_attempts`; return how many were found."""
+        """Requeue running jobs whose lease expired or whose owner on this host died, oldest
+        first at the front; fail those that used `max_attempts` (failure `abandoned`); return
+        how many were found."""
         at = self._clock() if now is None else now
-        return int(self._run(self._requeue, _num(at), str(max_attempts)))
+        running = command(self._client, "ZRANGE", self._prefix + "running", 0, -1)
+        dead: list[str] = []
+        for raw in running:
+            key = raw.decode()
+            owner = command(self._client, "HGET", self._prefix + "job:" + key, "owner")
+            if owner is not None and owner_is_dead(owner.decode()):
+                dead += [key, owner.decode()]
+        return int(self._run(self._requeue, _num(at), str(max_attempts), *dead))
 
     @guarded
     def depth(self) -> int:
