@@ -29,8 +29,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# the suite needs the small models only (u2netp for mattes, centernet for hints)
+# the suite needs the small models only (u2netp for mattes, centernet for hints), and the real
+# S3 and Redis servers its store tests run against (Debian radosgw, redis-server: installed with
+# apt-get when missing; the tests start them on loopback)
 test: install lint typecheck
+	scripts/services/radosgw.sh install build/services/radosgw
+	scripts/services/redis.sh install build/services/redis
 	$(BIN)/alphacdn fetch-models --for-tests
 	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 

@@ -79,6 +79,20 @@ class Salient:
     #: seconds per stage of the run that made it (empty when it came from the cache)
     timings: dict[str, float] = field(default_factory=dict)
 
+    def outcome(self) -> MatteOutcome:
+        """The salient matte as the cut-out of a request without hints."""
+        return MatteOutcome(
+            png=self.png,
+            width=self.width,
+            height=self.height,
+            confidence=self.confidence,
+            scaled_from=self.scaled_from,
+            hints=(),
+            hints_report="",
+            detected=self.detections,
+            timings=dict(self.timings),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class MatteOutcome:
@@ -178,18 +192,7 @@ class MatteModels:
             salient = replace(salient, detections=self._detect(picture))
         found = salient.detections or ()
         if not hints:
-            outcome = MatteOutcome(
-                png=salient.png,
-                width=salient.width,
-                height=salient.height,
-                confidence=salient.confidence,
-                scaled_from=salient.scaled_from,
-                hints=(),
-                hints_report="",
-                detected=salient.detections,
-                timings=dict(salient.timings),
-            )
-            return Made(outcome, salient, inferred, detected)
+            return Made(salient.outcome(), salient, inferred, detected)
         rgba = self.codec.decode(salient.png)
         selection = select_by_hints(np.ascontiguousarray(rgba[..., 3]), found, hints)
         rgba[..., 3] = selection.alpha

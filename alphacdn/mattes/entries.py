@@ -99,27 +99,11 @@ def salient_of(entry: Entry) -> Salient:
     )
 
 
-def salient_outcome(salient: Salient) -> MatteOutcome:
-    """The salient matte as the cut-out of a request without hints."""
-    return MatteOutcome(
-        png=salient.png,
-        width=salient.width,
-        height=salient.height,
-        confidence=salient.confidence,
-        scaled_from=salient.scaled_from,
-        hints=(),
-        hints_report="",
-        detected=salient.detections,
-        timings=dict(salient.timings),
-    )
-
-
 __all__ = [
     "entry_meta",
     "format_timings",
     "matte_headers",
     "outcome_of",
     "salient_of",
-    "salient_outcome",
     "with_detections",
 ]

@@ -29,7 +29,6 @@ from alphacdn.mattes.entries import (
     entry_meta,
     outcome_of,
     salient_of,
-    salient_outcome,
     with_detections,
 )
 from alphacdn.mattes.errors import MatteTooLarge
@@ -391,7 +390,7 @@ class Mattes:
         if made.inferred:
             self.model_runs[tag] = self.model_runs.get(tag, 0) + 1
             if key != salient_key:  # (a salient matte the cache lost meanwhile)
-                self._put(salient_key, salient_outcome(made.salient), tag, made.salient.detections)
+                self._put(salient_key, made.salient.outcome(), tag, made.salient.detections)
         elif made.detected and (entry := self.store.get_matte(salient_key)) is not None:
             # detections join the cached entry; its headers still describe the job that made it
             meta = with_detections(entry.meta, made.salient.detections)

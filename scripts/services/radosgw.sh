@@ -2,6 +2,7 @@
 # A real S3 server on loopback for tests and the local cluster: Ceph radosgw (Debian's 16.2) over a
 # throwaway one-node cluster (one mon, one memstore OSD, no mgr) kept in <dir>.
 #
+#   scripts/services/radosgw.sh install <dir>         install the Debian packages if missing
 #   scripts/services/radosgw.sh start  <dir> <port>   install if missing, create, start, wait
 #   scripts/services/radosgw.sh stop   <dir>          stop every daemon started from <dir>
 #   scripts/services/radosgw.sh status <dir>          exit 0 when the S3 endpoint answers
@@ -15,7 +16,7 @@
 set -euo pipefail
 
 cmd=${1:-} dir=${2:-}
-[[ -n $cmd && -n $dir ]] || { echo "usage: $0 start|stop|status <dir> [<port>]" >&2; exit 2; }
+[[ -n $cmd && -n $dir ]] || { echo "usage: $0 install|start|stop|status <dir> [<port>]" >&2; exit 2; }
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 conf=$dir/ceph.conf
@@ -180,6 +181,7 @@ ENV
 }
 
 case $cmd in
+    install) install_packages ;;
     start) start "${3:?port}" ;;
     stop) stop ;;
     status) answers ;;

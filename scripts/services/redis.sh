@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Redis on loopback for tests and the local cluster (Debian's redis-server 7.0), state in <dir>.
 #
+#   scripts/services/redis.sh install <dir>         install the Debian package if missing
 #   scripts/services/redis.sh start  <dir> <port>   install if missing, start, wait for PONG
 #   scripts/services/redis.sh stop   <dir>          stop the server started from <dir>
 #   scripts/services/redis.sh status <dir>          exit 0 when it answers PING
@@ -11,7 +12,7 @@
 set -euo pipefail
 
 cmd=${1:-} dir=${2:-}
-[[ -n $cmd && -n $dir ]] || { echo "usage: $0 start|stop|status <dir> [<port>]" >&2; exit 2; }
+[[ -n $cmd && -n $dir ]] || { echo "usage: $0 install|start|stop|status <dir> [<port>]" >&2; exit 2; }
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
@@ -72,6 +73,7 @@ CONF
 }
 
 case $cmd in
+    install) install_packages ;;
     start) start "${3:?port}" ;;
     stop) stop ;;
     status) answers ;;
