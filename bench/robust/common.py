@@ -222,6 +222,8 @@ class Outcome:
     seconds: float
     error: str = ""
     body: bytes = b""
+    #: the request target's length in bytes (`target` is cut to 200 characters)
+    length: int = 0
 
     @property
     def kind(self) -> str:
@@ -229,18 +231,25 @@ class Outcome:
 
 
 async def raw_get(
-    port: int, target: bytes, timeout: float, keep_body: int = 0, method: bytes = b"GET"
+    port: int,
+    target: bytes,
+    timeout: float,
+    keep_body: int = 0,
+    method: bytes = b"GET",
+    headers: bytes = b"",
 ) -> Outcome:
-    """`GET target` on a fresh connection with `Connection: close`; reads the answer to EOF."""
+    """`GET target` on a fresh connection with `Connection: close`; reads the answer to EOF.
+    `headers`: extra header lines, each ending in CRLF (e.g. `X-Forwarded-For`)."""
     t0 = time.perf_counter()
     shown = target[:200].decode("latin-1")
+    n = len(target)
     writer = None
     try:
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(
                 method + b" " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                b"User-Agent: alphacdn-robust\r\nConnection: close\r\n\r\n"
+                b"User-Agent: alphacdn-robust\r\nConnection: close\r\n" + headers + b"\r\n"
             )
             await writer.drain()
             head = await reader.readuntil(b"\r\n\r\n")
@@ -249,11 +258,13 @@ async def raw_get(
             while chunk := await reader.read(65536):
                 if len(body) < keep_body:
                     body += chunk[: keep_body - len(body)]
-            return Outcome(shown, status, time.perf_counter() - t0, body=bytes(body))
+            return Outcome(shown, status, time.perf_counter() - t0, body=bytes(body), length=n)
     except TimeoutError:
-        return Outcome(shown, None, time.perf_counter() - t0, "timeout")
+        return Outcome(shown, None, time.perf_counter() - t0, "timeout", length=n)
     except (asyncio.IncompleteReadError, ConnectionError, ValueError, IndexError) as exc:
-        return Outcome(shown, None, time.perf_counter() - t0, f"dropped:{type(exc).__name__}")
+        return Outcome(
+            shown, None, time.perf_counter() - t0, f"dropped:{type(exc).__name__}", length=n
+        )
     finally:
         if writer is not None:
             writer.close()
@@ -326,7 +337,7 @@ class Tally:
             + (f"{w[0].seconds:.2f} s ({w[0].kind}) {w[0].target[:120]}" if w else "-"),
         ]
         for o in (self.five_xx + self.dropped + self.timeouts)[:show]:
-            out.append(f"    {o.kind:>8} {o.seconds:7.2f} s  {o.target[:160]}")
+            out.append(f"    {o.kind:>8} {o.seconds:7.2f} s  {o.length:>6} B  {o.target[:140]}")
         return out
 
 

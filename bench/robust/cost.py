@@ -72,6 +72,16 @@ PROBES: list[tuple[str, str]] = [
     ("g_auto fill at w_8000", "w_8000,h_4000,c_fill,g_auto/base.jpg"),
     ("many blurs chained", "/".join(["e_blur:2000"] * 10) + "/base.jpg"),
     ("many upscales chained", "/".join(["w_2.0"] * 6) + "/base.jpg"),
+    # the dearest URLs the default budget (4000 units) still admits: per family, the largest
+    # width `transform.cost.check_cost` allows (found as `bench.robust.mixed.worst_allowed` does)
+    ("edge: mask expand+feather 100 on alpha", "w_768/e_mask:expand_100;feather_100/alpha.png"),
+    ("edge: blur 2000 on alpha", "w_899,e_blur:2000/alpha.png"),
+    ("edge: blur 2000 on the JPEG", "w_2594,e_blur:2000/base.jpg"),
+    ("edge: g_auto fill", "w_2798,h_4000,c_fill,g_auto/base.jpg"),
+    ("edge: shadow 100 on alpha", "w_2756/e_shadow:100/alpha.png"),
+    ("edge: AVIF upscale", "w_5640/f_avif/base.jpg"),
+    ("edge: sharpen 2000", "w_3989/e_sharpen:2000/base.jpg"),
+    ("edge: vignette, saturation, sharpen", "w_3410/e_vignette/e_saturation:50/e_sharpen/base.jpg"),
 ]
 
 

@@ -355,6 +355,33 @@ def main() -> None:
             f"CPU {cpu:.0f} s"
         )
         print_log_errors(srv)
+        print(dropped_note(tally, targets_of(args.seed, args.count), srv.log()))
+
+
+def targets_of(seed: int, count: int) -> dict[str, bytes]:
+    """The fuzzed targets by their shown prefix (an Outcome keeps only 200 characters)."""
+    return {t[:200].decode("latin-1"): t for t in fuzz_targets(seed, count)}
+
+
+def dropped_note(tally: Tally, targets: dict[str, bytes], log: str) -> str:
+    """What the dropped connections have in common: their targets' sizes and bytes, and how
+    many request lines uvicorn refused before the app saw them ("Invalid HTTP request")."""
+    drops = tally.dropped
+    if not drops:
+        return "[dropped] none"
+    sizes = [o.length for o in drops]
+    raw = sum(any(b > 0x7F for b in targets.get(o.target, b"")) for o in drops)
+    refused = log.count("Invalid HTTP request received")
+    return (
+        f"[dropped] {len(drops)}: targets of {min(sizes):,}–{max(sizes):,} bytes, {raw} with raw "
+        f'non-ASCII bytes; uvicorn refused {refused} request lines ("Invalid HTTP request '
+        f'received") before the app; the largest target that got a status: '
+        + max(
+            (f"{o.length:,} B → {o.kind}" for o in tally.outcomes if o.status is not None),
+            key=lambda text: int(text.split(" ")[0].replace(",", "")),
+            default="none",
+        )
+    )
 
 
 if __name__ == "__main__":
