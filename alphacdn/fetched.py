@@ -1,0 +1,247 @@
+"""Fetched sources: the remote images of the `fetch` delivery type and of `l_fetch:` layers.
+
+    get(url) ── known and checked less than ALPHACDN_FETCH_TTL ago → the cached bytes
+             └─ else, once per URL in this process: a GET through `alphacdn.net` (the host on
+                ALPHACDN_FETCH_DOMAINS at every hop, public addresses only, the byte cap, the
+                timeout), conditional on the validators (ETag / Last-Modified) of the bytes we
+                hold: 304 → the same bytes, checked now; 200 → the header read (an image, within
+                the source pixel limits) and stored
+
+Two entries in the derived store (evictable like any derived file): per URL, what is known
+about it (`fetched_key`: validators, when it was checked, its content's md5, format and size);
+per content, the bytes (`fetched_body_key`). The md5 is the source's identity: it names the
+`AssetRecord` a fetched source renders as (`public_id` `fetch:<md5>`, version 0), so a changed
+remote image gets new derived keys and new mattes (mattes are keyed by content) once its TTL
+is over, and two URLs with the same bytes share everything.
+
+Remote failures map to HTTP as a CDN should answer them: a 404 (or 410) is a 404, a timeout a
+504, any other failure of the remote server a 502; a host off the allow-list or an address that
+is not public a 403; a file over the byte cap a 400 (the download stopped at the cap); a body
+that is not an image we decode a 415.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urldefrag, urlsplit
+
+import anyio
+import anyio.to_thread
+
+from alphacdn import engine
+from alphacdn.cache import AssetRecord, DerivedStore, fetched_body_key, fetched_key
+from alphacdn.mattes import content_id
+from alphacdn.net import FetchError, FetchFailed, FetchTooLarge, UnsafeUrl, fetch_source
+from alphacdn.settings import FETCH_DOMAINS, FETCH_MAX_BYTES, FetchSettings
+from alphacdn.transform.errors import (
+    BadGateway,
+    CdnError,
+    Forbidden,
+    GatewayTimeout,
+    InvalidRequest,
+    NotFound,
+    UnsupportedImage,
+)
+
+#: the public_id prefix of a fetched source's record (an uploaded public_id in the derived keys
+#: comes with its upload version, never 0)
+FETCH_PREFIX = "fetch:"
+#: the invalidation tag of every fetched entry
+FETCH_TAG = "fetch"
+#: tries per fetch (a 5xx or a refused connection is tried once more), and the pause between
+_ATTEMPTS = 2
+_BACKOFF = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedSource:
+    """A remote image as it is now (within the TTL): its bytes and what its header says."""
+
+    url: str
+    body: bytes
+    #: md5 hex of the bytes: the source's identity
+    content: str
+    format: str
+    width: int
+    height: int
+
+    def record(self, cloud: str) -> AssetRecord:
+        """The record it renders as: keyed by content, version 0."""
+        return AssetRecord(
+            cloud=cloud,
+            public_id=FETCH_PREFIX + self.content,
+            version=0,
+            format=self.format,
+            width=self.width,
+            height=self.height,
+            bytes=len(self.body),
+            etag=self.content,
+            created_at="",
+            meta={"fetched": self.url},
+        )
+
+
+class FetchedSources:
+    """Fetches, caches and revalidates remote sources (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        store: DerivedStore,
+        *,
+        allow_private_urls: bool,
+        max_source_pixels: int,
+        max_source_side: int,
+    ) -> None:
+        self.settings = settings
+        self._store = store
+        self._allow_private_urls = allow_private_urls
+        self._max_pixels = max_source_pixels
+        self._max_side = max_source_side
+        self._locks: dict[str, anyio.Lock] = {}
+        #: conditional GETs answered 304 and full downloads, in this process (for /metrics)
+        self.revalidated = 0
+        self.downloaded = 0
+
+    def check_allowed(self, url: str) -> None:
+        """403 before any work when fetch is off or the URL's host is not on the allow-list
+        (the fetcher checks every redirect again)."""
+        if not self.settings.enabled:
+            raise Forbidden(f"Fetch is disabled on this server ({FETCH_DOMAINS.name} is empty)")
+        host = urlsplit(url).hostname or ""
+        if not self.settings.allows(host):
+            raise Forbidden(f"Fetch refused: host {host!r} is not in {FETCH_DOMAINS.name}")
+
+    def _private(self, host: str) -> bool:
+        return self._allow_private_urls and self.settings.allows_private(host)
+
+    async def get(self, url: str) -> FetchedSource:
+        """The source at `url`: cached and fresh, revalidated, or downloaded (once per URL in
+        this process however many requests ask)."""
+        url = urldefrag(url)[0]
+        self.check_allowed(url)
+        found = await self._cached(url, fresh_only=True)
+        if found is not None:
+            return found
+        lock = self._locks.setdefault(url, anyio.Lock())
+        try:
+            async with lock:
+                # another request may have refreshed it while this one waited
+                found = await self._cached(url, fresh_only=True)
+                if found is not None:
+                    return found
+                return await self._refresh(url)
+        finally:
+            if not lock.locked() and self._locks.get(url) is lock:
+                del self._locks[url]
+
+    async def _cached(self, url: str, *, fresh_only: bool) -> FetchedSource | None:
+        def look() -> FetchedSource | None:
+            known = self._store.get(fetched_key(url))
+            if known is None or (fresh_only and not self._fresh(known.meta)):
+                return None
+            body = self._store.get(fetched_body_key(str(known.meta["content"])))
+            return None if body is None else _source(url, body.body, known.meta)
+
+        return await anyio.to_thread.run_sync(look)
+
+    def _fresh(self, meta: Mapping[str, Any]) -> bool:
+        return time.time() - float(meta.get("checked_at", 0)) < self.settings.ttl_seconds
+
+    async def _refresh(self, url: str) -> FetchedSource:
+        """Revalidate (validators of the bytes we still hold) or download, then store."""
+        known = await anyio.to_thread.run_sync(self._store.get, fetched_key(url))
+        held = await self._cached(url, fresh_only=False) if known is not None else None
+        meta: Mapping[str, Any] = known.meta if known is not None and held else {}
+        try:
+            fetched = await fetch_source(
+                url,
+                max_bytes=self.settings.max_bytes,
+                timeout=self.settings.timeout,
+                allow_private=self._private,
+                allow_host=self.settings.allows,
+                etag=meta.get("etag"),
+                last_modified=meta.get("last_modified"),
+                attempts=_ATTEMPTS,
+                backoff=_BACKOFF,
+            )
+        except FetchError as exc:
+            raise self._error(url, exc) from None
+        now = time.time()
+        if fetched.not_modified and held is not None:
+            self.revalidated += 1
+            checked = {**meta, "checked_at": now}
+            await anyio.to_thread.run_sync(self._put_known, url, checked)
+            return held
+        body = fetched.body
+        info = await anyio.to_thread.run_sync(self._probe, url, body, fetched.content_type)
+        self.downloaded += 1
+        content = content_id(body)
+        new_meta: dict[str, Any] = {
+            "content": content,
+            "etag": fetched.etag,
+            "last_modified": fetched.last_modified,
+            "checked_at": now,
+            "format": info.format,
+            "width": info.width,
+            "height": info.height,
+        }
+
+        def store() -> None:
+            if held is None or held.content != content:
+                self._store.put(fetched_body_key(content), body, {}, tag=FETCH_TAG)
+            self._put_known(url, new_meta)
+
+        await anyio.to_thread.run_sync(store)
+        return _source(url, body, new_meta)
+
+    def _put_known(self, url: str, meta: Mapping[str, Any]) -> None:
+        self._store.put(fetched_key(url), b"", meta, tag=FETCH_TAG)
+
+    def _probe(self, url: str, body: bytes, content_type: str) -> engine.SourceInfo:
+        """The header: an image we decode, within the source limits (from the header only)."""
+        try:
+            return engine.probe_checked(body, max_pixels=self._max_pixels, max_side=self._max_side)
+        except UnsupportedImage:
+            kind = content_type.split(";")[0].strip() or "no Content-Type"
+            raise UnsupportedImage(
+                f"Remote file is not an image we decode ({kind}, {len(body)} bytes): {url}"
+            ) from None
+
+    def _error(self, url: str, exc: FetchError) -> CdnError:
+        if isinstance(exc, UnsafeUrl):
+            return Forbidden(f"Fetch refused: {exc}", detail=url)
+        if isinstance(exc, FetchTooLarge):
+            return InvalidRequest(f"Remote file too large: {exc} ({FETCH_MAX_BYTES.name}): {url}")
+        if isinstance(exc, FetchFailed):
+            if exc.status in (404, 410):
+                return NotFound(f"Remote resource not found (HTTP {exc.status}): {url}")
+            if exc.timed_out:
+                return GatewayTimeout(
+                    f"Remote server did not answer in {self.settings.timeout:g} s: {url}"
+                )
+            if exc.status is not None:
+                return BadGateway(f"Remote server answered HTTP {exc.status}: {url}")
+        return BadGateway(f"Remote fetch failed ({exc}): {url}")
+
+
+def _source(url: str, body: bytes, meta: Mapping[str, Any]) -> FetchedSource:
+    return FetchedSource(
+        url=url,
+        body=body,
+        content=str(meta["content"]),
+        format=str(meta["format"]),
+        width=int(meta["width"]),
+        height=int(meta["height"]),
+    )
+
+
+def is_fetched(asset: AssetRecord) -> bool:
+    """Whether a record stands for a fetched source (see `FetchedSource.record`)."""
+    return asset.version == 0 and asset.public_id.startswith(FETCH_PREFIX)
+
+
+__all__ = ["FETCH_PREFIX", "FetchedSource", "FetchedSources", "is_fetched"]
