@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,15 @@ def test_f_auto_plain_urls_and_the_cloudinaryimage_builder(
     assert resp.status_code == 200, resp.text
     assert decode(resp.content).width == 50
     assert origin.hits["/img/dog.jpg?v=1&s=2"] == 1
+
+
+def test_concurrent_requests_download_once(fetching: Server, origin: Origin) -> None:
+    origin.files["/img/crowd.png"] = RED
+    urls = [fetch_url(origin.url + "/img/crowd.png", width=w, crop="scale") for w in range(8, 16)]
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda u: httpx.get(u, timeout=60).status_code, urls))
+    assert statuses == [200] * 8
+    assert origin.hits["/img/crowd.png"] == 1
 
 
 def test_a_changed_remote_image_is_served_after_the_ttl(fetching: Server, origin: Origin) -> None:
