@@ -324,16 +324,25 @@ class Delivery:
                 "Fetch URL not allowed: strict transformations are on (sign the URL, or use "
                 "only named transformations)"
             )
-        source = await self._fetched.get(req.public_id)
+        fetched = self._fetched
+        cache_control = f"public, max-age={fetched.settings.ttl_seconds}"
+
+        def look() -> tuple[bool, Entry | None]:
+            # a hit needs what is known about the URL (fresh), not its bytes: one thread hop
+            known = fetched.known(req.public_id)
+            if known is None or p.layered:
+                return known is not None, None
+            key = key_of(known.record(req.cloud), p.canonical, fmt_key, NO_LAYERS)
+            return True, self._derived.get(key)
+
+        checked, hit = await anyio.to_thread.run_sync(look)
+        if hit is not None:
+            return _served(hit, "HIT", cache_control, req)
+        # (revalidated after the TTL, an unchanged source finds its derived files again)
+        source = await fetched.get(req.public_id)
         asset = source.record(req.cloud)
-        cache_control = f"public, max-age={self._fetched.settings.ttl_seconds}"
-        if not p.layered:
-            key = key_of(asset, p.canonical, fmt_key, NO_LAYERS)
-            hit = await anyio.to_thread.run_sync(self._derived.get, key)
-            if hit is not None:
-                return _served(hit, "HIT", cache_control, req)
         served = await self._render(
-            asset, req.plan, p.canonical, fmt_key, accept, default_format, checked=True,
+            asset, req.plan, p.canonical, fmt_key, accept, default_format, checked=checked,
             client=client, source=source.body,
         )  # fmt: skip
         return replace(

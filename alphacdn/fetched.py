@@ -138,6 +138,15 @@ class FetchedSources:
             if not lock.locked() and self._locks.get(url) is lock:
                 del self._locks[url]
 
+    def known(self, url: str) -> FetchedSource | None:
+        """Blocking: what is known about `url` if it was checked within the TTL, without its
+        bytes (`body` empty): enough for a derived key, so a hit reads no source."""
+        url = urldefrag(url)[0]
+        known = self._store.get(fetched_key(url))
+        if known is None or not self._fresh(known.meta):
+            return None
+        return _source(url, b"", known.meta)
+
     async def _cached(self, url: str, *, fresh_only: bool) -> FetchedSource | None:
         def look() -> FetchedSource | None:
             known = self._store.get(fetched_key(url))
