@@ -54,6 +54,8 @@ FETCH_TAG = "fetch"
 #: tries per fetch (a 5xx or a refused connection is tried once more), and the pause between
 _ATTEMPTS = 2
 _BACKOFF = 0.25
+#: URLs whose last check this process remembers
+_MEMO_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,9 @@ class FetchedSources:
         self._max_pixels = max_source_pixels
         self._max_side = max_source_side
         self._locks: dict[str, anyio.Lock] = {}
+        #: what this process last learnt about each URL (a hit then reads no store entry for
+        #: it until its TTL is over); bounded, oldest dropped first
+        self._memo: dict[str, Mapping[str, Any]] = {}
         #: conditional GETs answered 304 and full downloads, in this process (for /metrics)
         self.revalidated = 0
         self.downloaded = 0
@@ -123,17 +128,13 @@ class FetchedSources:
         this process however many requests ask)."""
         url = urldefrag(url)[0]
         self.check_allowed(url)
-        found = await self._cached(url, fresh_only=True)
-        if found is not None:
-            return found
         lock = self._locks.setdefault(url, anyio.Lock())
         try:
-            async with lock:
-                # another request may have refreshed it while this one waited
-                found = await self._cached(url, fresh_only=True)
-                if found is not None:
-                    return found
-                return await self._refresh(url)
+            async with lock:  # a request that waited finds what the first one stored
+                held, fresh = await anyio.to_thread.run_sync(self._held, url)
+                if held is not None and fresh:
+                    return held
+                return await self._refresh(url, held)
         finally:
             if not lock.locked() and self._locks.get(url) is lock:
                 del self._locks[url]
@@ -142,29 +143,38 @@ class FetchedSources:
         """Blocking: what is known about `url` if it was checked within the TTL, without its
         bytes (`body` empty): enough for a derived key, so a hit reads no source."""
         url = urldefrag(url)[0]
-        known = self._store.get(fetched_key(url))
-        if known is None or not self._fresh(known.meta):
-            return None
-        return _source(url, b"", known.meta)
-
-    async def _cached(self, url: str, *, fresh_only: bool) -> FetchedSource | None:
-        def look() -> FetchedSource | None:
+        meta = self._memo.get(url)
+        if meta is None or not self._fresh(meta):
             known = self._store.get(fetched_key(url))
-            if known is None or (fresh_only and not self._fresh(known.meta)):
+            if known is None or not self._fresh(known.meta):
                 return None
-            body = self._store.get(fetched_body_key(str(known.meta["content"])))
-            return None if body is None else _source(url, body.body, known.meta)
+            meta = self._remember(url, known.meta)
+        return _source(url, b"", meta)
 
-        return await anyio.to_thread.run_sync(look)
+    def _remember(self, url: str, meta: Mapping[str, Any]) -> Mapping[str, Any]:
+        if len(self._memo) >= _MEMO_MAX and url not in self._memo:
+            del self._memo[next(iter(self._memo))]
+        self._memo[url] = meta
+        return meta
+
+    def _held(self, url: str) -> tuple[FetchedSource | None, bool]:
+        """Blocking: the source we hold for `url` (None if unknown, or its bytes were evicted)
+        and whether it was checked within the TTL."""
+        known = self._store.get(fetched_key(url))
+        if known is None:
+            return None, False
+        body = self._store.get(fetched_body_key(str(known.meta["content"])))
+        if body is None:
+            return None, False
+        self._remember(url, known.meta)
+        return _source(url, body.body, known.meta), self._fresh(known.meta)
 
     def _fresh(self, meta: Mapping[str, Any]) -> bool:
         return time.time() - float(meta.get("checked_at", 0)) < self.settings.ttl_seconds
 
-    async def _refresh(self, url: str) -> FetchedSource:
-        """Revalidate (validators of the bytes we still hold) or download, then store."""
-        known = await anyio.to_thread.run_sync(self._store.get, fetched_key(url))
-        held = await self._cached(url, fresh_only=False) if known is not None else None
-        meta: Mapping[str, Any] = known.meta if known is not None and held else {}
+    async def _refresh(self, url: str, held: FetchedSource | None) -> FetchedSource:
+        """Revalidate `held` (its validators) or download, then store."""
+        meta: Mapping[str, Any] = self._memo.get(url, {}) if held is not None else {}
         try:
             fetched = await fetch_source(
                 url,
@@ -209,6 +219,7 @@ class FetchedSources:
 
     def _put_known(self, url: str, meta: Mapping[str, Any]) -> None:
         self._store.put(fetched_key(url), b"", meta, tag=FETCH_TAG)
+        self._remember(url, meta)
 
     def _probe(self, url: str, body: bytes, content_type: str) -> engine.SourceInfo:
         """The header: an image we decode, within the source limits (from the header only)."""
