@@ -116,10 +116,11 @@ def main() -> None:
         server.stop()
         origin.close()
         shutil.rmtree(data, ignore_errors=True)
+    load = Path("/proc/loadavg").read_text().split()[0]
     med = {k: statistics.median(v) for k, v in times.items()}
     sizes = ", ".join(f"{p.stem} {p.stat().st_size // 1024} KB" for p in photos)
     print(f"{len(photos)} photos × {args.rounds} rounds ({sizes}); c_fill 4:3 ~300-330 px, "
-          f"q_80, WebP; {downloads} downloads from the loopback origin")  # fmt: skip
+          f"q_80, WebP; {downloads} downloads from the loopback origin; load {load}")  # fmt: skip
     for k, v in med.items():
         p90 = statistics.quantiles(times[k], n=10)[-1]
         print(f"  {k:<18} median {v:7.1f} ms  (p90 {p90:.1f})")
