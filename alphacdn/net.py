@@ -296,6 +296,8 @@ async def fetch_source(
                         return await _read(response, final, max_bytes, conditional)
                     finally:
                         await response.aclose()
+        except (httpx.InvalidURL, UnicodeError) as exc:  # what the checks above let through
+            raise UnsafeUrl(f"invalid URL: {type(exc).__name__}") from exc
         except (TimeoutError, httpx.HTTPError) as exc:
             raise _failed(exc, timeout) from exc
 

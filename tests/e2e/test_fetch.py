@@ -26,7 +26,7 @@ from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, delivery_url, upload_fixture
 from tests.e2e.origin import Origin
 from tests.e2e.server import Server
-from tests.engine.imaging import decode, mad, png, solid
+from tests.engine.imaging import decode, mad, png, png_header_bomb, solid
 
 TTL = 2
 TIMEOUT = 1.5
@@ -51,6 +51,7 @@ def origin() -> Iterator[Origin]:
             "/img/mutable.png": RED,
             "/img/lm.png": RED,
             "/img/tiger.jpg": (E2E / "tiger-on-backdrop.jpg").read_bytes(),
+            "/img/bomb.png": png_header_bomb(60_000, 60_000),  # a header claiming 3.6 GP
         }
     )
     o.validators["/img/lm.png"] = "last-modified"
@@ -131,6 +132,10 @@ def test_f_auto_plain_urls_and_the_cloudinaryimage_builder(
     assert plain.headers["content-type"] == "image/jpeg"
     built = cloudinary.CloudinaryImage(remote).build_url(type="fetch", width=64, crop="scale")
     assert decode(httpx.get(built).content).width == 64
+    head = httpx.head(built)
+    assert head.status_code == 200 and int(head.headers["content-length"]) > 0
+    download = httpx.get(fetch_url(remote, width=30, crop="scale", flags="attachment"))
+    assert download.headers["content-disposition"] == 'attachment; filename="dog.jpg"'
     # a plain, unescaped remote URL whose query string reaches the server as a query string
     plain_url = f"{fetching.url}/demo/image/fetch/w_50/{origin.url}/img/dog.jpg?v=1&s=2"
     resp = httpx.get(plain_url)
@@ -188,6 +193,7 @@ def test_last_modified_revalidates_too(fetching: Server, origin: Origin) -> None
         ("/error.png", 502, "answered HTTP 500"),
         ("/forbidden.png", 502, "answered HTTP 403"),
         ("/page.html", 415, "not an image we decode (text/html"),
+        ("/img/bomb.png", 400, "source image is 60000x60000 (3600.0 MP), over the limit"),
         ("/huge-declared.png", 400, "larger than 2097152 bytes"),
         ("/huge-chunked.png", 400, "larger than 2097152 bytes"),
         ("/redirect-name/img/red.png", 403, "'localhost' resolves to a non-public address"),
