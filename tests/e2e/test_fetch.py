@@ -25,7 +25,7 @@ from alphacdn.transform.remote import encode_layer_url
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, delivery_url, upload_fixture
 from tests.e2e.origin import Origin
-from tests.e2e.server import Server
+from tests.e2e.server import Server, free_port
 from tests.engine.imaging import decode, mad, png, png_header_bomb, solid
 
 TTL = 2
@@ -206,6 +206,12 @@ def test_remote_failures_are_clear_and_fast(
     resp, took = _get(fetch_url(origin.url + path, width=10, crop="scale"))
     assert resp.status_code == status, resp.text
     assert words in resp.headers["x-cld-error"], resp.headers["x-cld-error"]
+    assert took < QUICK
+
+
+def test_a_remote_server_that_is_down_is_a_502(fetching: Server) -> None:
+    resp, took = _get(fetch_url(f"http://127.0.0.1:{free_port()}/x.png"))
+    assert resp.status_code == 502 and "ConnectError" in resp.headers["x-cld-error"]
     assert took < QUICK
 
 
