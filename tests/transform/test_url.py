@@ -137,14 +137,17 @@ def test_sdk_fetch_urls(remote: str, options: dict[str, object]) -> None:
     from alphacdn.transform import verify_url_signature
 
     cloudinary.config(cloud_name="demo", api_secret="s3cret", secure=False)
-    url, _ = cloudinary.utils.cloudinary_url(remote, type="fetch", sign_url=True, **options)
-    path = "/" + url.split("/", 3)[3]
-    req = parse_url(unquote(path))
-    assert (req.delivery_type, req.public_id, req.extension, req.version) == (
-        "fetch", remote, None, None)  # fmt: skip
-    assert req.signature is not None
-    assert verify_url_signature(req.signature, req.signed_text, "s3cret")
-    assert not verify_url_signature(req.signature, req.signed_text, "other")
+    for long in (False, True):  # SHA-1 (8 chars) and the long SHA-256 form (32)
+        url, _ = cloudinary.utils.cloudinary_url(
+            remote, type="fetch", sign_url=True, long_url_signature=long, **options
+        )
+        path = "/" + url.split("/", 3)[3]
+        req = parse_url(unquote(path))
+        assert (req.delivery_type, req.public_id, req.extension, req.version) == (
+            "fetch", remote, None, None)  # fmt: skip
+        assert req.signature is not None and len(req.signature) == (32 if long else 8)
+        assert verify_url_signature(req.signature, req.signed_text, "s3cret")
+        assert not verify_url_signature(req.signature, req.signed_text, "other")
     if "format" in options:  # the SDK writes a fetch URL's format as f_
         assert req.plan.output.format is Format.PNG
 
