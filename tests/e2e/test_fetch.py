@@ -153,6 +153,25 @@ def test_concurrent_requests_download_once(fetching: Server, origin: Origin) -> 
     assert origin.hits["/img/crowd.png"] == 1
 
 
+def test_two_workers_download_at_most_once_each(
+    tmp_path_factory: pytest.TempPathFactory, origin: Origin
+) -> None:
+    origin.files["/img/workers.png"] = BLUE
+    env = _env(ALPHACDN_FETCH_TTL="600")  # every check within the TTL: no revalidation
+    srv = Server(tmp_path_factory.mktemp("fetch-workers"), env=env, workers=2).start()
+    try:
+        configure_sdk(srv)
+        remote = origin.url + "/img/workers.png"
+        urls = [fetch_url(remote, width=w, crop="scale", format="png") for w in range(8, 24)]
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda u: httpx.get(u, timeout=60), urls))
+        assert [a.status_code for a in answers] == [200] * len(urls)
+        assert all(near(decode(a.content)(0, 0), (0, 0, 255)) for a in answers)
+        assert 1 <= origin.hits["/img/workers.png"] <= 2
+    finally:
+        srv.stop()
+
+
 def test_a_changed_remote_image_is_served_after_the_ttl(fetching: Server, origin: Origin) -> None:
     remote = origin.url + "/img/mutable.png"
     url = fetch_url(remote, width=20, crop="scale", format="png")
