@@ -10,7 +10,8 @@ always part of the public_id. `%2F` arrives decoded, so it is a folder separator
 `/<cloud>/image/fetch/[s--SIG--/]<component>/…/<remote URL>`: the remote URL starts at the first
 segment that is `http:` or `https:`; it arrives decoded once (the SDK percent-escapes it), so it is
 the URL the SDK was given. A proxy that merges `//` into `/` is undone (`https:/host` →
-`https://host`), and a plain URL's own query string (`?a=1`, not escaped) is handed in as `query`.
+`https://host`), and a plain URL's own query string (`?a=1`, not escaped) is handed in as `query`
+(without the SDKs' analytics parameter `_a=`).
 The remote URL is the request's `public_id`; there is no extension (the format is `f_`'s, else the
 source's) and no version.
 """
@@ -118,6 +119,8 @@ def _parse_fetch(cloud: str, rest: str, named: Mapping[str, str], query: str) ->
             "Invalid fetch URL: expected /<cloud>/image/fetch/[<transformations>/]<http(s) URL>"
         )
     url = f"{m.group(1).lower()}://{rest[m.end() :]}"
+    # the SDKs' own analytics parameter (`_a=`) is for the CDN, not for the remote server
+    query = "&".join(q for q in query.split("&") if q and not q.startswith("_a="))
     if query:
         url += "?" + query
     segs = [s for s in rest[: m.start()].split("/") if s]

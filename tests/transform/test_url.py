@@ -157,6 +157,12 @@ def test_fetch_url_forms() -> None:
     req = parse_url("/demo/image/fetch/w_5/v3/https:/x.example/img.php", query="id=3&s=1")
     assert req.public_id == "https://x.example/img.php?id=3&s=1"
     assert req.transformation == "w_5" and req.plan.components[0].steps == (Resize(5),)
+    # an SDK's analytics parameter is not part of the remote URL (nor of what is signed)
+    req = parse_url("/demo/image/fetch/w_5/https://x.example/a?b=1", query="_a=BAXAABDS")
+    assert req.public_id == "https://x.example/a?b=1"
+    assert req.signed_text == "w_5/https://x.example/a%3Fb%3D1"
+    req = parse_url("/demo/image/fetch/https://x.example/a", query="v=2&_a=B")
+    assert req.public_id == "https://x.example/a?v=2"
     # a plain (unescaped) remote URL with its own path segments
     req = parse_url("/demo/image/fetch/http://x.example/w_5/a.jpg")
     assert req.public_id == "http://x.example/w_5/a.jpg" and req.transformation == ""
