@@ -112,6 +112,7 @@ def create_app(settings: Settings) -> Starlette:
         assets=assets,
         named=named,
         after_upload=upload_jobs.after_upload,
+        fetched=fetched,
     )
     # the remove.bg-style and tasks APIs, on the same mattes; tasks are jobs
     removebg, removebg_api = removebg_routes(

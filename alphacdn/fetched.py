@@ -49,13 +49,15 @@ from alphacdn.transform.errors import (
 #: the public_id prefix of a fetched source's record (an uploaded public_id in the derived keys
 #: comes with its upload version, never 0)
 FETCH_PREFIX = "fetch:"
-#: the invalidation tag of every fetched entry
+#: the invalidation tag of fetched bytes (a URL's record: `fetch/<key>`)
 FETCH_TAG = "fetch"
 #: tries per fetch (a 5xx or a refused connection is tried once more), and the pause between
 _ATTEMPTS = 2
 _BACKOFF = 0.25
-#: URLs whose last check this process remembers
+#: URLs whose last check this process remembers, and for how long it trusts its memory (a
+#: `forget` in another worker process is seen after this)
 _MEMO_MAX = 4096
+_MEMO_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +106,9 @@ class FetchedSources:
         self._max_pixels = max_source_pixels
         self._max_side = max_source_side
         self._locks: dict[str, anyio.Lock] = {}
-        #: what this process last learnt about each URL (a hit then reads no store entry for
-        #: it until its TTL is over); bounded, oldest dropped first
-        self._memo: dict[str, Mapping[str, Any]] = {}
+        #: what this process last learnt about each URL, and when (a hit then reads no store
+        #: entry for it for `_MEMO_SECONDS`); bounded, oldest dropped first
+        self._memo: dict[str, tuple[Mapping[str, Any], float]] = {}
         #: conditional GETs answered 304 and full downloads, in this process (for /metrics)
         self.revalidated = 0
         self.downloaded = 0
@@ -143,8 +145,8 @@ class FetchedSources:
         """Blocking: what is known about `url` if it was checked within the TTL, without its
         bytes (`body` empty): enough for a derived key, so a hit reads no source."""
         url = urldefrag(url)[0]
-        meta = self._memo.get(url)
-        if meta is None or not self._fresh(meta):
+        meta, at = self._memo.get(url, (None, 0.0))
+        if meta is None or time.monotonic() - at > _MEMO_SECONDS or not self._fresh(meta):
             known = self._store.get(fetched_key(url))
             if known is None or not self._fresh(known.meta):
                 return None
@@ -154,8 +156,18 @@ class FetchedSources:
     def _remember(self, url: str, meta: Mapping[str, Any]) -> Mapping[str, Any]:
         if len(self._memo) >= _MEMO_MAX and url not in self._memo:
             del self._memo[next(iter(self._memo))]
-        self._memo[url] = meta
+        self._memo[url] = (meta, time.monotonic())
         return meta
+
+    async def forget(self, url: str) -> bool:
+        """Drop what is known about `url` (Cloudinary's "delete a fetched asset"): the next
+        request downloads it again, unconditionally. Derived files are keyed by content, so an
+        unchanged image finds its own again; other worker processes notice within
+        `_MEMO_SECONDS`. True if something was known."""
+        url = urldefrag(url)[0]
+        self._memo.pop(url, None)
+        dropped = await anyio.to_thread.run_sync(self._store.invalidate, _url_tag(url))
+        return dropped > 0
 
     def _held(self, url: str) -> tuple[FetchedSource | None, bool]:
         """Blocking: the source we hold for `url` (None if unknown, or its bytes were evicted)
@@ -174,7 +186,7 @@ class FetchedSources:
 
     async def _refresh(self, url: str, held: FetchedSource | None) -> FetchedSource:
         """Revalidate `held` (its validators) or download, then store."""
-        meta: Mapping[str, Any] = self._memo.get(url, {}) if held is not None else {}
+        meta: Mapping[str, Any] = self._memo.get(url, ({}, 0.0))[0] if held is not None else {}
         try:
             fetched = await fetch_source(
                 url,
@@ -218,7 +230,7 @@ class FetchedSources:
         return _source(url, body, new_meta)
 
     def _put_known(self, url: str, meta: Mapping[str, Any]) -> None:
-        self._store.put(fetched_key(url), b"", meta, tag=FETCH_TAG)
+        self._store.put(fetched_key(url), b"", meta, tag=_url_tag(url))
         self._remember(url, meta)
 
     def _probe(self, url: str, body: bytes, content_type: str) -> engine.SourceInfo:
@@ -257,6 +269,11 @@ def _source(url: str, body: bytes, meta: Mapping[str, Any]) -> FetchedSource:
         width=int(meta["width"]),
         height=int(meta["height"]),
     )
+
+
+def _url_tag(url: str) -> str:
+    """The tag of a URL's record (`forget` drops it by tag: every store can)."""
+    return f"{FETCH_TAG}/{fetched_key(url)}"
 
 
 def is_fetched(asset: AssetRecord) -> bool:

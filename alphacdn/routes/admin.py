@@ -124,6 +124,23 @@ async def delete_resources(uploads: Uploads, request: Request) -> Response:
     return JSONResponse({"deleted": deleted, "partial": False})
 
 
+async def delete_fetched(uploads: Uploads, request: Request) -> Response:
+    """`delete_resources(urls, type="fetch")`: forget fetched URLs, so the next request
+    downloads each again (Cloudinary's way to refresh a fetched image before its TTL)."""
+    _authorize(uploads, request)
+    p = await _params(request)
+    urls = p.get("public_ids") or []
+    if isinstance(urls, str):
+        urls = [urls]
+    if not urls:
+        raise InvalidRequest("Missing required parameter - public_ids")
+    deleted: dict[str, str] = {}
+    for url in urls:
+        found = uploads.fetched is not None and await uploads.fetched.forget(str(url))
+        deleted[str(url)] = "deleted" if found else "not_found"
+    return JSONResponse({"deleted": deleted, "partial": False})
+
+
 async def transformations(uploads: Uploads, request: Request) -> Response:
     _authorize(uploads, request)
     p = await _params(request)
@@ -194,9 +211,17 @@ def routes(uploads: Uploads) -> list[BaseRoute]:
         Route(f"{v}/resources/image", bound(list_resources), methods=["GET"]),
         Route(f"{v}/resources/image/upload", bound(list_resources), methods=["GET"]),
         Route(f"{v}/resources/image/upload", bound(delete_resources), methods=["DELETE"]),
+        Route(f"{v}/resources/image/fetch", bound(delete_fetched), methods=["DELETE"]),
         Route(f"{v}/resources/image/upload/{{public_id:path}}", bound(get_resource)),
         Route(f"{v}/transformations", bound(transformations), methods=every),
     ]
 
 
-__all__ = ["delete_resources", "get_resource", "list_resources", "routes", "transformations"]
+__all__ = [
+    "delete_fetched",
+    "delete_resources",
+    "get_resource",
+    "list_resources",
+    "routes",
+    "transformations",
+]

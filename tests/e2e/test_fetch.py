@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import cloudinary
+import cloudinary.api
 import cloudinary.utils
 import httpx
 import numpy as np
@@ -153,7 +154,7 @@ def test_concurrent_requests_download_once(fetching: Server, origin: Origin) -> 
     assert origin.hits["/img/crowd.png"] == 1
 
 
-def test_two_workers_download_at_most_once_each(
+def test_two_workers_download_at_most_once_each_and_refresh_on_delete(
     tmp_path_factory: pytest.TempPathFactory, origin: Origin
 ) -> None:
     origin.files["/img/workers.png"] = BLUE
@@ -168,6 +169,20 @@ def test_two_workers_download_at_most_once_each(
         assert [a.status_code for a in answers] == [200] * len(urls)
         assert all(near(decode(a.content)(0, 0), (0, 0, 255)) for a in answers)
         assert 1 <= origin.hits["/img/workers.png"] <= 2
+        # refreshed before its TTL (600 s) by deleting the fetched URL, as Cloudinary's API does
+        origin.files["/img/workers.png"] = RED
+        assert near(decode(httpx.get(urls[0]).content)(0, 0), (0, 0, 255))  # still held
+        result = cloudinary.api.delete_resources([remote], type="fetch")
+        assert result["deleted"] == {remote: "deleted"}
+        started = time.monotonic()  # every worker sees it within its 5 s memory
+        while time.monotonic() - started < 8:
+            answers = [httpx.get(u) for u in urls[:4]]
+            if all(near(decode(a.content)(0, 0), (255, 0, 0)) for a in answers):
+                break
+            time.sleep(0.5)
+        assert all(near(decode(a.content)(0, 0), (255, 0, 0)) for a in answers)
+        again = cloudinary.api.delete_resources([remote + "?never"], type="fetch")
+        assert again["deleted"] == {remote + "?never": "not_found"}
     finally:
         srv.stop()
 
