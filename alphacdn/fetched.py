@@ -6,6 +6,7 @@
                 timeout), conditional on the validators (ETag / Last-Modified) of the bytes we
                 hold: 304 → the same bytes, checked now; 200 → the header read (an image, within
                 the source pixel limits) and stored
+    forget(url) ── the admin API's delete: the next get downloads it again
 
 Two entries in the derived store (evictable like any derived file): per URL, what is known
 about it (`fetched_key`: validators, when it was checked, its content's md5, format and size);
@@ -133,10 +134,10 @@ class FetchedSources:
         lock = self._locks.setdefault(url, anyio.Lock())
         try:
             async with lock:  # a request that waited finds what the first one stored
-                held, fresh = await anyio.to_thread.run_sync(self._held, url)
-                if held is not None and fresh:
+                held, meta = await anyio.to_thread.run_sync(self._held, url)
+                if held is not None and self._fresh(meta):
                     return held
-                return await self._refresh(url, held)
+                return await self._refresh(url, held, meta)
         finally:
             if not lock.locked() and self._locks.get(url) is lock:
                 del self._locks[url]
@@ -169,24 +170,25 @@ class FetchedSources:
         dropped = await anyio.to_thread.run_sync(self._store.invalidate, _url_tag(url))
         return dropped > 0
 
-    def _held(self, url: str) -> tuple[FetchedSource | None, bool]:
-        """Blocking: the source we hold for `url` (None if unknown, or its bytes were evicted)
-        and whether it was checked within the TTL."""
+    def _held(self, url: str) -> tuple[FetchedSource | None, Mapping[str, Any]]:
+        """Blocking: the source we hold for `url` and what is known about it (None and {} if
+        unknown, or if its bytes were evicted)."""
         known = self._store.get(fetched_key(url))
         if known is None:
-            return None, False
+            return None, {}
         body = self._store.get(fetched_body_key(str(known.meta["content"])))
         if body is None:
-            return None, False
+            return None, {}
         self._remember(url, known.meta)
-        return _source(url, body.body, known.meta), self._fresh(known.meta)
+        return _source(url, body.body, known.meta), known.meta
 
     def _fresh(self, meta: Mapping[str, Any]) -> bool:
         return time.time() - float(meta.get("checked_at", 0)) < self.settings.ttl_seconds
 
-    async def _refresh(self, url: str, held: FetchedSource | None) -> FetchedSource:
-        """Revalidate `held` (its validators) or download, then store."""
-        meta: Mapping[str, Any] = self._memo.get(url, ({}, 0.0))[0] if held is not None else {}
+    async def _refresh(
+        self, url: str, held: FetchedSource | None, meta: Mapping[str, Any]
+    ) -> FetchedSource:
+        """Revalidate `held` (the validators in `meta`) or download, then store."""
         try:
             fetched = await fetch_source(
                 url,
