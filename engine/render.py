@@ -17,7 +17,7 @@ from alphacdn.transform.plan import Plan
 from alphacdn.transform.steps import BackgroundRemoval, Resize, Step
 from alphacdn.transform.values import Flag, Format
 
-from . import effects, geometry, masks, shadows  # noqa: F401  (registers their appliers)
+from . import effects, geometry, masks, outline, shadows  # noqa: F401  (registers their appliers)
 from .encode import (
     ALPHA_FORMATS,
     CONTENT_TYPES,
