@@ -267,9 +267,11 @@ def _step(walk: _Walk, step: Step, name: str) -> float:
 
 def _text_box(text: Text) -> tuple[int, int]:
     """An upper-ish bound of a text overlay's size: wide glyphs, wrapped at the engine's width."""
-    line = max(1, round(text.size * 0.75)) * len(text.text)
-    lines = math.ceil(line / _TEXT_WRAP) + text.text.count("\n")
-    return max(1, min(line, _TEXT_WRAP)), max(1, round(text.size * 1.3) * lines)
+    wrap = min(text.width or _TEXT_WRAP, _TEXT_WRAP)
+    line = max(1, round(text.size * 0.75) + max(0, text.letter_spacing)) * len(text.text)
+    lines = math.ceil(line / wrap) + text.text.count("\n")
+    pitch = max(1, round(text.size * 1.3) + text.line_spacing)
+    return max(1, min(line, wrap)), max(1, min(pitch * lines, text.height or 2**31))
 
 
 def _layer(walk: _Walk, layer: Layer, sizes: Mapping[str, tuple[int, int]], name: str) -> None:
@@ -291,7 +293,7 @@ def _layer(walk: _Walk, layer: Layer, sizes: Mapping[str, tuple[int, int]], name
         walk.dearest = inner.dearest
     if inner.largest[0] * inner.largest[1] > walk.largest[0] * walk.largest[1]:
         walk.largest = inner.largest
-    if layer.placement.overflow:
+    if layer.placement.grows:
         # the canvas grows to hold the layer wherever it is placed (offsets are bounded by it)
         walk.canvas(max(walk.width, inner.width), max(walk.height, inner.height), name)
     walk.alpha = True
