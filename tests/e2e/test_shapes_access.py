@@ -230,3 +230,25 @@ def test_download_links_are_checked(server: Server) -> None:
 def test_solid_layers_still_work(server: Server) -> None:  # the layer check keeps public assets
     img = image(get(delivery_url("dog", overlay="disc", gravity="north_west", format="png")))
     assert img.getpoint(30, 30)[0] > 200 and solid(1, 1, (0, 0, 0)).width == 1
+
+
+def test_admin_api_by_type(server: Server, secret_assets: dict[str, dict[str, Any]]) -> None:
+    import cloudinary.api
+
+    private = {
+        r["public_id"]
+        for r in cloudinary.api.resources(type="private", max_results=500)["resources"]
+    }
+    public = {
+        r["public_id"]
+        for r in cloudinary.api.resources(type="upload", max_results=500)["resources"]
+    }
+    assert "private-dog" in private and "dog" not in private
+    assert "dog" in public and "private-dog" not in public
+    got = cloudinary.api.resource("authenticated-dog", type="authenticated")
+    assert got["type"] == "authenticated" and "/s--" in got["url"]
+    assert image(get(got["url"])).width == 480
+    with pytest.raises(cloudinary.exceptions.NotFound):
+        cloudinary.api.resource("authenticated-dog")  # not an upload-type asset
+    result = cloudinary.api.delete_resources(["private-dog"], type="upload")
+    assert result["deleted"] == {"private-dog": "not_found"}  # another type: left alone
