@@ -170,10 +170,9 @@ _MODES = {
     BlendMode.SCREEN: "screen",
     BlendMode.OVERLAY: "overlay",
 }
-#: `e_anti_removal:100` moves the overlay's pixels by up to this many px and adds noise of
-#: this sigma to its colours (a fixed pattern: the same URL renders the same bytes)
+#: `e_anti_removal:100` moves the overlay's pixels by up to this many px (with a speckled
+#: opacity; a fixed pattern: the same URL renders the same bytes)
 _WARP_PX = 3.0
-_NOISE_SIGMA = 12.0
 
 
 def anti_removal(layer: pyvips.Image, level: int) -> pyvips.Image:
@@ -183,9 +182,17 @@ def anti_removal(layer: pyvips.Image, level: int) -> pyvips.Image:
     dx = (xy[1] / 5.3).sin() * (_WARP_PX * k)  # pyvips sin takes degrees: a gentle ripple
     dy = (xy[0] / 4.7).cos() * (_WARP_PX * k)
     warped = layer.premultiply().mapim(xy + dx.bandjoin(dy)).unpremultiply()
-    noise = pyvips.Image.gaussnoise(layer.width, layer.height, sigma=_NOISE_SIGMA * k, seed=17)
-    rgb = (warped[0:3] + noise).cast("uchar")
-    return rgb.bandjoin(warped[3].cast("uchar")).copy(interpretation="srgb")
+    # speckle the opacity rather than the colours (noise on a saturated colour clips one way
+    # and shifts its hue): up to 35 % of the alpha, in a fixed pattern
+    noise = pyvips.Image.gaussnoise(layer.width, layer.height, sigma=1.0, mean=0.0, seed=17).abs()
+    keep = 1 - (noise * (0.35 * k / 2.5))
+    keep = (keep < 0.5).ifthenelse(0.5, keep)
+    return (
+        warped[0:3]
+        .cast("uchar")
+        .bandjoin((warped[3] * keep).cast("uchar"))
+        .copy(interpretation="srgb")
+    )
 
 
 def _covering(base: pyvips.Image, layer: pyvips.Image, p: Placement) -> pyvips.Image:

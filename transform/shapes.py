@@ -9,8 +9,8 @@ The outline follows the shape of the image's alpha (an opaque image's rectangle)
   shape's semi-transparent parts);
 - `inner_fill`: the inner band, and the colour behind the whole shape.
 
-`width` is 1..100 px (default 5), `blur` 0..2000 (default 0: a sharp band; the band's edge is
-blurred with sigma = blur / 100 × width / 2), colour from `co_` (default black). The mode may be
+`width` is 1..100 px (default 5), `blur` 0..2000 (default 0: a sharp band; the band is blurred
+with sigma = width × min(blur, 400) / 400), colour from `co_` (default black). The mode may be
 left out (`e_outline:20:200` = outer, width 20, blur 200), as Cloudinary's examples do.
 """
 
@@ -45,8 +45,9 @@ class Outline:
 
     @property
     def sigma(self) -> float:
-        """The gaussian sigma of the band's edge (0: sharp)."""
-        return self.blur / 100 * self.width / 2
+        """The gaussian sigma of the band's edge (0: sharp): grows with the blur up to 400,
+        where it reaches the band's width (more would only widen the canvas, not the look)."""
+        return min(self.blur, 400) / 400 * self.width
 
     @property
     def reach(self) -> int:

@@ -109,7 +109,7 @@ def test_fill_modes_put_the_colour_behind_the_whole_shape() -> None:
 
 def test_blurred_outline_is_soft_and_reaches_further() -> None:
     sharp = run("co_blue,e_outline:10", disc())
-    soft = run("co_blue,e_outline:10:200", disc())
+    soft = run("co_blue,e_outline:10:400", disc())
     assert soft.width > sharp.width
     # a sharp band is fully opaque; a blurred one fades out gradually
     values = [alpha_at(soft, soft.width // 2 + 40 + d, soft.height // 2) for d in range(4, 29, 4)]

@@ -172,7 +172,7 @@ OUTPUT = st.one_of(
     st.integers(1, 100).map(lambda q: f"q_{q}"),
     st.sampled_from(["q_auto"] + [f"q_auto:{p.value}" for p in QualityPreset]),
     st.sampled_from(["fl_progressive", "fl_strip_profile.keep_iptc", "fl_attachment",
-                     "fl_preserve_transparency"]),
+                     "fl_preserve_transparency", "fl_getinfo"]),
     st.sampled_from([f"t_{n}" for n in NAMED]),
 )  # fmt: skip
 
