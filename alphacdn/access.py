@@ -45,14 +45,32 @@ def upload_type(params: Mapping[str, Any]) -> str:
     return value
 
 
-def original_url(base: str, record: AssetRecord, secret: str | None = None) -> str:
-    """The asset's delivery URL as uploaded, signed (with `secret`) for a signed type."""
+def asset_url(
+    base: str,
+    record: AssetRecord,
+    *,
+    chain: str = "",
+    ext: str | None = None,
+    secret: str | None = None,
+) -> str:
+    """A delivery URL of the asset under its own type (`chain` applied, delivered as `ext`,
+    else its own format), signed with `secret` for a signed type, as the SDK signs it."""
     kind = asset_type(record)
-    name = f"{record.public_id}.{record.format}"
+    ext = ext or record.format
     signature = ""
     if kind in SIGNED_TYPES and secret is not None:
-        signature = sign_url(smart_escape(record.public_id) + "." + record.format, secret) + "/"
-    return f"{base}/{record.cloud}/image/{kind}/{signature}v{record.version}/{quote(name)}"
+        source = smart_escape(record.public_id) + "." + ext
+        signature = sign_url(f"{chain}/{source}" if chain else source, secret) + "/"
+    middle = f"{chain}/" if chain else ""
+    return (
+        f"{base}/{record.cloud}/image/{kind}/{signature}{middle}v{record.version}/"
+        f"{quote(record.public_id)}.{ext}"
+    )
+
+
+def original_url(base: str, record: AssetRecord, secret: str | None = None) -> str:
+    """The asset's delivery URL as uploaded, signed (with `secret`) for a signed type."""
+    return asset_url(base, record, secret=secret)
 
 
 __all__ = ["SIGNED_TYPES", "STORED_TYPES", "asset_type", "original_url", "upload_type"]

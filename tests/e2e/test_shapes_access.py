@@ -252,3 +252,12 @@ def test_admin_api_by_type(server: Server, secret_assets: dict[str, dict[str, An
         cloudinary.api.resource("authenticated-dog")  # not an upload-type asset
     result = cloudinary.api.delete_resources(["private-dog"], type="upload")
     assert result["deleted"] == {"private-dog": "not_found"}  # another type: left alone
+
+
+def test_private_eager_urls_are_signed(server: Server) -> None:
+    result = cloudinary.uploader.upload(str(FIXTURES / "e2e" / "dog-bike.jpg"),
+                                        public_id="private-eager", type="private",
+                                        eager=[{"width": 60, "crop": "scale"}])  # fmt: skip
+    [eager] = result["eager"]
+    assert "/image/private/s--" in eager["url"]
+    assert image(get(eager["url"])).width == 60
