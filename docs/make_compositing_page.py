@@ -70,6 +70,20 @@ EXAMPLES = [
             "`l_text:<font>_<size>[_bold]:<text>` with `co_`, placed with `g_` and `y_`.", "jpg"),
     Example("Subject-aware square crop", "dog", "e_background_removal/c_fill,g_auto,w_220,h_220",
             "`g_auto` centres on the subject box when the image has a matte."),
+    Example("Default shadow", "tiger", "e_background_removal/e_shadow/b_white",
+            "`e_shadow` with its defaults: 40 % gray, offset 5 % of the longest side to the "
+            "bottom right, blurred by 1.5 %.", "jpg"),
+    Example("Outline", "tiger", "e_background_removal/co_white,e_outline:6:100/b_rgb:1d3557",
+            "`e_outline[:mode][:width][:blur]` follows the matte; `co_` colours it.", "jpg"),
+    Example("Wrapped caption, per-corner radius", "dog",
+            "c_fill,h_300,w_420/r_40:0/l_text:DejaVu Sans_24_bold_center_line_spacing_4:"
+            "A good dog on a very good bike,c_fit,w_220,co_white,g_south_east,x_16,y_16",
+            "`c_fit,w_220` on a text layer wraps it at 220 px; `r_40:0` rounds the top-left and "
+            "bottom-right corners only."),
+    Example("Multiply blend", "dog", "c_fill,h_300,w_420/l_backdrop,w_420,h_300,c_fill,"
+            "e_multiply", "`e_multiply` on an overlay darkens the base by the overlay's colours "
+            "(also `e_screen`, `e_overlay`, `e_mask`, `e_anti_removal`, `fl_tiled`, "
+            "`fl_cutter`).", "jpg"),
 ]  # fmt: skip
 
 
