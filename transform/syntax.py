@@ -7,7 +7,8 @@ component (an explicit positional value wins). Effects print only up to their la
 field; other actions always print their value.
 
 Irregular grammars register a pair with `@syntax(StepClass)`: `parse(value, param) -> step | None`
-and `print(step) -> value`.
+and `print(step) -> value`; their `Qualifier` fields are still read from (and printed as) the
+component's qualifier params (`co_` of `e_outline`).
 """
 
 from __future__ import annotations
