@@ -33,6 +33,7 @@ import anyio
 import anyio.to_thread
 
 from alphacdn import engine
+from alphacdn.access import SIGNED_TYPES, asset_type
 from alphacdn.cache import (
     AssetRecord,
     DerivedStore,
@@ -233,13 +234,15 @@ class Delivery:
         signed = self._signature(req)
         if signed is False:  # before any store: the same answer whether the asset exists or not
             raise Unauthorized(f"Invalid signature {req.signature} for {req.signed_text}")
+        if signed is None and req.delivery_type in SIGNED_TYPES:
+            raise Unauthorized(f"A {req.delivery_type} asset is delivered only with a signed URL")
         guarded = self._guarded(p, signed is True)
 
         def look() -> tuple[AssetRecord | None, Entry | None, bool]:
             # the hot path's one thread hop: everything a hit (and the access check) needs
             asset = self._originals.stat(req.cloud, req.public_id)
-            if asset is None:
-                return None, None, False
+            if asset is None or asset_type(asset) != req.delivery_type:
+                return None, None, False  # a private asset has no /upload/ URL, and back
             allowed = not guarded or self._strict_allows(p, asset)
             if not allowed or p.layered:  # layer versions join the key: the render path's
                 return asset, None, allowed

@@ -17,7 +17,7 @@ from alphacdn.transform.plan import Plan
 from alphacdn.transform.steps import BackgroundRemoval, Resize, Step
 from alphacdn.transform.values import Flag, Format
 
-from . import effects, geometry, masks, shadows  # noqa: F401  (registers their appliers)
+from . import effects, geometry, getinfo, masks, outline, shadows  # noqa: F401  (appliers)
 from .encode import (
     ALPHA_FORMATS,
     CONTENT_TYPES,
@@ -139,16 +139,18 @@ def _render(
         fmt = negotiate_format(accept, has_alpha=True)
         # without AVIF/WebP support f_auto picks JPEG or PNG after the steps, by alpha
         fmt = fmt if fmt in (Format.AVIF, Format.WEBP) else None
+    info_wanted = Flag.GETINFO in plan.output.flags
+    first = list(plan.components[0].steps) if plan.components else []
+    target, first = _shrink_on_load(first, info)
+    image = watch(load(source, max_pixels=max_pixels, max_side=max_side, target=target))
     ctx = Context(
         alpha_output=None if fmt is None else fmt in ALPHA_FORMATS,
         max_pixels=max_pixels,
         max_side=max_side,
         load_asset=load_asset,
         watch=None if stop is None else watch,
+        notes=getinfo.start(info, image) if info_wanted else None,
     )
-    first = list(plan.components[0].steps) if plan.components else []
-    target, first = _shrink_on_load(first, info)
-    image = watch(load(source, max_pixels=max_pixels, max_side=max_side, target=target))
     for index, component in enumerate(plan.components):
         steps = tuple(first) if index == 0 else component.steps
         comp_ctx = dataclasses.replace(ctx, target_aspect=_aspect(image, steps))
@@ -166,10 +168,13 @@ def _render(
         fmt = Format.PNG if uses_alpha(image) else Format.JPG
     out = plan.output
     body = encode(image, fmt, quality=out.quality, preset=out.quality_preset, flags=out.flags)
+    content_type = CONTENT_TYPES[fmt]
+    if ctx.notes is not None:  # `fl_getinfo`: the facts, not the pixels
+        body, content_type = getinfo.finish(ctx.notes, image, fmt.value, body), getinfo.CONTENT_TYPE
     return Rendered(
         body=body,
         format=fmt,
-        content_type=CONTENT_TYPES[fmt],
+        content_type=content_type,
         width=image.width,
         height=image.height,
         negotiated=negotiated,

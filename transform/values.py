@@ -63,6 +63,8 @@ class Flag(Enum):
     KEEP_IPTC = "keep_iptc"
     ATTACHMENT = "attachment"
     PRESERVE_TRANSPARENCY = "preserve_transparency"
+    #: deliver JSON about the render (sizes, subject box, g_auto crop) instead of the image
+    GETINFO = "getinfo"
 
 
 class AutoColor(Enum):

@@ -141,7 +141,7 @@ BAD: list[tuple[str, str]] = [
     ("a_exif", "a_exif"),
     ("a_1.5.hflip", "a_1.5.hflip"),
     ("a_999", "a_999"),
-    ("r_10:20", "r_10:20"),
+    ("r_10:20:30:40:50", "r_10:20:30:40:50"),
     ("bo_4px_dashed_black", "bo_4px_dashed_black"),
     ("bo_4px_solid_notacolor", "bo_4px_solid_notacolor"),
     ("b_notacolor", "b_notacolor"),

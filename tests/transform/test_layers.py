@@ -117,7 +117,7 @@ BAD = [
     ("l_a,e_background_removal", "inside a layer"),
     ("l_video:dog", "video layers"),
     ("l_a:..:b", "invalid layer public_id"),
-    ("fl_no_overflow", "only go with a layer"),
+    ("fl_no_overflow", "only goes with a layer"),
     ("l_a/fl_layer_apply,g_auto", "g_auto"),
     ("e_dropshadow:azimuth_400", "azimuth"),
     ("e_dropshadow:height_3", "height_3"),

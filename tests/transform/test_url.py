@@ -80,7 +80,7 @@ def test_named_transformations_in_urls() -> None:
         ("/demo/video/upload/dog.mp4", NotFound, "video"),
         ("/demo/raw/upload/doc.txt", NotFound, "raw"),
         ("/demo/image/fetch/http:/x.jpg", InvalidRequest, "fetch"),
-        ("/demo/image/private/dog.jpg", InvalidRequest, "private"),
+        ("/demo/image/sprite/dog.jpg", InvalidRequest, "sprite"),
         ("/demo/image/wat/dog.jpg", NotFound, "wat"),
         ("/demo/image/upload", NotFound, "delivery URL"),
         ("/demo/image/upload/s--abcdefgh--", NotFound, "public_id"),
@@ -105,3 +105,10 @@ def test_errors(path: str, error: type[CdnError], text: str) -> None:
         parse_url(path)
     assert 400 <= err.value.status < 500
     assert text in err.value.public
+
+
+@pytest.mark.parametrize("kind", ["private", "authenticated"])
+def test_signed_delivery_types_parse(kind: str) -> None:
+    """The wiring (`alphacdn.access`) refuses them unsigned; the grammar reads them as upload."""
+    req = parse_url(f"/demo/image/{kind}/s--abcdefgh--/w_10/v3/dog.jpg")
+    assert (req.delivery_type, req.signature, req.signed_text) == (kind, "abcdefgh", "w_10/dog.jpg")
