@@ -63,6 +63,10 @@ class Flag(Enum):
     KEEP_IPTC = "keep_iptc"
     ATTACHMENT = "attachment"
     PRESERVE_TRANSPARENCY = "preserve_transparency"
+    #: keep every frame of an animated source (the default for GIF and WebP output)
+    ANIMATED = "animated"
+    #: animated WebP output (Cloudinary's spelling; the same as `animated` with `f_webp`)
+    AWEBP = "awebp"
 
 
 class AutoColor(Enum):
