@@ -135,8 +135,10 @@ def accept_class(accept: str) -> str:
 
 
 def normalised_accept(accept: str) -> str:
-    """The one `Accept` value that stands for this header's class."""
-    return {"avif": "image/avif", "webp": "image/webp"}.get(accept_class(accept), "")
+    """The one `Accept` value that stands for this header's class. Every browser that takes
+    AVIF took WebP first, so the AVIF class takes WebP too (an animation has no AVIF here:
+    `f_auto` gives it animated WebP)."""
+    return {"avif": "image/avif,image/webp", "webp": "image/webp"}.get(accept_class(accept), "")
 
 
 def requested_format(req: DeliveryRequest, accept: str) -> tuple[Format | None, str]:
@@ -375,8 +377,9 @@ class Delivery:
                 return _served(hit, "HIT")
         # the stored sizes against today's source limits (an original stored before a limit was
         # lowered), then what the render would cost: before a matte job or a slot
+        pages = int(asset.meta.get("pages", 1))  # frames of an animation (since uploads record it)
         engine.check_dimensions(
-            asset.width, asset.height, max_pixels=self._max_pixels, max_side=self._max_side
+            asset.width, asset.height, pages, max_pixels=self._max_pixels, max_side=self._max_side
         )
         for width, height in layers.sizes.values():
             engine.check_dimensions(
@@ -390,6 +393,12 @@ class Delivery:
             max_canvas=self._max_canvas,
             source_format="png" if plan.removal is not None else asset.format,
             layer_sizes=layers.sizes,
+            # an animation renders each frame (a cut-out is of the first frame only)
+            frames=1
+            if plan.removal is not None or pages == 1
+            else engine.frames_rendered(
+                pages, asset.format, plan.output.format or default_format, plan.output
+            ),
         )
 
         extra: dict[str, str] = {}

@@ -97,7 +97,7 @@ def asset_json(base: str, record: AssetRecord, secret: str | None = None) -> dic
         "url": url,
         "secure_url": url,
         "original_filename": record.meta.get("original_filename", ""),
-        **{k: v for k, v in record.meta.items() if k in ("info", "confidence")},
+        **{k: v for k, v in record.meta.items() if k in ("info", "confidence", "pages")},
     }
 
 

@@ -339,9 +339,11 @@ def estimate(
     source_format: str = "",
     layer_sizes: Mapping[str, tuple[int, int]] | None = None,
     max_canvas: int = 2**62,
+    frames: int = 1,
 ) -> Estimate:
     """The cost of rendering `plan` on a `width` × `height` source (`source_format` as the
-    originals store names it: `jpg` carries no alpha), layer assets at `layer_sizes`."""
+    originals store names it: `jpg` carries no alpha), layer assets at `layer_sizes`; an
+    animation runs every step on each of its `frames`."""
     sizes = layer_sizes or {}
     source_mp = width * height * _MP
     walk = _Walk(width, height, source_format != "jpg", max(max_canvas, width * height))
@@ -353,7 +355,9 @@ def estimate(
     walk.charge(encode * walk.mp, walk.grown_by or "the output")
     baseline = (DECODE + ENCODE[None]) * source_mp
     units, name, canvas = walk.dearest
-    return Estimate(walk.units, baseline, name, units, canvas, walk.largest)
+    return Estimate(
+        walk.units * frames, baseline * frames, name, units * frames, canvas, walk.largest
+    )
 
 
 def check_cost(
@@ -365,6 +369,7 @@ def check_cost(
     max_canvas: int,
     source_format: str = "",
     layer_sizes: Mapping[str, tuple[int, int]] | None = None,
+    frames: int = 1,
 ) -> Estimate:
     """The estimate, or InvalidTransformation (400) naming the component over the canvas
     limit or the one that costs most when the plan is over the budget."""
@@ -375,12 +380,15 @@ def check_cost(
         source_format=source_format,
         layer_sizes=layer_sizes,
         max_canvas=max_canvas,
+        frames=frames,
     )
     if est.units - est.baseline > budget:
         w, h = est.canvas
         raise InvalidTransformation(
-            f"Invalid transformation component: {est.dearest} on a {w}x{h} canvas exceeds the "
-            f"render budget (about {est.units - est.baseline:.0f} units; limit {budget:.0f})"
+            f"Invalid transformation component: {est.dearest} on a {w}x{h} canvas"
+            + (f" in each of {frames} frames" if frames > 1 else "")
+            + f" exceeds the render budget (about {est.units - est.baseline:.0f} units; "
+            f"limit {budget:.0f})"
         )
     return est
 

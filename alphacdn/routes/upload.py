@@ -165,6 +165,7 @@ async def upload(uploads: Uploads, request: Request) -> Response:
         "format": info.format,
         "width": info.width,
         "height": info.height,
+        **({"pages": info.pages} if info.pages > 1 else {}),
         "tags": list(tags),
         "original_filename": params.get("filename", ""),
         **({"type": kind} if kind != "upload" else {}),

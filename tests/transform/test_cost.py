@@ -123,3 +123,16 @@ def test_a_source_larger_than_the_canvas_limit_can_still_be_delivered() -> None:
     check("w_0.5/e_grayscale", 8000, 6000)
     with pytest.raises(InvalidTransformation, match="canvas"):
         check("w_10000", 8000, 6000)  # but growing it is not
+
+
+def test_an_animation_costs_each_of_its_frames() -> None:
+    plan = parse_chain("e_blur:2000")  # ~670 units over a still's baseline: within the budget
+    one = estimate(plan, 480, 360, source_format="gif")
+    many = estimate(plan, 480, 360, source_format="gif", frames=40)
+    assert many.units == pytest.approx(40 * one.units)
+    assert many.baseline == pytest.approx(40 * one.baseline)
+    check_cost(plan, 480, 360, budget=BUDGET, max_canvas=CANVAS, source_format="gif")
+    with pytest.raises(InvalidTransformation, match="in each of 100 frames"):
+        check_cost(
+            plan, 480, 360, budget=BUDGET, max_canvas=CANVAS, source_format="gif", frames=100
+        )

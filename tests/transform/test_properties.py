@@ -174,6 +174,13 @@ OUTPUT = st.one_of(
     st.sampled_from(["fl_progressive", "fl_strip_profile.keep_iptc", "fl_attachment",
                      "fl_preserve_transparency", "fl_getinfo"]),
     st.sampled_from([f"t_{n}" for n in NAMED]),
+    # frames (`e_loop` is an output setting too, but an effect by spelling: its round trip is in
+    # test_chain, as two effects in one component would be one, last wins)
+    st.tuples(st.integers(1, 20), st.integers(0, 5)).map(
+        lambda ab: f"pg_{ab[0]}" if ab[1] == 0 else f"pg_{ab[0]}-{ab[0] + ab[1]}"
+    ),
+    st.integers(0, 655_350).map(lambda d: f"dl_{d}"),
+    st.just("fl_animated.awebp"),
 )  # fmt: skip
 
 
