@@ -20,9 +20,7 @@ from tests.engine.imaging import (
 
 
 def run(source: bytes, chain: str, fmt: Format | None = None, accept: str = "") -> tuple:
-    r = render(
-        source, parse_chain(chain), accept=accept, default_format=fmt, max_pixels=MAX_PIXELS
-    )
+    r = render(source, parse_chain(chain), accept=accept, default_format=fmt, max_pixels=MAX_PIXELS)
     return r, r.body
 
 
