@@ -39,7 +39,7 @@ from alphacdn.named import NamedTransformations
 from alphacdn.removebg.routes import removebg_routes
 from alphacdn.removebg_deps import AppRemoveBgDeps
 from alphacdn.responses import cdn_error_handler, error_response, unexpected_error_handler
-from alphacdn.routes import admin, delivery, upload
+from alphacdn.routes import admin, delivery, download, upload
 from alphacdn.settings import Settings
 from alphacdn.transform.errors import CdnError, MethodNotAllowed, NotFound, Unauthorized
 from alphacdn.uploads import Uploads
@@ -149,6 +149,7 @@ def create_app(settings: Settings) -> Starlette:
             metrics(delivery_flow, derived, mattes, fetched, settings.http.metrics_token),
         ),
         *upload.routes(uploads),
+        *download.routes(uploads, delivery_flow),
         *admin.routes(uploads),
         *removebg,
         # the catch-all `/{cloud}/image/{rest:path}` goes after every API route

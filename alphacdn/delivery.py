@@ -43,6 +43,7 @@ import anyio
 import anyio.to_thread
 
 from alphacdn import engine
+from alphacdn.access import SIGNED_TYPES, asset_type
 from alphacdn.cache import (
     AssetRecord,
     DerivedStore,
@@ -151,8 +152,10 @@ def accept_class(accept: str) -> str:
 
 
 def normalised_accept(accept: str) -> str:
-    """The one `Accept` value that stands for this header's class."""
-    return {"avif": "image/avif", "webp": "image/webp"}.get(accept_class(accept), "")
+    """The one `Accept` value that stands for this header's class. Every browser that takes
+    AVIF took WebP first, so the AVIF class takes WebP too (an animation has no AVIF here:
+    `f_auto` gives it animated WebP)."""
+    return {"avif": "image/avif,image/webp", "webp": "image/webp"}.get(accept_class(accept), "")
 
 
 def requested_format(req: DeliveryRequest, accept: str) -> tuple[Format | None, str]:
@@ -264,13 +267,15 @@ class Delivery:
         signed = self._signature(req)
         if signed is False:  # before any store: the same answer whether the asset exists or not
             raise Unauthorized(f"Invalid signature {req.signature} for {req.signed_text}")
+        if signed is None and req.delivery_type in SIGNED_TYPES:
+            raise Unauthorized(f"A {req.delivery_type} asset is delivered only with a signed URL")
         guarded = self._guarded(p, signed is True)
 
         def look() -> tuple[AssetRecord | None, Entry | None, bool]:
             # the hot path's one thread hop: everything a hit (and the access check) needs
             asset = self._originals.stat(req.cloud, req.public_id)
-            if asset is None:
-                return None, None, False
+            if asset is None or asset_type(asset) != req.delivery_type:
+                return None, None, False  # a private asset has no /upload/ URL, and back
             allowed = not guarded or self._strict_allows(p, asset)
             if not allowed or p.layered:  # layer versions join the key: the render path's
                 return asset, None, allowed
@@ -450,8 +455,9 @@ class Delivery:
                 return _served(hit, "HIT")
         # the stored sizes against today's source limits (an original stored before a limit was
         # lowered), then what the render would cost: before a matte job or a slot
+        pages = int(asset.meta.get("pages", 1))  # frames of an animation (since uploads record it)
         engine.check_dimensions(
-            asset.width, asset.height, max_pixels=self._max_pixels, max_side=self._max_side
+            asset.width, asset.height, pages, max_pixels=self._max_pixels, max_side=self._max_side
         )
         for width, height in layers.sizes.values():
             engine.check_dimensions(
@@ -465,6 +471,12 @@ class Delivery:
             max_canvas=self._max_canvas,
             source_format="png" if plan.removal is not None else asset.format,
             layer_sizes=layers.sizes,
+            # an animation renders each frame (a cut-out is of the first frame only)
+            frames=1
+            if plan.removal is not None or pages == 1
+            else engine.frames_rendered(
+                pages, asset.format, plan.output.format or default_format, plan.output
+            ),
         )
 
         extra: dict[str, str] = {}

@@ -72,6 +72,8 @@ class FetchedSource:
     format: str
     width: int
     height: int
+    #: frames of an animation (1 for a still image)
+    pages: int = 1
 
     def record(self, cloud: str) -> AssetRecord:
         """The record it renders as: keyed by content, version 0."""
@@ -85,7 +87,7 @@ class FetchedSource:
             bytes=len(self.body),
             etag=self.content,
             created_at="",
-            meta={"fetched": self.url},
+            meta={"fetched": self.url, "pages": self.pages},
         )
 
 
@@ -221,6 +223,7 @@ class FetchedSources:
             "format": info.format,
             "width": info.width,
             "height": info.height,
+            "pages": info.pages,
         }
 
         def store() -> None:
@@ -270,6 +273,7 @@ def _source(url: str, body: bytes, meta: Mapping[str, Any]) -> FetchedSource:
         format=str(meta["format"]),
         width=int(meta["width"]),
         height=int(meta["height"]),
+        pages=int(meta.get("pages", 1)),
     )
 
 

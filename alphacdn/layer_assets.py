@@ -14,6 +14,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+from alphacdn.access import asset_type
 from alphacdn.cache import AssetNotFound, AssetRecord, OriginalsStore
 from alphacdn.fetched import FetchedSource
 from alphacdn.transform import Plan
@@ -93,7 +94,8 @@ async def resolve_layers(
     sizes: dict[str, tuple[int, int]] = {}
     for public_id in ids:
         record = await stat(cloud, public_id)
-        if record is None:
+        # `l_<id>` names a public asset: a private or authenticated one is not found
+        if record is None or asset_type(record) != "upload":
             raise NotFound(f"Layer not found - {public_id}")
         versions[public_id] = record.version
         sizes[public_id] = (record.width, record.height)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from starlette.requests import Request
 
+from alphacdn.access import asset_type, original_url
 from alphacdn.assets import Assets
 from alphacdn.base_url import base_url
 from alphacdn.bodies import BodyTooLarge, read_bounded, replaying
@@ -72,17 +72,15 @@ async def read_body(request: Request, limit: int) -> tuple[bytes, Request]:
     return body, replaying(request, body)
 
 
-def delivery_url(base: str, record: AssetRecord) -> str:
-    """The asset's delivery URL under `base` (`alphacdn.base_url`, never the Host header)."""
-    return (
-        f"{base}/{record.cloud}/image/upload/v{record.version}/"
-        f"{quote(record.public_id)}.{record.format}"
-    )
+def delivery_url(base: str, record: AssetRecord, secret: str | None = None) -> str:
+    """The asset's delivery URL under `base` (`alphacdn.base_url`, never the Host header);
+    signed with `secret` for a private or authenticated asset (see `alphacdn.access`)."""
+    return original_url(base, record, secret)
 
 
-def asset_json(base: str, record: AssetRecord) -> dict[str, Any]:
+def asset_json(base: str, record: AssetRecord, secret: str | None = None) -> dict[str, Any]:
     """Cloudinary's resource JSON for an asset, its URLs under `base`."""
-    url = delivery_url(base, record)
+    url = delivery_url(base, record, secret)
     return {
         "asset_id": record.etag,
         "public_id": record.public_id,
@@ -96,13 +94,13 @@ def asset_json(base: str, record: AssetRecord) -> dict[str, Any]:
         "created_at": record.created_at,
         "tags": list(record.tags),
         "bytes": record.bytes,
-        "type": "upload",
+        "type": asset_type(record),
         "etag": record.etag,
         "placeholder": False,
         "url": url,
         "secure_url": url,
         "original_filename": record.meta.get("original_filename", ""),
-        **{k: v for k, v in record.meta.items() if k in ("info", "confidence")},
+        **{k: v for k, v in record.meta.items() if k in ("info", "confidence", "pages")},
     }
 
 

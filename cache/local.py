@@ -14,8 +14,6 @@ crash only leaves unreferenced files that the next write of that asset removes.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import fcntl
 import json
 import os
@@ -32,11 +30,13 @@ from .originals import (
     UnsafePublicId,
     check_cloud,
     check_public_id,
+    list_page,
+    list_start,
     make_record,
     next_version,
 )
 
-__all__ = ["LocalOriginals", "decode_cursor", "encode_cursor"]
+__all__ = ["LocalOriginals"]
 
 _STATE = "state.json"
 _LOCK = ".lock"
@@ -54,19 +54,6 @@ class _State:
 
 def _data_name(rec: AssetRecord) -> str:
     return f"{rec.version}.{rec.format}"
-
-
-def encode_cursor(public_id: str) -> str:
-    """Opaque list cursor pointing after `public_id`."""
-    return base64.urlsafe_b64encode(public_id.encode("utf-8")).decode("ascii")
-
-
-def decode_cursor(cursor: str) -> str:
-    """Inverse of `encode_cursor`; raise ValueError on junk."""
-    try:
-        return base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8")
-    except (binascii.Error, UnicodeError) as exc:
-        raise ValueError(f"invalid cursor: {cursor!r}") from exc
 
 
 #: bound of the in-memory memo of checked paths and parsed records
@@ -247,19 +234,8 @@ class LocalOriginals:
         next_cursor: str | None = None,
     ) -> tuple[list[AssetRecord], str | None]:
         """Current records ordered by public_id, a page at a time; cursor None = last page."""
-        if max_results < 1:
-            raise ValueError("max_results must be >= 1")
-        after = decode_cursor(next_cursor) if next_cursor else None
-        candidates = [
+        after = list_start(max_results, next_cursor)
+        ids = (
             i for i in self._all_ids(cloud) if i.startswith(prefix) and (after is None or i > after)
-        ]
-        page: list[AssetRecord] = []
-        for n, public_id in enumerate(candidates):
-            rec = self.stat(cloud, public_id)
-            if rec is None:
-                continue  # deleted (tombstone keeps only the last version)
-            page.append(rec)
-            if len(page) == max_results:
-                more = n + 1 < len(candidates)
-                return page, encode_cursor(public_id) if more else None
-        return page, None
+        )
+        return list_page(ids, lambda public_id: self.stat(cloud, public_id), max_results)

@@ -9,12 +9,13 @@ from types import MappingProxyType
 from typing import Any
 
 from .derived import CacheStats, Entry, Kind
-from .local import decode_cursor, encode_cursor
 from .originals import (
     AssetNotFound,
     AssetRecord,
     check_cloud,
     check_public_id,
+    list_page,
+    list_start,
     make_record,
     next_version,
 )
@@ -100,20 +101,15 @@ class MemoryOriginals:
         next_cursor: str | None = None,
     ) -> tuple[list[AssetRecord], str | None]:
         """Current records ordered by public_id, a page at a time; cursor None = last page."""
-        if max_results < 1:
-            raise ValueError("max_results must be >= 1")
-        after = decode_cursor(next_cursor) if next_cursor else None
+        after = list_start(max_results, next_cursor)
         with self._lock:
-            recs = sorted(
-                (a.current[0] for (c, _), a in self._assets.items() if c == cloud and a.current),
-                key=lambda r: r.public_id,
-            )
-        recs = [r for r in recs if r.public_id.startswith(prefix)]
-        if after is not None:
-            recs = [r for r in recs if r.public_id > after]
-        page = recs[:max_results]
-        more = len(recs) > max_results
-        return page, encode_cursor(page[-1].public_id) if more else None
+            recs = {
+                a.current[0].public_id: a.current[0]
+                for (c, _), a in self._assets.items()
+                if c == cloud and a.current
+            }
+        ids = (i for i in sorted(recs) if i.startswith(prefix) and (after is None or i > after))
+        return list_page(ids, recs.get, max_results)
 
 
 class MemoryDerived:

@@ -8,10 +8,12 @@ public_id safety check and the version rule.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -25,6 +27,10 @@ __all__ = [
     "UnsafePublicId",
     "check_cloud",
     "check_public_id",
+    "decode_cursor",
+    "encode_cursor",
+    "list_page",
+    "list_start",
     "make_record",
     "next_version",
 ]
@@ -105,6 +111,44 @@ class AssetRecord:
             tags=tuple(str(t) for t in d.get("tags", ())),
             meta=MappingProxyType(dict(d.get("meta", {}))),
         )
+
+
+def encode_cursor(public_id: str) -> str:
+    """Opaque list cursor pointing after `public_id`."""
+    return base64.urlsafe_b64encode(public_id.encode("utf-8")).decode("ascii")
+
+
+def decode_cursor(cursor: str) -> str:
+    """Inverse of `encode_cursor`; raise ValueError on junk."""
+    try:
+        return base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8")
+    except (binascii.Error, UnicodeError) as exc:
+        raise ValueError(f"invalid cursor: {cursor!r}") from exc
+
+
+def list_start(max_results: int, next_cursor: str | None) -> str | None:
+    """Check `list`'s arguments; the public_id the page starts after (None: the first page)."""
+    if max_results < 1:
+        raise ValueError("max_results must be >= 1")
+    return decode_cursor(next_cursor) if next_cursor else None
+
+
+def list_page(
+    ids: Iterable[str], stat: Callable[[str], AssetRecord | None], max_results: int
+) -> tuple[list[AssetRecord], str | None]:
+    """One page of `list`: the current records of `ids` (in public_id order, deleted ones
+    skipped) up to `max_results`, and the cursor after the last one if any id is left."""
+    page: list[AssetRecord] = []
+    it = iter(ids)
+    for public_id in it:
+        rec = stat(public_id)
+        if rec is None:
+            continue  # deleted (the tombstone keeps only the last version)
+        page.append(rec)
+        if len(page) == max_results:
+            more = next(it, None) is not None
+            return page, encode_cursor(public_id) if more else None
+    return page, None
 
 
 class OriginalsStore(Protocol):

@@ -28,13 +28,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .local import decode_cursor, encode_cursor
 from .originals import (
     AssetNotFound,
     AssetRecord,
     UnsafePublicId,
     check_cloud,
     check_public_id,
+    list_page,
+    list_start,
     make_record,
     next_version,
 )
@@ -219,17 +220,6 @@ class S3Originals:
         next_cursor: str | None = None,
     ) -> tuple[list[AssetRecord], str | None]:
         """Current records ordered by public_id, a page at a time; cursor None = last page."""
-        if max_results < 1:
-            raise ValueError("max_results must be >= 1")
-        after = decode_cursor(next_cursor) if next_cursor else None
-        page: list[AssetRecord] = []
+        after = list_start(max_results, next_cursor)
         ids = self._ids(cloud, prefix, after)
-        for public_id in ids:
-            rec = self.stat(cloud, public_id)
-            if rec is None:
-                continue  # deleted (the tombstone keeps only the last version)
-            page.append(rec)
-            if len(page) == max_results:
-                more = next(ids, None) is not None
-                return page, encode_cursor(public_id) if more else None
-        return page, None
+        return list_page(ids, lambda public_id: self.stat(cloud, public_id), max_results)

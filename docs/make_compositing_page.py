@@ -70,6 +70,20 @@ EXAMPLES = [
             "`l_text:<font>_<size>[_bold]:<text>` with `co_`, placed with `g_` and `y_`.", "jpg"),
     Example("Subject-aware square crop", "dog", "e_background_removal/c_fill,g_auto,w_220,h_220",
             "`g_auto` centres on the subject box when the image has a matte."),
+    Example("Default shadow", "tiger", "e_background_removal/e_shadow/b_white",
+            "`e_shadow` with its defaults: 40 % gray, offset 5 % of the longest side to the "
+            "bottom right, blurred by 1.5 %.", "jpg"),
+    Example("Outline", "tiger", "e_background_removal/co_white,e_outline:6:100/b_rgb:1d3557",
+            "`e_outline[:mode][:width][:blur]` follows the matte; `co_` colours it.", "jpg"),
+    Example("Wrapped caption, per-corner radius", "dog",
+            "c_fill,h_300,w_420/r_40:0/l_text:DejaVu Sans_24_bold_center_line_spacing_4:"
+            "A good dog on a very good bike,c_fit,w_220,co_white,g_south_east,x_16,y_16",
+            "`c_fit,w_220` on a text layer wraps it at 220 px; `r_40:0` rounds the top-left and "
+            "bottom-right corners only."),
+    Example("Multiply blend", "dog", "c_fill,h_300,w_420/l_backdrop,w_420,h_300,c_fill,"
+            "e_multiply", "`e_multiply` on an overlay darkens the base by the overlay's colours "
+            "(also `e_screen`, `e_overlay`, `e_mask`, `e_anti_removal`, `fl_tiled`, "
+            "`fl_cutter`).", "jpg"),
 ]  # fmt: skip
 
 
@@ -80,11 +94,16 @@ SYNTAX = """
 |---|---|---|
 | underlay / overlay | `u_<id>` / `l_<id>`, folders with `:` (`l_shop:logo`) | the layer's own params (`w_ h_ c_ e_ o_ a_ r_ b_ …`) sit in the same component |
 | close a layer | `…/fl_layer_apply[,g_<gravity>][,x_][,y_][,fl_no_overflow]` | components between the opener and it transform the layer; without it the layer closes on its own component, whose `g_ x_ y_` place it |
+| blend modes | `e_multiply` `e_screen` `e_overlay` (colours blend), `e_mask` / `fl_cutter` (the base kept only where the overlay is opaque), `e_anti_removal[:<1-100>]` (the watermark slightly warped and speckled, a fixed pattern) | in the opener or the `fl_layer_apply` component; overlays only; the canvas stays the base's |
+| tiles | `fl_tiled` | the overlay repeats over the whole base from its placement |
 | placement | `g_` anchor, `x_`/`y_` inwards (pixels, or `0.1` = 10 % of the base) | the canvas grows to hold the layer unless `fl_no_overflow` |
 | sizes relative to the base | `fl_relative` on the opener (`l_logo,w_0.2,fl_relative`) | |
-| text | `l_text:<font>_<size>[_bold][_italic]:<text>`, `co_` colour | `,` `/` `%` escaped `%2C` `%2F` `%25` (the SDK does it); ≤ 500 characters, size ≤ 300 |
+| text | `l_text:<font>_<size>[_bold][_italic][_left\\|center\\|right\\|justify][_letter_spacing_<n>][_line_spacing_<n>]:<text>`, `co_` colour | `,` `/` `%` escaped `%2C` `%2F` `%25` (the SDK does it); ≤ 500 characters, size ≤ 300 |
+| text box | `c_fit,w_<n>[,h_<n>]` on the text layer; `fl_text_no_trim` | wraps at n px instead of scaling the text (`h_` cuts what is taller); no_trim keeps the lines' full height |
 | backdrop colour | `b_<color>` / `b_rgb:RRGGBB[AA]`; with `c_pad` it also fills the removed background | `b_auto[:border\\|predominant]` picks a pad colour |
-| shadow | `e_shadow[:<0-100>]`, `co_`, `x_`, `y_` | default 40 % gray, offset 2 % of the longest side |
+| shadow | `e_shadow[:<0-100>]`, `co_`, `x_`, `y_` | default 40 % gray, offset 5 % of the longest side (at least 4 px) to the bottom right, blurred by 1.5 % of it |
+| outline | `e_outline[:outer\\|inner\\|fill\\|inner_fill][:<1-100>][:<0-2000>]`, `co_` | width default 5 px, black; `outer`/`fill` grow the canvas; `fill` modes put the colour behind the whole shape |
+| rounded corners | `r_<px>`, `r_max`, `r_<tl>:<tr>[:<br>[:<bl>]]` | per corner in CSS order (2 values: tl=br, tr=bl; 3: bl=tr); radii too large for a side shrink together |
 | drop shadow | `e_dropshadow[:azimuth_<0-360>;elevation_<0-90>;spread_<0-100>]` | defaults 215 / 45 / 50; needs transparency (else 400) |
 | mask controls | `e_mask:[shrink_<n>][;expand_<n>][;feather_<n>][;invert][;alpha]` (n = 1–100 px) | order: shrink → expand → feather → invert; `alpha` delivers the matte |
 | subject-aware crops | `c_fill`/`c_thumb`/`c_crop` with `g_auto` | centred on the subject box when the image is transparent |

@@ -6,6 +6,7 @@ function, registered with `@applies` (see `registry`).
 
 from .arrays import Picture, decode_rgba_png, encode_rgba_png, scale_image, to_rgb_array
 from .encode import CONTENT_TYPES, QUALITY, encode, negotiate_format, quality_for
+from .frames import MAX_FRAMES, frames_rendered
 from .load import MAX_SIDE, SourceInfo, check_dimensions, check_size, load, probe, probe_checked
 from .registry import APPLIERS, Context, applies, apply_step
 from .render import Rendered, render
@@ -15,6 +16,7 @@ from .stop import RenderStop, RenderStopped
 __all__ = [
     "APPLIERS",
     "CONTENT_TYPES",
+    "MAX_FRAMES",
     "MAX_SIDE",
     "QUALITY",
     "Context",
@@ -31,6 +33,7 @@ __all__ = [
     "decode_rgba_png",
     "encode",
     "encode_rgba_png",
+    "frames_rendered",
     "load",
     "negotiate_format",
     "probe",

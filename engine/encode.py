@@ -23,6 +23,7 @@ from alphacdn.transform.errors import InvalidTransformation
 from alphacdn.transform.values import Flag, Format, QualityPreset
 
 from . import alpha
+from .frames import frame_height
 
 #: the largest side each encoder takes (libwebp 16383, libheif/AV1 16384; JPEG and GIF 65535)
 MAX_SIDE: dict[Format, int] = {
@@ -87,6 +88,12 @@ def negotiate_format(accept: str, has_alpha: bool) -> Format:
     return Format.PNG if has_alpha else Format.JPG
 
 
+def negotiate_animated(accept: str) -> Format:
+    """`f_auto` for an animation: animated WebP when accepted, else GIF (libvips writes no
+    animated AVIF)."""
+    return Format.WEBP if "image/webp" in _accepts(accept) else Format.GIF
+
+
 def quality_for(fmt: Format, quality: int | None, preset: QualityPreset | None) -> int:
     """The encoder quality for `fmt` from `q_<n>` or `q_auto[:preset]` (default: good)."""
     if quality is not None:
@@ -124,9 +131,10 @@ def encode(
     if fmt is Format.AUTO:
         raise ValueError("resolve f_auto with negotiate_format() before encoding")
     side = MAX_SIDE.get(fmt)
-    if side is not None and max(image.width, image.height) > side:
+    height = frame_height(image)
+    if side is not None and max(image.width, height) > side:
         raise InvalidTransformation(
-            f"the output is {image.width}x{image.height}, over the {side} px a side that "
+            f"the output is {image.width}x{height}, over the {side} px a side that "
             f"{fmt.value.upper()} can hold; use a smaller size or another format"
         )
     if image.hasalpha() and fmt is not Format.JPG and not keep_alpha:
@@ -169,6 +177,7 @@ __all__ = [
     "QUALITY",
     "WEB_FORMATS",
     "encode",
+    "negotiate_animated",
     "negotiate_format",
     "quality_for",
     "uses_alpha",

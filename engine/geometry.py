@@ -75,10 +75,47 @@ def corner_mask(width: int, height: int, radius: int | None) -> pyvips.Image:
     return (coverage * 255).cast("uchar")
 
 
+def fit_corners(width: int, height: int, radii: tuple[int, int, int, int]) -> tuple[float, ...]:
+    """Per-corner radii scaled down together, as CSS does, until adjacent corners fit a side."""
+    tl, tr, br, bl = radii
+    scale = min(
+        1.0,
+        *(side / pair for side, pair in ((width, tl + tr), (width, bl + br),
+                                         (height, tl + bl), (height, tr + br)) if pair > 0),
+    )  # fmt: skip
+    return tuple(r * scale for r in radii)
+
+
+def corners_mask(width: int, height: int, radii: tuple[int, int, int, int]) -> pyvips.Image:
+    """An antialiased 0..255 mask rounding each corner by its own radius (top-left, top-right,
+    bottom-right, bottom-left); a radius of 0 leaves that corner square."""
+    xy = pyvips.Image.xyz(width, height)
+    x, y = xy[0].cast("float") + 0.5, xy[1].cast("float") + 0.5
+    coverage: pyvips.Image | None = None
+    anchors = ((False, False), (True, False), (True, True), (False, True))
+    for r, (right, bottom) in zip(fit_corners(width, height, radii), anchors, strict=True):
+        if r <= 0:
+            continue
+        # distance past the corner's centre along each axis (0 outside the corner's square)
+        dx = (x - (width - r)) if right else (r - x)
+        dy = (y - (height - r)) if bottom else (r - y)
+        dx = (dx > 0).ifthenelse(dx, 0)
+        dy = (dy > 0).ifthenelse(dy, 0)
+        cov = r - (dx**2 + dy**2) ** 0.5 + 0.5
+        coverage = cov if coverage is None else (cov < coverage).ifthenelse(cov, coverage)
+    if coverage is None:
+        return (pyvips.Image.black(width, height) + 255).cast("uchar")
+    return (coverage * 255).cast("uchar")
+
+
 @applies(RoundCorners)
 def apply_round_corners(image: pyvips.Image, step: RoundCorners, ctx: Context) -> pyvips.Image:
-    """`r_<px>` rounds the corners, `r_max` cuts an ellipse; outside is transparent or white."""
-    mask = corner_mask(image.width, image.height, step.radius)
+    """`r_<px>` rounds the corners, `r_max` cuts an ellipse, `r_a:b:c:d` rounds each corner by
+    its own radius; outside is transparent or white."""
+    if step.corners is not None:
+        mask = corners_mask(image.width, image.height, step.corners)
+    else:
+        mask = corner_mask(image.width, image.height, step.radius)
     image = alpha.with_alpha(image)
     a = (image[3].cast("float") * mask / 255).cast("uchar")
     out = image[0:3].bandjoin(a).copy(interpretation="srgb")
@@ -116,4 +153,6 @@ __all__ = [
     "apply_rotate",
     "apply_round_corners",
     "corner_mask",
+    "corners_mask",
+    "fit_corners",
 ]

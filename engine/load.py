@@ -8,7 +8,8 @@ header first: each side ≤ `max_side`, width × height ≤ `max_pixels`, and fr
 
 Everything leaving `load` is an 8-bit sRGB image with 3 bands, or 4 when it has alpha, upright
 (EXIF orientation applied) and fully decoded, so a corrupt file fails here as `InvalidImage`
-and never halfway through encoding. Animated sources (GIF, WebP) load their first frame.
+and never halfway through encoding. A multi-frame source loads one frame here (`page`, the
+first by default); `engine.frames` decodes animations.
 """
 
 from __future__ import annotations
@@ -186,10 +187,11 @@ def load(
     max_pixels: int,
     max_side: int = MAX_SIDE,
     target: tuple[int, int] | None = None,
+    page: int = 0,
 ) -> pyvips.Image:
     """Decode `data` upright in 8-bit sRGB once its header passed `check_size`. With `target`
     (the upright size the first resize scales the whole source to) the decoder shrinks on load
-    when that is a reduction."""
+    when that is a reduction. `page`: the frame of a multi-frame source to load (0-based)."""
     info = probe_checked(data, max_pixels=max_pixels, max_side=max_side)
     try:
         if target is not None and target[0] * target[1] < info.pixels:
@@ -198,10 +200,12 @@ def load(
                 target[0],
                 height=target[1],
                 size="force",
-                option_string=f"fail_on={_FAIL_ON}",
+                option_string=f"fail_on={_FAIL_ON}" + (f",page={page}" if page else ""),
             )
         else:
-            image = pyvips.Image.new_from_buffer(data, "", fail_on=_FAIL_ON).autorot()
+            # only multi-frame loaders take `page`: pass it only when it is not the first frame
+            paged = {"page": page} if page else {}
+            image = pyvips.Image.new_from_buffer(data, "", fail_on=_FAIL_ON, **paged).autorot()
         # decode now: a truncated or corrupt file must fail here, as a 422
         return to_srgb8(image).copy_memory()
     except pyvips.Error as e:

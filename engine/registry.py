@@ -36,6 +36,8 @@ class Context:
     load_asset: Callable[[str], bytes] | None = None
     #: hands a decoded layer source to the render's stop switch (see `engine.stop`)
     watch: Callable[[pyvips.Image], pyvips.Image] | None = None
+    #: `fl_getinfo`: steps note what they decided here (e.g. the `g_auto` crop); else None
+    notes: dict[str, Any] | None = None
 
     def transparent_ok(self, image: pyvips.Image) -> bool:
         """Whether new empty areas (padding, rotation corners) may be transparent."""

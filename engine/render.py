@@ -1,13 +1,15 @@
 """One render: source bytes + Plan → encoded bytes, in one direction.
 
 probe header (size limits) → choose the format → load (shrinking on load for a leading resize)
-→ apply each step through the registry → encode. A `RenderStop` handed in can end it from
-another thread (a time limit, a client gone): see `engine.stop`.
+→ apply each step through the registry → encode. An animated source delivered as an animation
+runs the steps on each frame and joins them (see `engine.frames`). A `RenderStop` handed in can
+end it from another thread (a time limit, a client gone): see `engine.stop`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,15 +19,17 @@ from alphacdn.transform.plan import Plan
 from alphacdn.transform.steps import BackgroundRemoval, Resize, Step
 from alphacdn.transform.values import Flag, Format
 
-from . import effects, geometry, masks, shadows  # noqa: F401  (registers their appliers)
+from . import effects, geometry, getinfo, masks, outline, shadows  # noqa: F401  (appliers)
 from .encode import (
     ALPHA_FORMATS,
     CONTENT_TYPES,
     WEB_FORMATS,
     encode,
+    negotiate_animated,
     negotiate_format,
     uses_alpha,
 )
+from .frames import frame_height, frame_range, is_animation, join_frames, load_frames
 from .layers import apply_layer
 from .load import MAX_SIDE, SourceInfo, load, probe_checked
 from .registry import Context, applies, apply_step
@@ -86,6 +90,33 @@ def _aspect(image: pyvips.Image, steps: tuple[Step, ...]) -> float | None:
     return None
 
 
+def _first_steps(plan: Plan) -> list[Step]:
+    return list(plan.components[0].steps) if plan.components else []
+
+
+def _apply(
+    image: pyvips.Image,
+    plan: Plan,
+    first: list[Step],
+    ctx: Context,
+    watch: Callable[[pyvips.Image], pyvips.Image],
+) -> pyvips.Image:
+    """Run the plan's components on one decoded image (`first`: the first component's steps,
+    its leading resize already resolved against the source when it shrank on load)."""
+    for index, component in enumerate(plan.components):
+        steps = tuple(first) if index == 0 else component.steps
+        comp_ctx = dataclasses.replace(ctx, target_aspect=_aspect(image, steps))
+        if component.layer is not None:  # a layer component has no steps of its own
+            image = watch(apply_layer(image, component.layer, comp_ctx).copy_memory())
+        for step in steps:
+            image = apply_step(image, step, comp_ctx)
+            if image.width * image.height <= _MATERIALIZE_PIXELS:
+                # steps that read pixels (trim, smartcrop, alpha checks) would otherwise
+                # re-run the whole lazy chain before them each time
+                image = watch(image.copy_memory())
+    return image
+
+
 def render(
     source: bytes,
     plan: Plan,
@@ -135,43 +166,62 @@ def _render(
     info = probe_checked(source, max_pixels=max_pixels, max_side=max_side)
     fmt = _requested(plan, default_format, info)
     negotiated = fmt is Format.AUTO
-    if fmt is Format.AUTO:
+    frames = frame_range(info.pages, plan.output)
+    animation = is_animation(info.format, frames, fmt)
+    if fmt is Format.AUTO and animation:
+        fmt = negotiate_animated(accept)
+    elif fmt is Format.AUTO:
         fmt = negotiate_format(accept, has_alpha=True)
         # without AVIF/WebP support f_auto picks JPEG or PNG after the steps, by alpha
         fmt = fmt if fmt in (Format.AVIF, Format.WEBP) else None
+    info_wanted = Flag.GETINFO in plan.output.flags
+    first = _first_steps(plan)
+    if animation:
+        source_frames = load_frames(source, frames)
+        image = watch(source_frames.frame(0))
+    else:
+        target, first = _shrink_on_load(first, info)
+        image = watch(
+            load(source, max_pixels=max_pixels, max_side=max_side, target=target, page=frames.start)
+        )
     ctx = Context(
         alpha_output=None if fmt is None else fmt in ALPHA_FORMATS,
         max_pixels=max_pixels,
         max_side=max_side,
-        load_asset=load_asset,
+        # an animation's frames load the same layer assets: read each once
+        load_asset=None if load_asset is None or not animation else functools.cache(load_asset),
         watch=None if stop is None else watch,
+        notes=getinfo.start(info, image) if info_wanted else None,
     )
-    first = list(plan.components[0].steps) if plan.components else []
-    target, first = _shrink_on_load(first, info)
-    image = watch(load(source, max_pixels=max_pixels, max_side=max_side, target=target))
-    for index, component in enumerate(plan.components):
-        steps = tuple(first) if index == 0 else component.steps
-        comp_ctx = dataclasses.replace(ctx, target_aspect=_aspect(image, steps))
-        if component.layer is not None:  # a layer component has no steps of its own
-            image = watch(apply_layer(image, component.layer, comp_ctx).copy_memory())
-        for step in steps:
-            image = apply_step(image, step, comp_ctx)
-            if image.width * image.height <= _MATERIALIZE_PIXELS:
-                # steps that read pixels (trim, smartcrop, alpha checks) would otherwise
-                # re-run the whole lazy chain before them each time
-                image = watch(image.copy_memory())
+    if ctx.load_asset is None:
+        ctx = dataclasses.replace(ctx, load_asset=load_asset)
+    if animation:
+        delay, plays = plan.output.delay, plan.output.loop
+        image = join_frames(
+            [
+                _apply(image if i == 0 else watch(source_frames.frame(i)), plan, first, ctx, watch)
+                for i in range(len(source_frames))
+            ],
+            [delay] * len(source_frames) if delay is not None else source_frames.delays,
+            plays if plays is not None else source_frames.loop,
+        )
+    else:
+        image = _apply(image, plan, first, ctx, watch)
     if stop is not None:
         stop.check()
     if fmt is None:
         fmt = Format.PNG if uses_alpha(image) else Format.JPG
     out = plan.output
     body = encode(image, fmt, quality=out.quality, preset=out.quality_preset, flags=out.flags)
+    content_type = CONTENT_TYPES[fmt]
+    if ctx.notes is not None:  # `fl_getinfo`: the facts, not the pixels
+        body, content_type = getinfo.finish(ctx.notes, image, fmt.value, body), getinfo.CONTENT_TYPE
     return Rendered(
         body=body,
         format=fmt,
-        content_type=CONTENT_TYPES[fmt],
+        content_type=content_type,
         width=image.width,
-        height=image.height,
+        height=frame_height(image),
         negotiated=negotiated,
         attachment=Flag.ATTACHMENT in out.flags,
     )

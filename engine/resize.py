@@ -41,15 +41,34 @@ def _offset(free: int, anchor: float, shift: int | None) -> int:
     return max(0, min(free, round(start)))
 
 
-def _crop(image: pyvips.Image, step: Resize, cw: int, ch: int) -> pyvips.Image:
+def _note_auto(ctx: Context, image: pyvips.Image, out: pyvips.Image, how: str,
+               point: tuple[int, int] | None = None) -> None:  # fmt: skip
+    """`fl_getinfo`: the region a `g_auto` crop kept, in the image it cropped."""
+    if ctx.notes is None:
+        return
+    note: dict[str, object] = {
+        "x": -int(out.xoffset), "y": -int(out.yoffset), "width": out.width,
+        "height": out.height, "of": {"width": image.width, "height": image.height}, "by": how,
+    }  # fmt: skip
+    if point is not None:
+        note["attention"] = {"x": point[0], "y": point[1]}
+    ctx.notes.setdefault("g_auto", []).append(note)
+
+
+def _crop(image: pyvips.Image, step: Resize, cw: int, ch: int, ctx: Context) -> pyvips.Image:
     if (cw, ch) == (image.width, image.height):
         return image
     if step.gravity is Gravity.AUTO:
         # a cut-out: centre on its subject's box; else libvips attention
         on_subject = subject.subject_crop(image, cw, ch)
         if on_subject is not None:
+            _note_auto(ctx, image, on_subject, "subject")
             return on_subject
-        return image.smartcrop(cw, ch, interesting="attention")
+        out, found = image.smartcrop(
+            cw, ch, interesting="attention", attention_x=True, attention_y=True
+        )
+        _note_auto(ctx, image, out, "attention", (found["attention_x"], found["attention_y"]))
+        return out
     gravity = step.gravity
     if step.crop is CropMode.CROP and gravity is Gravity.CENTER and (step.x or step.y):
         gravity = Gravity.NORTH_WEST  # c_crop with x/y and no gravity: top-left coordinates
@@ -84,7 +103,7 @@ def apply_resize(image: pyvips.Image, step: Resize, ctx: Context) -> pyvips.Imag
     if max(box.scaled[0] * box.scaled[1], ow * oh) > ctx.max_pixels:
         raise InvalidTransformation(f"requested size {ow}x{oh} is over the pixel limit")
     image = alpha.resize_to(image, *box.scaled)
-    image = _crop(image, step, min(ow, image.width), min(oh, image.height))
+    image = _crop(image, step, min(ow, image.width), min(oh, image.height), ctx)
     return _pad(image, step, ctx, ow, oh)
 
 

@@ -8,7 +8,7 @@ import math
 
 import pyvips
 
-from alphacdn.transform.compositing import DropShadow, Shadow
+from alphacdn.transform.compositing import DropShadow, Shadow, shadow_geometry
 from alphacdn.transform.errors import InvalidTransformation
 from alphacdn.transform.values import BLACK, Color
 
@@ -52,11 +52,7 @@ def composite_shadow(image: pyvips.Image, shadow: pyvips.Image, canvas: Rect,
 @applies(Shadow)
 def apply_shadow(image: pyvips.Image, step: Shadow, ctx: Context) -> pyvips.Image:
     """`e_shadow[:<0-100>],co_,x_,y_`: the blurred alpha (an opaque image casts its rectangle)."""
-    size = max(image.width, image.height)
-    auto = max(2, round(size * 0.02))
-    dx = auto if step.x is None else round(step.x)
-    dy = auto if step.y is None else round(step.y)
-    sigma = max(1.0, size * 0.01)
+    dx, dy, sigma = shadow_geometry(step, image.width, image.height)
     m = math.ceil(3 * sigma)
     w, h = image.width, image.height
     canvas = _union((0, 0, w, h), (dx - m, dy - m, dx + w + m, dy + h + m))

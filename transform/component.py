@@ -22,7 +22,7 @@ from typing import Any
 
 from . import irregular as _irregular  # noqa: F401  (registers the irregular grammars)
 from .fields import invalid, specs
-from .output import OUTPUT_CODES
+from .output import LOOP_EFFECT, OUTPUT_CODES
 from .registry import ACTIONS, STAGES
 from .resize import RESIZE_CODES, parse_resize
 from .steps import Background, Resize, Step
@@ -36,7 +36,6 @@ UNSUPPORTED: dict[str, str] = {
     "d": "default images (d_) are not supported",
     "if": "conditional transformations (if_) are not supported",
     "fn": "custom functions (fn_) are not supported",
-    "pg": "pages (pg_) are not supported",
     "dn": "density (dn_) is not supported",
     "cs": "colour spaces (cs_) are not supported",
     **{c: "video params are not supported" for c in ("du", "so", "eo", "vc", "ac", "af", "br",
@@ -115,9 +114,12 @@ def parse_component(text: str) -> ParsedComponent:
         value, param = params["e"]
         name, _, rest = value.partition(":")
         cls = ACTIONS.get("e_" + name)
-        if cls is None:
+        if name == LOOP_EFFECT:  # an output setting spelled as an effect
+            result.output.append((LOOP_EFFECT, rest, param))
+        elif cls is None:
             raise invalid(param, f"unknown effect {name!r}")
-        actions.append((cls, rest, param))
+        else:
+            actions.append((cls, rest, param))
     for key, cls in _actions_by_key().items():
         if key in params and cls is not Resize and cls is not Background:
             actions.append((cls, *params[key]))

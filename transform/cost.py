@@ -24,10 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .canonical import canonical_component, canonical_step
-from .compositing import DropShadow, Mask, Shadow
+from .compositing import DropShadow, Mask, Shadow, shadow_geometry
 from .errors import InvalidTransformation
 from .layers import Layer, Text, source_key
 from .plan import Component, Plan
+from .shapes import Outline, OutlineMode
 from .sizes import plan_box, resolve
 from .steps import (
     Background,
@@ -189,12 +190,9 @@ def _rotate(walk: _Walk, step: Rotate, name: str) -> float:
 
 
 def _shadow(walk: _Walk, step: Shadow, name: str) -> float:
-    size = max(walk.width, walk.height)
-    sigma = max(1.0, size * 0.01)
+    dx, dy, sigma = shadow_geometry(step, walk.width, walk.height)
+    dx, dy = abs(dx), abs(dy)
     margin = math.ceil(3 * sigma)
-    auto = max(2, round(size * 0.02))
-    dx = abs(auto if step.x is None else round(step.x))
-    dy = abs(auto if step.y is None else round(step.y))
     walk.canvas(walk.width + dx + margin, walk.height + dy + margin, name)
     walk.alpha = True
     # the alpha band is blurred in float, then composited under the image
@@ -214,6 +212,18 @@ def _dropshadow(walk: _Walk, step: DropShadow, name: str) -> float:
     walk.canvas(w + math.ceil(grow_x) + 2 * margin, h + math.ceil(grow_y) + 2 * margin, name)
     walk.alpha = True
     return (COMPOSITE + RESAMPLE + 4 * PASS) * walk.mp
+
+
+def _outline(walk: _Walk, step: Outline, name: str) -> float:
+    # the band: one float blur of the alpha (sigma = width / 2), its edge's own blur, composite
+    if step.mode in (OutlineMode.OUTER, OutlineMode.FILL):
+        m = step.reach
+        walk.canvas(walk.width + 2 * m, walk.height + 2 * m, name)
+    walk.alpha = True
+    cost = _blur(walk, step.width / 2, floating=True, bands=0.25)
+    if step.sigma:
+        cost += _blur(walk, step.sigma, floating=True, bands=0.25)
+    return cost + COMPOSITE * walk.mp
 
 
 def _mask(walk: _Walk, step: Mask) -> float:
@@ -244,6 +254,8 @@ def _step(walk: _Walk, step: Step, name: str) -> float:
         return _dropshadow(walk, step, name)
     if isinstance(step, Mask):
         return _mask(walk, step)
+    if isinstance(step, Outline):
+        return _outline(walk, step, name)
     if isinstance(step, Pixelate):
         return 2 * PASS * walk.mp * _bands(walk)
     if isinstance(step, (RoundCorners, Opacity)):
@@ -255,9 +267,11 @@ def _step(walk: _Walk, step: Step, name: str) -> float:
 
 def _text_box(text: Text) -> tuple[int, int]:
     """An upper-ish bound of a text overlay's size: wide glyphs, wrapped at the engine's width."""
-    line = max(1, round(text.size * 0.75)) * len(text.text)
-    lines = math.ceil(line / _TEXT_WRAP) + text.text.count("\n")
-    return max(1, min(line, _TEXT_WRAP)), max(1, round(text.size * 1.3) * lines)
+    wrap = min(text.width or _TEXT_WRAP, _TEXT_WRAP)
+    line = max(1, round(text.size * 0.75) + max(0, text.letter_spacing)) * len(text.text)
+    lines = math.ceil(line / wrap) + text.text.count("\n")
+    pitch = max(1, round(text.size * 1.3) + text.line_spacing)
+    return max(1, min(line, wrap)), max(1, min(pitch * lines, text.height or 2**31))
 
 
 def _layer(walk: _Walk, layer: Layer, sizes: Mapping[str, tuple[int, int]], name: str) -> None:
@@ -279,7 +293,7 @@ def _layer(walk: _Walk, layer: Layer, sizes: Mapping[str, tuple[int, int]], name
         walk.dearest = inner.dearest
     if inner.largest[0] * inner.largest[1] > walk.largest[0] * walk.largest[1]:
         walk.largest = inner.largest
-    if layer.placement.overflow:
+    if layer.placement.grows:
         # the canvas grows to hold the layer wherever it is placed (offsets are bounded by it)
         walk.canvas(max(walk.width, inner.width), max(walk.height, inner.height), name)
     walk.alpha = True
@@ -325,9 +339,11 @@ def estimate(
     source_format: str = "",
     layer_sizes: Mapping[str, tuple[int, int]] | None = None,
     max_canvas: int = 2**62,
+    frames: int = 1,
 ) -> Estimate:
     """The cost of rendering `plan` on a `width` × `height` source (`source_format` as the
-    originals store names it: `jpg` carries no alpha), layer assets at `layer_sizes`."""
+    originals store names it: `jpg` carries no alpha), layer assets at `layer_sizes`; an
+    animation runs every step on each of its `frames`."""
     sizes = layer_sizes or {}
     source_mp = width * height * _MP
     walk = _Walk(width, height, source_format != "jpg", max(max_canvas, width * height))
@@ -339,7 +355,9 @@ def estimate(
     walk.charge(encode * walk.mp, walk.grown_by or "the output")
     baseline = (DECODE + ENCODE[None]) * source_mp
     units, name, canvas = walk.dearest
-    return Estimate(walk.units, baseline, name, units, canvas, walk.largest)
+    return Estimate(
+        walk.units * frames, baseline * frames, name, units * frames, canvas, walk.largest
+    )
 
 
 def check_cost(
@@ -351,6 +369,7 @@ def check_cost(
     max_canvas: int,
     source_format: str = "",
     layer_sizes: Mapping[str, tuple[int, int]] | None = None,
+    frames: int = 1,
 ) -> Estimate:
     """The estimate, or InvalidTransformation (400) naming the component over the canvas
     limit or the one that costs most when the plan is over the budget."""
@@ -361,12 +380,15 @@ def check_cost(
         source_format=source_format,
         layer_sizes=layer_sizes,
         max_canvas=max_canvas,
+        frames=frames,
     )
     if est.units - est.baseline > budget:
         w, h = est.canvas
         raise InvalidTransformation(
-            f"Invalid transformation component: {est.dearest} on a {w}x{h} canvas exceeds the "
-            f"render budget (about {est.units - est.baseline:.0f} units; limit {budget:.0f})"
+            f"Invalid transformation component: {est.dearest} on a {w}x{h} canvas"
+            + (f" in each of {frames} frames" if frames > 1 else "")
+            + f" exceeds the render budget (about {est.units - est.baseline:.0f} units; "
+            f"limit {budget:.0f})"
         )
     return est
 

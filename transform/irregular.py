@@ -13,6 +13,7 @@ import re
 
 from .colors import format_color, parse_color
 from .fields import format_number, invalid, parse_float, parse_int, specs
+from .registry import Range
 from .steps import HINT_CLASSES, BackgroundRemoval, Border, Rotate, RotateMode, RoundCorners
 from .syntax import syntax
 
@@ -57,18 +58,30 @@ def print_rotate(step: Rotate) -> str:
 
 
 def parse_round_corners(value: str, param: str) -> RoundCorners | None:
-    """`r_<px>` / `r_max`; `r_0` means no rounding."""
+    """`r_<px>` / `r_max` / `r_<a>:<b>[:<c>[:<d>]]` (CSS order: 2 values = top-left and
+    bottom-right, top-right and bottom-left; 3 = top-left, top-right and bottom-left,
+    bottom-right; 4 = clockwise from top-left); `r_0` (or all zeros) means no rounding."""
     if value == "max":
         return RoundCorners(None)
-    if value == "0":
-        return None
-    if ":" in value:
-        raise invalid(param, "per-corner radii are not supported")
     rng = next(s.range for s in specs(RoundCorners) if s.name == "radius")
-    return RoundCorners(parse_int(value, param, rng, "radius"))
+    parts = value.split(":")
+    if len(parts) > 4:
+        raise invalid(param, "at most 4 corner radii")
+    if len(parts) > 1 and "max" in parts:
+        raise invalid(param, "max cannot be one of several corner radii")
+    radii = [parse_int(p, param, Range(0, rng.hi) if rng else None, "radius") for p in parts]
+    # CSS: a missing corner takes the value of the corner opposite it
+    while len(radii) < 4:
+        radii.append(radii[len(radii) - 2] if len(radii) >= 2 else radii[0])
+    a, b, c, d = radii
+    if a == b == c == d:
+        return None if a == 0 else RoundCorners(a)
+    return RoundCorners(corners=(a, b, c, d))
 
 
 def print_round_corners(step: RoundCorners) -> str:
+    if step.corners is not None:
+        return ":".join(str(r) for r in step.corners)
     return "max" if step.radius is None else str(step.radius)
 
 

@@ -29,10 +29,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
+from .blend import BlendMode, print_blend
 from .colors import format_color
 from .errors import InvalidRequest
-from .fields import invalid
+from .fields import invalid, parse_int
 from .plan import Component, Plan
+from .registry import Range
 from .remote import Remote, decode_layer_url, encode_layer_url
 from .resize import print_resize
 from .steps import Resize
@@ -45,6 +47,10 @@ MAX_LAYERS = 8
 #: characters of one text overlay, after unescaping
 MAX_TEXT_LENGTH = 500
 MAX_FONT_SIZE = 300
+#: `_letter_spacing_<n>` / `_line_spacing_<n>` of a text style, in pixels
+SPACING = {"letter_spacing": Range(-50, 200), "line_spacing": Range(-200, 500)}
+#: wrap widths of a text layer (`c_fit,w_<n>`)
+MAX_TEXT_WIDTH = 4096
 
 
 class LayerKind(Enum):
@@ -52,9 +58,27 @@ class LayerKind(Enum):
     UNDERLAY = "u"
 
 
+class TextAlign(Enum):
+    """`l_text:<font>_<size>_<align>:…`: how wrapped lines line up."""
+
+    LEFT = "left"
+    CENTER = "center"
+    RIGHT = "right"
+    JUSTIFY = "justify"
+    START = "start"
+    END = "end"
+
+
 @dataclass(frozen=True, slots=True)
 class Text:
-    """A text overlay: rendered with Pango at 72 dpi, so `size` is in pixels."""
+    """A text overlay: rendered with Pango at 72 dpi, so `size` is in pixels.
+
+    `width` (from `c_fit,w_<n>` on the text layer) wraps the text at that many pixels instead
+    of scaling it, and `height` (`h_<n>` with it) cuts what is taller. `no_trim`
+    (`fl_text_no_trim`) keeps the lines' full height (ascent to descent) and the advance of the
+    first and last glyphs instead of cutting to the ink. `line_spacing` adds pixels between
+    lines, `letter_spacing` between characters (`_line_spacing_<n>`, `_letter_spacing_<n>` in
+    the style, as the SDK writes them)."""
 
     text: str
     font: str = "Arial"
@@ -62,17 +86,34 @@ class Text:
     bold: bool = False
     italic: bool = False
     color: Color = BLACK
+    width: int | None = None
+    height: int | None = None
+    no_trim: bool = False
+    line_spacing: int = 0
+    letter_spacing: int = 0
+    align: TextAlign | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Placement:
-    """Where a layer goes on the base: anchored at `gravity`, moved inwards by `x`/`y`."""
+    """Where a layer goes on the base: anchored at `gravity`, moved inwards by `x`/`y`, and how
+    it meets the base (`transform.blend`)."""
 
     gravity: Gravity = Gravity.CENTER
     x: Length | None = None
     y: Length | None = None
     #: False with `fl_no_overflow`: the layer is clipped to the base instead of growing it
     overflow: bool = True
+    blend: BlendMode = BlendMode.NORMAL
+    #: `e_anti_removal:<level>`
+    level: int = 0
+    #: `fl_tiled`: the layer repeats over the whole base
+    tiled: bool = False
+
+    @property
+    def grows(self) -> bool:
+        """Whether the canvas grows to hold the layer (plain overlays/underlays only)."""
+        return self.overflow and self.blend is BlendMode.NORMAL and not self.tiled
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +131,7 @@ class Layer:
 
 # ── sources ──────────────────────────────────────────────────────────────────────────────────
 
+_ALIGNS = ("left", "center", "right", "justify", "start", "end")
 _FONT = re.compile(r"[A-Za-z][A-Za-z0-9 \-]{0,63}")
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _OTHER_TYPES = ("video", "subtitles", "audio", "raw", "private", "authenticated")
@@ -103,8 +145,27 @@ def _escape(text: str) -> str:
     return "".join(f"%{ord(c):02X}" if c in "%,/" or ord(c) < 0x20 else c for c in text)
 
 
+def _spacings(words: list[str], param: str) -> tuple[list[str], dict[str, int]]:
+    """The style words without `letter_spacing_<n>` / `line_spacing_<n>`, and those values."""
+    rest: list[str] = []
+    found: dict[str, int] = {}
+    i = 0
+    while i < len(words):
+        if words[i] in ("letter", "line") and words[i + 1 : i + 2] == ["spacing"]:
+            name = words[i] + "_spacing"
+            if i + 2 >= len(words) or name in found:
+                raise invalid(param, f"{name} needs one value")
+            found[name] = parse_int(words[i + 2], param, SPACING[name], name)
+            i += 3
+        else:
+            rest.append(words[i])
+            i += 1
+    return rest, found
+
+
 def parse_text(value: str, param: str) -> Text:
-    """`text:<font>_<size>[_bold|_normal][_italic]:<text>` (after `l_`)."""
+    """`text:<font>_<size>[_bold|_normal][_italic][_<align>][_letter_spacing_<n>]
+    [_line_spacing_<n>]:<text>` (after `l_`)."""
     _, style, raw = [*value.split(":", 2), "", ""][:3]
     font, _, rest = style.partition("_")
     size_text, *words = rest.split("_") if rest else [""]
@@ -113,15 +174,28 @@ def parse_text(value: str, param: str) -> Text:
     size = int(size_text)
     if not 1 <= size <= MAX_FONT_SIZE:
         raise invalid(param, f"font size must be 1..{MAX_FONT_SIZE}")
-    unknown = [w for w in words if w not in ("bold", "normal", "italic")]
+    words, spacing = _spacings(words, param)
+    aligns = [TextAlign(w) for w in words if w in _ALIGNS]
+    unknown = [w for w in words if w not in ("bold", "normal", "italic", *_ALIGNS)]
     if unknown:
         raise invalid(param, f"text style {unknown[0]!r} is not supported")
+    if len(aligns) > 1:
+        raise invalid(param, "at most one text alignment")
     text = _unescape(raw)
     if not text:
         raise invalid(param, "the text is empty")
     if len(text) > MAX_TEXT_LENGTH:
         raise invalid(param, f"text longer than {MAX_TEXT_LENGTH} characters")
-    return Text(text, font, size, "bold" in words, "italic" in words)
+    return Text(
+        text,
+        font,
+        size,
+        "bold" in words,
+        "italic" in words,
+        line_spacing=spacing.get("line_spacing", 0),
+        letter_spacing=spacing.get("letter_spacing", 0),
+        align=aligns[0] if aligns else None,
+    )
 
 
 def parse_source(value: str, param: str) -> str | Text | Remote:
@@ -150,9 +224,19 @@ def print_source(kind: LayerKind, source: str | Text | Remote) -> list[str]:
     if isinstance(source, Remote):
         return [f"{kind.value}_fetch:{encode_layer_url(source.url)}"]
     words = [source.font, str(source.size)] + ["bold"] * source.bold + ["italic"] * source.italic
+    if source.align is not None:
+        words.append(source.align.value)
+    if source.letter_spacing:
+        words += ["letter", "spacing", str(source.letter_spacing)]
+    if source.line_spacing:
+        words += ["line", "spacing", str(source.line_spacing)]
     tokens = [f"{kind.value}_text:{'_'.join(words)}:{_escape(source.text)}"]
     if source.color != BLACK:
         tokens.append("co_" + format_color(source.color))
+    if source.width is not None:
+        tokens += ["c_fit", f"w_{source.width}"] + ([f"h_{source.height}"] * bool(source.height))
+    if source.no_trim:
+        tokens.append("fl_text_no_trim")
     return tokens
 
 
@@ -161,7 +245,9 @@ def print_source(kind: LayerKind, source: str | Text | Remote) -> list[str]:
 
 def _print_placement(p: Placement) -> list[str]:
     tokens = [t for t in print_resize(Resize(gravity=p.gravity, x=p.x, y=p.y))]
-    return ["fl_layer_apply" if p.overflow else "fl_layer_apply.no_overflow", *tokens]
+    flags = ["layer_apply"] + ["no_overflow"] * (not p.overflow) + ["tiled"] * p.tiled
+    flags += ["cutter"] * (p.blend is BlendMode.CUTTER)
+    return ["fl_" + ".".join(flags), *tokens, *print_blend(p.blend, p.level)]
 
 
 def print_layer(layer: Layer, print_component: Callable[[Component], str]) -> str:
@@ -173,8 +259,14 @@ def print_layer(layer: Layer, print_component: Callable[[Component], str]) -> st
         # in the opener, `co_` is a text layer's colour and `g_ x_ y_` place the layer: a first
         # component using them for its own steps (a shadow's colour, a crop's gravity) must
         # stay a component of its own, or the re-parse would read them differently
-        clash = any(t.partition("_")[0] in ("g", "x", "y") for t in first) or (
-            isinstance(layer.source, Text) and any(t.startswith("co_") for t in first)
+        clash = (
+            any(t.partition("_")[0] in ("g", "x", "y") for t in first)
+            or (isinstance(layer.source, Text) and any(t.startswith("co_") for t in first))
+            # a text's wrap width is written `c_fit,w_<n>` in the opener
+            or (
+                isinstance(layer.source, Text)
+                and any(t.partition("_")[0] in ("c", "w", "h", "ar", "dpr") for t in first)
+            )
         )
         if not clash:
             opener += first
@@ -227,6 +319,7 @@ __all__ = [
     "LayerKind",
     "Placement",
     "Text",
+    "TextAlign",
     "has_relative_size",
     "iter_layers",
     "layer_public_ids",

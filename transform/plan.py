@@ -30,6 +30,17 @@ class Output:
     quality: int | None = None
     quality_preset: QualityPreset | None = None
     flags: frozenset[Flag] = field(default_factory=frozenset)
+    #: `pg_<n>` / `pg_<a>-<b>`: the frames of an animated source to keep, 1-based, inclusive
+    pages: tuple[int, int] | None = None
+    #: `dl_<ms>`: the delay between frames of an animated output
+    delay: int | None = None
+    #: `e_loop[:<n>]`: how many times an animated output plays, n + 1 (0: endlessly, `e_loop`)
+    loop: int | None = None
+
+    @property
+    def frames(self) -> bool:
+        """Whether the output settings speak of frames (only an animated source has them)."""
+        return self.pages is not None or self.delay is not None or self.loop is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from typing import Annotated
 
 from .compositing import DropShadow, Mask, Shadow  # shadows and mask controls, issue 5
 from .registry import Qualifier, Range, Stage, action
+from .shapes import Outline  # outlines, issue 17
 from .values import BLACK, GRAY, RED, WHITE, AutoColor, Color, CropMode, Gravity, Length
 
 # ── geometry ────────────────────────────────────────────────────────────────────────────────
@@ -66,10 +67,14 @@ class Rotate:
 @action("r", stage=Stage.ROUND_CORNERS)
 @dataclass(frozen=True, slots=True)
 class RoundCorners:
-    """`r_<pixels>` or `r_max` (radius None: an ellipse / circle). Corners become transparent
-    (or the `b_` colour for formats without alpha)."""
+    """`r_<pixels>` or `r_max` (radius None: an ellipse / circle), or per corner
+    `r_<a>:<b>[:<c>[:<d>]]` as CSS reads 2-4 radii (top-left, top-right, bottom-right,
+    bottom-left; a missing one is its opposite corner's): then `corners` holds the four and
+    `radius` is unused. Corners become transparent (or the `b_` colour without alpha)."""
 
     radius: Annotated[int, Range(1, 10000)] | None = None
+    #: (top-left, top-right, bottom-right, bottom-left), 0..10000 each, not all equal
+    corners: tuple[int, int, int, int] | None = None
 
 
 @action("bo", stage=Stage.BORDER)
@@ -277,6 +282,7 @@ Step = (
     | Shadow
     | DropShadow
     | Mask
+    | Outline
 )
 
 __all__ = [

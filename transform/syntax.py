@@ -7,11 +7,13 @@ component (an explicit positional value wins). Effects print only up to their la
 field; other actions always print their value.
 
 Irregular grammars register a pair with `@syntax(StepClass)`: `parse(value, param) -> step | None`
-and `print(step) -> value`.
+and `print(step) -> value`; their `Qualifier` fields are still read from (and printed as) the
+component's qualifier params (`co_` of `e_outline`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -89,13 +91,26 @@ def _parts(value: str) -> list[str]:
     return out
 
 
+def _with_qualifiers(step: Any, quals: Mapping[str, tuple[str, str]]) -> Any:
+    """An irregular step with its qualifier fields (`co_` …) set from the component."""
+    if step is None or isinstance(step, tuple):
+        return step
+    cls: type = type(step)
+    changes = {
+        spec.name: parse_value(spec, *quals[spec.qualifier])
+        for spec in specs(cls)
+        if spec.qualifier and spec.qualifier in quals
+    }
+    return dataclasses.replace(step, **changes) if changes else step
+
+
 def parse_step(cls: type, value: str, param: str, quals: Mapping[str, tuple[str, str]]) -> Any:
     """The step `cls` from the text after its code, plus the component's qualifiers.
 
     Returns None when the param is a no-op (e.g. `r_0`). `quals` maps a qualifier code to
     (its value, its param text)."""
     if cls in _OVERRIDES:
-        return _OVERRIDES[cls].parse(value, param)
+        return _with_qualifiers(_OVERRIDES[cls].parse(value, param), quals)
     fields = specs(cls)
     kwargs: dict[str, Any] = {}
     for spec in fields:
@@ -122,9 +137,14 @@ def print_step(step: Any) -> list[str]:
     code = CODES[cls]
     if cls in _OVERRIDES:
         value = _OVERRIDES[cls].print(step)
+        quals = [
+            f"{spec.qualifier}_{print_value(getattr(step, spec.name))}"
+            for spec in specs(cls)
+            if spec.qualifier and getattr(step, spec.name) != spec.default
+        ]
         if code.startswith("e_"):
-            return [f"{code}:{value}" if value else code]
-        return [code + "_" + value]
+            return [f"{code}:{value}" if value else code, *quals]
+        return [code + "_" + value, *quals]
     tokens: list[str] = []
     positional: list[str] = []
     for spec in specs(cls):

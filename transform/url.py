@@ -37,8 +37,11 @@ UNSUPPORTED_EXTENSIONS = frozenset(
     {"tif", "tiff", "bmp", "heic", "heif", "svg", "ico", "jp2", "jxl", "jxr", "wdp", "psd",
      "pdf", "eps", "ai", "tga", "arw", "cr2", "dng", "nef", "flif", "bw", "djvu", "ps"}
 )  # fmt: skip
+#: delivery types served from stored originals (`private` and `authenticated` only signed:
+#: the wiring's `alphacdn.access` checks that)
+STORED_TYPES = frozenset({"upload", "private", "authenticated"})
 #: Cloudinary delivery types we know but do not serve (400); other unknown types are a 404
-_OTHER_TYPES = frozenset({"private", "authenticated", "list", "multi", "sprite", "text",
+_OTHER_TYPES = frozenset({"list", "multi", "sprite", "text",
                           "facebook", "twitter", "gravatar", "youtube", "vimeo"})  # fmt: skip
 _SIGNATURE = re.compile(r"s--([A-Za-z0-9_-]{1,64})--")
 _VERSION = re.compile(r"v(\d{1,20})")
@@ -154,9 +157,10 @@ def parse_url(
     cloud, resource_type, delivery_type, *rest = segs
     if resource_type != "image":
         raise NotFound(f"Resource type {resource_type!r} is not supported (only image)")
-    if delivery_type != "upload":
+    if delivery_type not in STORED_TYPES:
         if delivery_type in _OTHER_TYPES:
-            raise InvalidRequest(f"Delivery type {delivery_type!r} is not supported (only upload)")
+            raise InvalidRequest(f"Delivery type {delivery_type!r} is not supported (upload, "
+                                 "private and authenticated are)")  # fmt: skip
         raise NotFound(f"Unknown delivery type {delivery_type!r}")
     signature = None
     if m := _SIGNATURE.fullmatch(rest[0]):
@@ -175,4 +179,11 @@ def parse_url(
                            transformation, plan, version, public_id, extension)  # fmt: skip
 
 
-__all__ = ["EXTENSIONS", "UNSUPPORTED_EXTENSIONS", "DeliveryRequest", "parse_url", "smart_escape"]
+__all__ = [
+    "EXTENSIONS",
+    "STORED_TYPES",
+    "UNSUPPORTED_EXTENSIONS",
+    "DeliveryRequest",
+    "parse_url",
+    "smart_escape",
+]

@@ -63,6 +63,12 @@ class Flag(Enum):
     KEEP_IPTC = "keep_iptc"
     ATTACHMENT = "attachment"
     PRESERVE_TRANSPARENCY = "preserve_transparency"
+    #: deliver JSON about the render (sizes, subject box, g_auto crop) instead of the image
+    GETINFO = "getinfo"
+    #: keep every frame of an animated source (the default for GIF and WebP output)
+    ANIMATED = "animated"
+    #: animated WebP output (Cloudinary's spelling; the same as `animated` with `f_webp`)
+    AWEBP = "awebp"
 
 
 class AutoColor(Enum):

@@ -16,12 +16,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
 from starlette.requests import Request
 
+from alphacdn.access import asset_url
 from alphacdn.assets import Assets
 from alphacdn.base_url import base_url
 from alphacdn.cache import AssetRecord, JobRecord, OriginalsStore
@@ -166,7 +166,7 @@ class UploadJobs:
             lambda: self.assets.originals.put(cloud, public_id, outcome.png, meta, backup=True)
         )
         await self.assets.invalidate(cloud, public_id)
-        url = _url(str(p["base"]), record.cloud, "", record)
+        url = _url(str(p["base"]), "", record, secret=self._secret(p))
         body = {
             "notification_type": "info",
             "info_kind": "cloudinary_ai",
@@ -181,6 +181,10 @@ class UploadJobs:
         if p.get("notification_url"):
             await self.notify(p, body)
         return body
+
+    def _secret(self, p: dict[str, Any]) -> str | None:
+        """The secret of the upload's api_key (signs a private asset's URLs)."""
+        return self.http.api_keys.get(str(p.get("api_key", "")))
 
     async def notify(self, p: dict[str, Any], body: dict[str, Any]) -> None:
         """POST the job's notification, signed with its api_key's secret (failures logged)."""
@@ -204,6 +208,7 @@ class UploadJobs:
         if asset is None:
             return []
         results = []
+        secret = self._secret(p)
         for raw in p["chains"]:
             chain, given = _split_format(raw)
             fmt = given or asset.format
@@ -231,8 +236,8 @@ class UploadJobs:
                     "status": "processed",
                     "bytes": len(served.body),
                     "format": served.extension,
-                    "url": _url(str(p["base"]), cloud, chain, asset, served.extension),
-                    "secure_url": _url(str(p["base"]), cloud, chain, asset, served.extension),
+                    "url": _url(str(p["base"]), chain, asset, served.extension, secret),
+                    "secure_url": _url(str(p["base"]), chain, asset, served.extension, secret),
                 }
             )
         if p.get("notification_url"):
@@ -261,12 +266,15 @@ def _split_format(eager: str) -> tuple[str, str | None]:
     return eager, None
 
 
-def _url(base: str, cloud: str, chain: str, record: AssetRecord, ext: str | None = None) -> str:
-    middle = f"{chain}/" if chain else ""
-    return (
-        f"{base}/{cloud}/image/upload/{middle}v{record.version}/"
-        f"{quote(record.public_id)}.{ext or record.format}"
-    )
+def _url(
+    base: str,
+    chain: str,
+    record: AssetRecord,
+    ext: str | None = None,
+    secret: str | None = None,
+) -> str:
+    """A delivery URL of the asset (under its own type; signed for a private one)."""
+    return asset_url(base, record, chain=chain, ext=ext, secret=secret)
 
 
 __all__ = ["UploadJobs", "parse_removal_param"]

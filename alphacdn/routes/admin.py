@@ -23,14 +23,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from alphacdn.access import STORED_TYPES, asset_type
 from alphacdn.transform import parse_chain
 from alphacdn.transform.errors import InvalidRequest, NotFound, Unauthorized
 from alphacdn.transform.named import named_name, named_reference
 from alphacdn.uploads import Uploads, asset_json, read_body
 
 
-def _authorize(uploads: Uploads, request: Request) -> None:
-    """Basic auth with a configured api_key:api_secret, for a configured cloud."""
+def _authorize(uploads: Uploads, request: Request) -> str:
+    """Basic auth with a configured api_key:api_secret, for a configured cloud; the secret."""
     cloud = request.path_params["cloud"]
     if cloud not in uploads.http.clouds:
         raise NotFound(f"Unknown cloud name: {cloud}")
@@ -44,6 +45,15 @@ def _authorize(uploads: Uploads, request: Request) -> None:
     expected = uploads.http.api_keys.get(key)
     if expected is None or not hmac.compare_digest(expected, secret):
         raise Unauthorized("Invalid api_key or api_secret")
+    return secret
+
+
+def _wanted_type(request: Request) -> str | None:
+    """The delivery type a `/resources/image/<type>` path names (None: every type)."""
+    kind = request.path_params.get("type")
+    if kind is not None and kind not in STORED_TYPES:
+        raise NotFound(f"Unknown resource type path: image/{kind}")
+    return kind
 
 
 async def _params(request: Request) -> dict[str, Any]:
@@ -76,7 +86,8 @@ async def _params(request: Request) -> dict[str, Any]:
 
 
 async def list_resources(uploads: Uploads, request: Request) -> Response:
-    _authorize(uploads, request)
+    secret = _authorize(uploads, request)
+    kind = _wanted_type(request)
     p = await _params(request)
     try:
         max_results = min(500, max(1, int(p.get("max_results", 10))))
@@ -91,23 +102,27 @@ async def list_resources(uploads: Uploads, request: Request) -> Response:
         )
     )
     base = uploads.base_url(request)
-    body: dict[str, Any] = {"resources": [asset_json(base, r) for r in records]}
+    # a page holds at most `max_results` assets of this type (fewer when other types are in it)
+    kept = [r for r in records if kind is None or asset_type(r) == kind]
+    body: dict[str, Any] = {"resources": [asset_json(base, r, secret) for r in kept]}
     if cursor:
         body["next_cursor"] = cursor
     return JSONResponse(body)
 
 
 async def get_resource(uploads: Uploads, request: Request) -> Response:
-    _authorize(uploads, request)
+    secret = _authorize(uploads, request)
+    kind = _wanted_type(request)
     cloud, public_id = request.path_params["cloud"], request.path_params["public_id"]
     record = await uploads.assets.stat(cloud, public_id)
-    if record is None:
+    if record is None or (kind is not None and asset_type(record) != kind):
         raise NotFound(f"Resource not found - {public_id}")
-    return JSONResponse(asset_json(uploads.base_url(request), record))
+    return JSONResponse(asset_json(uploads.base_url(request), record, secret))
 
 
 async def delete_resources(uploads: Uploads, request: Request) -> Response:
     _authorize(uploads, request)
+    kind = _wanted_type(request)
     p = await _params(request)
     ids = p.get("public_ids") or []
     if isinstance(ids, str):
@@ -115,9 +130,17 @@ async def delete_resources(uploads: Uploads, request: Request) -> Response:
     if not ids:
         raise InvalidRequest("Missing required parameter - public_ids")
     deleted: dict[str, str] = {}
+    cloud = request.path_params["cloud"]
     for public_id in ids:
         try:
-            found = await uploads.assets.delete(request.path_params["cloud"], str(public_id))
+            record = await uploads.assets.stat(cloud, str(public_id))
+        except InvalidRequest:  # an unsafe public_id names nothing
+            record = None
+        if record is None or (kind is not None and asset_type(record) != kind):
+            deleted[str(public_id)] = "not_found"  # only assets of the path's type go
+            continue
+        try:
+            found = await uploads.assets.delete(cloud, str(public_id))
         except ValueError:
             found = False
         deleted[str(public_id)] = "deleted" if found else "not_found"
@@ -209,10 +232,10 @@ def routes(uploads: Uploads) -> list[BaseRoute]:
     every = ["GET", "POST", "PUT", "DELETE"]
     return [
         Route(f"{v}/resources/image", bound(list_resources), methods=["GET"]),
-        Route(f"{v}/resources/image/upload", bound(list_resources), methods=["GET"]),
-        Route(f"{v}/resources/image/upload", bound(delete_resources), methods=["DELETE"]),
         Route(f"{v}/resources/image/fetch", bound(delete_fetched), methods=["DELETE"]),
-        Route(f"{v}/resources/image/upload/{{public_id:path}}", bound(get_resource)),
+        Route(f"{v}/resources/image/{{type}}", bound(list_resources), methods=["GET"]),
+        Route(f"{v}/resources/image/{{type}}", bound(delete_resources), methods=["DELETE"]),
+        Route(f"{v}/resources/image/{{type}}/{{public_id:path}}", bound(get_resource)),
         Route(f"{v}/transformations", bound(transformations), methods=every),
     ]
 

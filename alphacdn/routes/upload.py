@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alphacdn import engine
+from alphacdn.access import upload_type
 from alphacdn.settings import HttpSettings
 from alphacdn.transform import verify_api_signature
 from alphacdn.transform.booleans import bool_param
@@ -120,6 +121,11 @@ def _verify(data: bytes, max_pixels: int, max_side: int) -> engine.SourceInfo:
     return info
 
 
+def _secret(http: HttpSettings, params: dict[str, Any]) -> str | None:
+    """The secret of the request's (checked) API key: it signs a private asset's URL."""
+    return http.api_keys.get(str(params.get("api_key")))
+
+
 def _public_id(params: dict[str, Any]) -> str:
     pid = str(params.get("public_id") or "").strip().strip("/")
     if not pid:
@@ -145,21 +151,24 @@ async def upload(uploads: Uploads, request: Request) -> Response:
         lambda: _verify(data, uploads.max_source_pixels, uploads.max_source_side)
     )
     public_id = _public_id(params)
+    kind = upload_type(params)
     tags = params.get("tags") or []
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",") if t.strip()]
     overwrite = bool_param("overwrite", params.get("overwrite", "true"))
     existing = await assets.stat(cloud, public_id)
     if existing is not None and not overwrite:
-        body = asset_json(uploads.base_url(request), existing)
+        body = asset_json(uploads.base_url(request), existing, _secret(http, params))
         body["existing"] = True
         return JSONResponse(body)
     meta = {
         "format": info.format,
         "width": info.width,
         "height": info.height,
+        **({"pages": info.pages} if info.pages > 1 else {}),
         "tags": list(tags),
         "original_filename": params.get("filename", ""),
+        **({"type": kind} if kind != "upload" else {}),
     }
     try:
         record = await anyio.to_thread.run_sync(
@@ -172,7 +181,7 @@ async def upload(uploads: Uploads, request: Request) -> Response:
         # same bytes again: derived keys move with the version anyway, and the content-keyed
         # matte stays valid, so keep it rather than run the model again
         await assets.invalidate(cloud, public_id)
-    body = asset_json(uploads.base_url(request), record)
+    body = asset_json(uploads.base_url(request), record, _secret(http, params))
     body.update(await uploads.after_upload(request, record, params))
     return JSONResponse(body)
 

@@ -24,6 +24,31 @@ def free_port() -> int:
         return port
 
 
+def port_is_free(port: int) -> bool:
+    """True when a listener could bind `port` now (as uvicorn binds: with SO_REUSEADDR)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def wait_port_free(port: int, timeout: float = 30.0) -> None:
+    """Wait until nothing listens on `port`.
+
+    After kill -9 of a server's process group the supervisor is reaped at once, but a worker
+    process still dying (busy in a syscall on a loaded machine) keeps the inherited listening
+    socket open for a while: a restart on the same port before then fails with EADDRINUSE.
+    """
+    deadline = time.monotonic() + timeout
+    while not port_is_free(port):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"port {port} still in use {timeout}s after the server stopped")
+        time.sleep(0.05)
+
+
 @dataclass
 class Server:
     data_dir: Path
@@ -43,7 +68,10 @@ class Server:
         return jobs
 
     def start(self, timeout: float = 30.0) -> Server:
-        self.port = self.port or free_port()  # a restart keeps its address
+        if self.port:  # a restart keeps its address, once the old listener is gone
+            wait_port_free(self.port)
+        else:
+            self.port = free_port()
         env = {
             **os.environ,
             "ALPHACDN_DATA_DIR": str(self.data_dir),
@@ -54,7 +82,7 @@ class Server:
         }
         self.log_path = self.data_dir / f"server-{self.port}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("wb")
+        log = self.log_path.open("ab")  # a restart appends: the earlier run's log stays readable
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -77,7 +105,9 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log()}")
+                raise RuntimeError(
+                    f"server exited early (rc {self.proc.returncode}):\n{self.log()[-4000:]}"
+                )
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
                     return self
@@ -85,7 +115,7 @@ class Server:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"server did not start in {timeout}s:\n{self.log()}")
+        raise RuntimeError(f"server did not start in {timeout}s:\n{self.log()[-4000:]}")
 
     def stop(self, *, kill: bool = False) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -101,4 +131,4 @@ class Server:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
 
-__all__ = ["Server", "free_port"]
+__all__ = ["Server", "free_port", "port_is_free", "wait_port_free"]

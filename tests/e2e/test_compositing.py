@@ -139,3 +139,26 @@ def test_bad_input_is_a_4xx_naming_it(server: Server, chain: str, status: int, n
     resp = httpx.get(f"{server.url}/demo/image/upload/{chain}/tiger.jpg")
     assert resp.status_code == status, resp.text
     assert named in resp.headers["x-cld-error"]
+
+
+def test_getinfo_reports_the_cutout_subject_and_the_g_auto_crop(server: Server) -> None:
+    import json
+
+    resp = get(server, "e_background_removal:hints_(dog)/c_fill,g_auto,w_200,h_200/fl_getinfo")
+    assert resp.status_code == 200 and resp.headers["content-type"] == "application/json"
+    info = json.loads(resp.content)
+    assert info["input"]["width"] == 480 and info["output"]["width"] == 200
+    box = info["subject"]
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 480 and 40 < box["width"] < 480
+    assert info["g_auto"][0]["by"] == "subject"
+
+
+def test_default_shadow_and_outline_show_behind_a_cutout(server: Server) -> None:
+    cut = image(get(server, "e_background_removal:hints_(dog)/f_png"))
+    shadow = image(get(server, "e_background_removal:hints_(dog)/e_shadow/f_png"))
+    added = shadow.crop(0, 0, cut.width, cut.height)[3].cast("float") - cut[3]
+    assert (added > 40).avg() / 255 > 0.01  # a visible band of shadow past the subject
+    outline = image(get(server, "e_background_removal:hints_(dog)/co_red,e_outline:6/f_png"))
+    assert (outline.width, outline.height) == (cut.width + 12, cut.height + 12)
+    red = (outline[0] > 200) & (outline[1] < 50) & (outline[3] > 200)
+    assert red.avg() / 255 > 0.01

@@ -115,11 +115,6 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.mark.model
-@pytest.mark.xfail(
-    strict=False,
-    reason="flaky on a loaded CI machine: a restart after kill -9 exited early once "
-    "(RuntimeError: server exited early), cause not yet found; bench.robust.faults runs it in full",
-)
 def test_kill_9_round_loses_nothing_and_nothing_hangs(two_workers: Server) -> None:
     rnd = run_round(
         two_workers,

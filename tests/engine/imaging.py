@@ -171,3 +171,31 @@ __all__ = [
     "solid",
     "with_ramp_alpha",
 ]
+
+
+#: the colours of the frames `animated()` makes, in order
+FRAME_COLOURS = [(230, 30, 30), (30, 200, 30), (30, 30, 230), (230, 200, 30), (30, 200, 200)]
+
+
+def animated(
+    frames: int = 5, width: int = 80, height: int = 60, fmt: str = "gif", delay: int = 80
+) -> bytes:
+    """An animated GIF or WebP whose frames are solid colours (FRAME_COLOURS, cycled) with a
+    white square that moves right frame by frame (no two frames alike)."""
+    images = []
+    for i in range(frames):
+        frame = solid(width, height, FRAME_COLOURS[i % len(FRAME_COLOURS)])
+        square = solid(8, 8, (255, 255, 255))
+        images.append(frame.insert(square, (2 + 3 * i) % (width - 8), 2))
+    strip = pyvips.Image.arrayjoin(images, across=1).copy()
+    strip.set_type(pyvips.GValue.gint_type, "page-height", height)
+    strip.set_type(pyvips.GValue.array_int_type, "delay", [delay] * frames)
+    strip.set_type(pyvips.GValue.gint_type, "loop", 0)
+    if fmt == "webp":
+        return bytes(strip.webpsave_buffer(lossless=True))
+    return bytes(strip.gifsave_buffer())
+
+
+def frames_of(body: bytes) -> pyvips.Image:
+    """All frames of an encoded animation (one strip with `page-height`)."""
+    return pyvips.Image.new_from_buffer(body, "", n=-1)

@@ -104,6 +104,15 @@ OUTPUT: list[tuple[str, Output]] = [
                                                              Flag.STRIP_PROFILE}))),
     ("fl_attachment,fl_keep_iptc/fl_preserve_transparency",
      Output(flags=frozenset({Flag.ATTACHMENT, Flag.KEEP_IPTC, Flag.PRESERVE_TRANSPARENCY}))),
+    ("fl_animated.awebp,f_webp", Output(format=Format.WEBP,
+                                         flags=frozenset({Flag.ANIMATED, Flag.AWEBP}))),
+    ("pg_3", Output(pages=(3, 3))),
+    ("pg_2-4,w_10", Output(pages=(2, 4))),
+    ("pg_1/pg_5-5", Output(pages=(5, 5))),
+    ("dl_200", Output(delay=200)),
+    ("e_loop", Output(loop=0)),  # endless
+    ("e_loop:0", Output(loop=1)),  # no more loops: plays once
+    ("e_loop:2/dl_50,f_gif", Output(loop=3, delay=50, format=Format.GIF)),
 ]  # fmt: skip
 
 
@@ -119,6 +128,15 @@ def test_output_only_components_vanish() -> None:
 
 
 BAD: list[tuple[str, str]] = [
+    ("pg_0", "pg_0"),
+    ("pg_4-2", "pg_4-2"),
+    ("pg_a", "pg_a"),
+    ("pg_2-", "pg_2-"),
+    ("dl_-5", "dl_-5"),
+    ("dl_999999", "dl_999999"),
+    ("e_loop:-1", "e_loop:-1"),
+    ("e_loop:x", "e_loop:x"),
+    ("fl_animatedd", "fl_animatedd"),
     ("e_blur:abc", "e_blur:abc"),
     ("e_blur:9999", "e_blur:9999"),
     ("e_blur:1:2", "e_blur:1:2"),
@@ -141,7 +159,7 @@ BAD: list[tuple[str, str]] = [
     ("a_exif", "a_exif"),
     ("a_1.5.hflip", "a_1.5.hflip"),
     ("a_999", "a_999"),
-    ("r_10:20", "r_10:20"),
+    ("r_10:20:30:40:50", "r_10:20:30:40:50"),
     ("bo_4px_dashed_black", "bo_4px_dashed_black"),
     ("bo_4px_solid_notacolor", "bo_4px_solid_notacolor"),
     ("b_notacolor", "b_notacolor"),

@@ -41,6 +41,10 @@ HOSTILE = [
     ("l_text:Arial_300:" + "W" * 300, 400, 300, "jpg", {}, r"l_text:Arial_300"),
     ("bo_1000px_solid_red/bo_1000px_solid_red/bo_1000px_solid_red", 4000, 3000, "jpg", {},
      r"bo_1000px_solid_.* makes a 6000x5000 canvas"),
+    # issue 17: a wide, blurred outline is float blurs over a grown canvas
+    ("e_outline:100:2000", 3000, 3000, "png", {}, r"e_outline:100:2000 on a 3802x3802 canvas"),
+    ("l_text:Arial_20:" + "word " * 99 + ",c_fit,w_4096/e_outline:100:2000", 400, 300, "jpg",
+     {}, r"e_outline:100:2000 on a \d+x\d+ canvas .*budget"),
 ]  # fmt: skip
 
 
@@ -70,6 +74,17 @@ ORDINARY = [
     ("l_logo,w_0.25,fl_relative,g_north_east,x_10,y_10", 2000, 1500, "jpg"),
     ("u_road/c_fill,w_1200,h_800/fl_layer_apply/e_saturation:30", 1200, 800, "png"),
     ("l_text:Arial_60_bold:Summer sale 50%25 off,co_white,g_south,y_40", 1600, 1200, "jpg"),
+    # issue 17
+    ("r_0:40:0:40/co_white,e_outline:inner:8", 2000, 1500, "jpg"),
+    ("e_background_removal/co_red,e_outline:20:200/w_800", 2000, 2000, "jpg"),
+    ("l_logo,e_multiply,fl_tiled/l_logo,fl_cutter", 2000, 1500, "jpg"),
+    ("l_logo,e_anti_removal:80,g_south_east", 4000, 3000, "jpg"),
+    (
+        "l_text:Arial_40_center_line_spacing_10:" + "caption " * 30 + ",c_fit,w_600,co_white",
+        2000,
+        1500,
+        "jpg",
+    ),
 ]
 
 
@@ -108,3 +123,16 @@ def test_a_source_larger_than_the_canvas_limit_can_still_be_delivered() -> None:
     check("w_0.5/e_grayscale", 8000, 6000)
     with pytest.raises(InvalidTransformation, match="canvas"):
         check("w_10000", 8000, 6000)  # but growing it is not
+
+
+def test_an_animation_costs_each_of_its_frames() -> None:
+    plan = parse_chain("e_blur:2000")  # ~670 units over a still's baseline: within the budget
+    one = estimate(plan, 480, 360, source_format="gif")
+    many = estimate(plan, 480, 360, source_format="gif", frames=40)
+    assert many.units == pytest.approx(40 * one.units)
+    assert many.baseline == pytest.approx(40 * one.baseline)
+    check_cost(plan, 480, 360, budget=BUDGET, max_canvas=CANVAS, source_format="gif")
+    with pytest.raises(InvalidTransformation, match="in each of 100 frames"):
+        check_cost(
+            plan, 480, 360, budget=BUDGET, max_canvas=CANVAS, source_format="gif", frames=100
+        )

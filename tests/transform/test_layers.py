@@ -127,7 +127,7 @@ BAD = [
     ("u_fetch:", "URL-safe base64"),
     ("l_fetch:aHR0cDovL3U6cEB4L3k=", "credentials"),  # http://u:p@x/y
     ("l_a:..:b", "invalid layer public_id"),
-    ("fl_no_overflow", "only go with a layer"),
+    ("fl_no_overflow", "only goes with a layer"),
     ("l_a/fl_layer_apply,g_auto", "g_auto"),
     ("e_dropshadow:azimuth_400", "azimuth"),
     ("e_dropshadow:height_3", "height_3"),

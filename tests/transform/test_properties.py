@@ -23,6 +23,7 @@ from alphacdn.transform.compositing import DropShadow, Mask, Shadow
 from alphacdn.transform.fields import FieldSpec, specs
 from alphacdn.transform.plan import Component, Plan
 from alphacdn.transform.registry import CODES
+from alphacdn.transform.shapes import Outline
 from alphacdn.transform.steps import (
     BackgroundRemoval,
     Border,
@@ -109,7 +110,17 @@ IRREGULAR: dict[type, st.SearchStrategy[list[str]]] = {
             ]
         ),
     ).map(lambda v: [f"a_{v}"]),
-    RoundCorners: st.one_of(st.integers(0, 500).map(str), st.just("max")).map(lambda v: [f"r_{v}"]),
+    RoundCorners: st.one_of(
+        st.integers(0, 500).map(str),
+        st.just("max"),
+        st.lists(st.integers(0, 500).map(str), min_size=2, max_size=4).map(":".join),
+    ).map(lambda v: [f"r_{v}"]),
+    Outline: st.tuples(
+        st.sampled_from(["", "outer:", "inner:", "fill:", "inner_fill:"]),
+        st.one_of(st.just(""), st.integers(1, 100).map(str)),
+        st.one_of(st.just(""), st.integers(0, 2000).map(lambda b: f":{b}")),
+        st.one_of(st.just([]), colors.map(lambda c: [f"co_{c}"])),
+    ).map(lambda t: [("e_outline:" + t[0] + t[1] + t[2]).rstrip(":"), *t[3]]),
     Border: st.tuples(st.integers(1, 50), colors).map(lambda t: [f"bo_{t[0]}px_solid_{t[1]}"]),
     # offsets as a resize writes them: a later `e_` param may leave them to the resize
     Shadow: st.tuples(
@@ -161,8 +172,15 @@ OUTPUT = st.one_of(
     st.integers(1, 100).map(lambda q: f"q_{q}"),
     st.sampled_from(["q_auto"] + [f"q_auto:{p.value}" for p in QualityPreset]),
     st.sampled_from(["fl_progressive", "fl_strip_profile.keep_iptc", "fl_attachment",
-                     "fl_preserve_transparency"]),
+                     "fl_preserve_transparency", "fl_getinfo"]),
     st.sampled_from([f"t_{n}" for n in NAMED]),
+    # frames (`e_loop` is an output setting too, but an effect by spelling: its round trip is in
+    # test_chain, as two effects in one component would be one, last wins)
+    st.tuples(st.integers(1, 20), st.integers(0, 5)).map(
+        lambda ab: f"pg_{ab[0]}" if ab[1] == 0 else f"pg_{ab[0]}-{ab[0] + ab[1]}"
+    ),
+    st.integers(0, 655_350).map(lambda d: f"dl_{d}"),
+    st.just("fl_animated.awebp"),
 )  # fmt: skip
 
 

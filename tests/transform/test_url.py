@@ -85,7 +85,7 @@ def test_named_transformations_in_urls() -> None:
         ("/demo/image/fetch/w_5/http://x:99999/y.jpg", InvalidRequest, "invalid port"),
         ("/demo/image/fetch/w_5/http://x/y\x01.jpg", InvalidRequest, "control characters"),
         ("/demo/image/fetch/zz_1/http://x/y.jpg", InvalidTransformation, "zz_1"),
-        ("/demo/image/private/dog.jpg", InvalidRequest, "private"),
+        ("/demo/image/sprite/dog.jpg", InvalidRequest, "sprite"),
         ("/demo/image/wat/dog.jpg", NotFound, "wat"),
         ("/demo/image/upload", NotFound, "delivery URL"),
         ("/demo/image/upload/s--abcdefgh--", NotFound, "public_id"),
@@ -166,3 +166,10 @@ def test_fetch_url_forms() -> None:
     # a plain (unescaped) remote URL with its own path segments
     req = parse_url("/demo/image/fetch/http://x.example/w_5/a.jpg")
     assert req.public_id == "http://x.example/w_5/a.jpg" and req.transformation == ""
+
+
+@pytest.mark.parametrize("kind", ["private", "authenticated"])
+def test_signed_delivery_types_parse(kind: str) -> None:
+    """The wiring (`alphacdn.access`) refuses them unsigned; the grammar reads them as upload."""
+    req = parse_url(f"/demo/image/{kind}/s--abcdefgh--/w_10/v3/dog.jpg")
+    assert (req.delivery_type, req.signature, req.signed_text) == (kind, "abcdefgh", "w_10/dog.jpg")
