@@ -21,6 +21,7 @@ import cloudinary.utils
 import httpx
 import numpy as np
 import pytest
+import pyvips
 
 from alphacdn.transform.remote import encode_layer_url
 from tests.conftest import FIXTURES
@@ -208,6 +209,14 @@ def test_a_changed_remote_image_is_served_after_the_ttl(fetching: Server, origin
     assert origin.hits["/img/mutable.png"] == 3
     fetches = httpx.get(fetching.url + "/metrics").json()["fetches"]
     assert fetches["revalidated"] >= 1
+
+
+def test_an_animated_fetched_source_keeps_its_frames(fetching: Server, origin: Origin) -> None:
+    origin.files["/img/anim.gif"] = (E2E / "anim.gif").read_bytes()
+    resp = httpx.get(fetch_url(origin.url + "/img/anim.gif", width=32, crop="scale", format="webp"))
+    assert resp.status_code == 200, resp.text
+    out = pyvips.Image.new_from_buffer(resp.content, "", n=-1)
+    assert out.get("n-pages") > 1 and out.width == 32
 
 
 def test_last_modified_revalidates_too(fetching: Server, origin: Origin) -> None:
