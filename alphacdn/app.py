@@ -31,6 +31,7 @@ from alphacdn.cache import (
     SingleFlight,
 )
 from alphacdn.delivery import Delivery
+from alphacdn.fetched import FetchedSources
 from alphacdn.jobs.runner import JobKind, JobRunner
 from alphacdn.jobs.upload_jobs import UploadJobs
 from alphacdn.mattes import KIND, Mattes, matte_models
@@ -81,6 +82,14 @@ def create_app(settings: Settings) -> Starlette:
         flight=SingleFlight(Claims(c.state_dir / "matte-flight"), ttl=settings.jobs.lease_seconds),
         models=matte_models(settings.models),
     )
+    # remote sources of the fetch delivery type and l_fetch: layers (cached beside derived files)
+    fetched = FetchedSources(
+        settings.fetch,
+        derived,
+        allow_private_urls=settings.http.allow_private_urls,
+        max_source_pixels=settings.engine.max_source_pixels,
+        max_source_side=settings.engine.max_source_side,
+    )
     # the flows
     delivery_flow = Delivery(
         http=settings.http,
@@ -91,6 +100,8 @@ def create_app(settings: Settings) -> Starlette:
         eager=eager,
         flight=flight,
         mattes=mattes.get,
+        fetched=fetched,
+        mattes_now=mattes.get_now,
     )
     assets = Assets(originals, derived)
     upload_jobs = UploadJobs(settings.http, assets, named, delivery_flow, mattes)
@@ -101,6 +112,7 @@ def create_app(settings: Settings) -> Starlette:
         assets=assets,
         named=named,
         after_upload=upload_jobs.after_upload,
+        fetched=fetched,
     )
     # the remove.bg-style and tasks APIs, on the same mattes; tasks are jobs
     removebg, removebg_api = removebg_routes(
@@ -132,7 +144,10 @@ def create_app(settings: Settings) -> Starlette:
 
     routes: list[BaseRoute] = [
         Route("/health", health(settings)),
-        Route("/metrics", metrics(delivery_flow, derived, mattes, settings.http.metrics_token)),
+        Route(
+            "/metrics",
+            metrics(delivery_flow, derived, mattes, fetched, settings.http.metrics_token),
+        ),
         *upload.routes(uploads),
         *download.routes(uploads, delivery_flow),
         *admin.routes(uploads),
@@ -166,9 +181,14 @@ def health(settings: Settings) -> Endpoint:
 
 
 def metrics(
-    delivery_flow: Delivery, derived: DerivedStore, mattes: Mattes, token: str | None
+    delivery_flow: Delivery,
+    derived: DerivedStore,
+    mattes: Mattes,
+    fetched: FetchedSources,
+    token: str | None,
 ) -> Endpoint:
-    """`GET /metrics`: per-process counters (plain JSON): renders done, cache volume, jobs.
+    """`GET /metrics`: per-process counters (plain JSON): renders done, cache volume, jobs,
+    remote fetches (downloads and revalidations answered 304).
 
     They name public_ids, so only a loopback client or one with `Authorization: Bearer
     <ALPHACDN_METRICS_TOKEN>` reads them; anyone else gets the 404 of an unknown path (401 when
@@ -190,6 +210,7 @@ def metrics(
             "pid": os.getpid(),
             "renders": delivery_flow.renders,
             "derived_bytes": derived.volume(),
+            "fetches": {"downloaded": fetched.downloaded, "revalidated": fetched.revalidated},
             "jobs": {
                 "completed": runner.completed,
                 "failed": runner.failed,

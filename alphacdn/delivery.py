@@ -10,6 +10,14 @@
             per-client slots, then the render threads; stopped after ALPHACDN_RENDER_TIMEOUT
             or when nobody waits for it) → derived store → Served
 
+A `fetch` URL (`/<cloud>/image/fetch/<chain>/<remote URL>`) takes the same path from the
+access check on: the allow-list (403) and, in strict mode, a signature (401, unless every
+component is a named transformation), then its source from `FetchedSources` (cached for
+ALPHACDN_FETCH_TTL, revalidated after) stands in for the original: an `AssetRecord` named by the
+content's md5, so the derived key changes when the remote image does. Background removal on a
+fetched source is made while the request waits (`Mattes.get_now`, keyed by content like every
+matte), since a queued job could not read it back from the originals.
+
 The route (`routes/delivery.py`) turns a `Served` into HTTP; eager work renders through
 `render()`, the same path a miss takes.
 
@@ -27,7 +35,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
@@ -46,6 +56,7 @@ from alphacdn.cache import (
     derived_key,
 )
 from alphacdn.clients import Client, ClientBusy, ClientSlots, until_gone
+from alphacdn.fetched import FetchedSources
 from alphacdn.layer_assets import NO_LAYERS, LayerAssets, resolve_layers
 from alphacdn.named import NamedTransformations
 from alphacdn.settings import EngineSettings, HttpSettings
@@ -61,12 +72,13 @@ from alphacdn.transform import (
 from alphacdn.transform.cost import check_cost
 from alphacdn.transform.errors import (
     CdnError,
+    Forbidden,
     InvalidRequest,
     NotFound,
     ServiceUnavailable,
     Unauthorized,
 )
-from alphacdn.transform.layers import layer_public_ids
+from alphacdn.transform.layers import layer_public_ids, layer_remote_urls
 from alphacdn.transform.named import is_named_only
 from alphacdn.transform.plan import Output
 from alphacdn.transform.url import EXTENSIONS
@@ -76,6 +88,11 @@ from alphacdn.transform.values import Flag, Format
 #: `(asset, removal) -> (cut-out PNG bytes, extra response headers)`; raises MatteInProgress
 #: (423)
 MatteSource = Callable[[AssetRecord, BackgroundRemoval], Awaitable[tuple[bytes, dict[str, str]]]]
+#: the same for a source that is not an original (a fetched one): `(asset, removal, its bytes)`,
+#: made while the request waits
+MatteNow = Callable[
+    [AssetRecord, BackgroundRemoval, bytes], Awaitable[tuple[bytes, dict[str, str]]]
+]
 
 #: parsed URLs kept per process (a hit then costs a dict lookup instead of a parse)
 _PARSED_MAX = 4096
@@ -176,9 +193,13 @@ def _served(
 
 
 def _download_name(req: DeliveryRequest, extension: str) -> str | None:
-    """`fl_attachment`'s file name: the public_id's last part with the served extension."""
+    """`fl_attachment`'s file name: the public_id's last part with the served extension (a
+    fetched URL's: its path's last part without its own extension)."""
     if Flag.ATTACHMENT not in req.plan.output.flags:
         return None
+    if req.delivery_type == "fetch":
+        name = PurePosixPath(urlsplit(req.public_id).path).stem or "image"
+        return name + "." + extension
     return req.public_id.rsplit("/", 1)[-1] + "." + extension
 
 
@@ -196,6 +217,8 @@ class Delivery:
         eager: EagerStore,
         flight: SingleFlight,
         mattes: MatteSource,
+        fetched: FetchedSources | None = None,
+        mattes_now: MatteNow | None = None,
     ) -> None:
         self._http = http
         #: per-client limits key on the last `X-Forwarded-For` address (behind a proxy)
@@ -209,6 +232,9 @@ class Delivery:
         self._eager = eager
         self._flight = flight
         self._mattes = mattes
+        #: the `fetch` delivery type's sources (None: fetch is off, 403)
+        self._fetched = fetched
+        self._mattes_now = mattes_now
         self._render_limiter = anyio.CapacityLimiter(engine_settings.render_threads)
         self._budget = engine_settings.render_budget
         self._max_canvas = engine_settings.max_canvas_pixels
@@ -224,13 +250,18 @@ class Delivery:
         self.renders = 0
 
     # ── the request side ─────────────────────────────────────────────────────────────────────
-    async def serve(self, path: str, accept_header: str, client: Client | None = None) -> Served:
+    async def serve(
+        self, path: str, accept_header: str, client: Client | None = None, query: str = ""
+    ) -> Served:
         """The derived file for a (percent-decoded) delivery path and `Accept` header; a cold
-        render counts against `client`'s slots and stops when every client waiting is gone."""
-        p = self._parse(path)
+        render counts against `client`'s slots and stops when every client waiting is gone.
+        `query`: the request's query string (a plain fetch URL's own)."""
+        p = self._parse(path, query if "/image/fetch/" in path else "")
         req = p.req
         if req.cloud not in self._clouds:
             raise NotFound(f"Unknown cloud name: {req.cloud}")
+        if req.delivery_type == "fetch":
+            return await self._serve_fetch(p, accept_header, client)
         accept = self._accept(accept_header)
         default_format, fmt_key = requested_format(req, accept)
         signed = self._signature(req)
@@ -280,27 +311,71 @@ class Delivery:
             served, cache_control=cache_control, download_name=_download_name(req, served.extension)
         )
 
-    def _parse(self, path: str) -> _Parsed:
+    async def _serve_fetch(self, p: _Parsed, accept_header: str, client: Client | None) -> Served:
+        """A `fetch` URL: allow-list (403), signature and strict mode (401), the remote source
+        (cached for the TTL; 404 / 504 / 502 / 415 / 400 from the remote side), then a hit or
+        the same render path as an original."""
+        req = p.req
+        if self._fetched is None:
+            raise Forbidden("Fetch is disabled on this server")
+        self._fetched.check_allowed(req.public_id)
+        accept = self._accept(accept_header)
+        default_format, fmt_key = requested_format(req, accept)
+        signed = self._signature(req)
+        if signed is False:
+            raise Unauthorized(f"Invalid signature {req.signature} for {req.signed_text}")
+        if self._guarded(p, signed is True):  # no eager allow-list for a remote URL
+            raise Unauthorized(
+                "Fetch URL not allowed: strict transformations are on (sign the URL, or use "
+                "only named transformations)"
+            )
+        fetched = self._fetched
+        cache_control = f"public, max-age={fetched.settings.ttl_seconds}"
+
+        def look() -> tuple[bool, Entry | None]:
+            # a hit needs what is known about the URL (fresh), not its bytes: one thread hop
+            known = fetched.known(req.public_id)
+            if known is None or p.layered:
+                return known is not None, None
+            key = key_of(known.record(req.cloud), p.canonical, fmt_key, NO_LAYERS)
+            return True, self._derived.get(key)
+
+        checked, hit = await anyio.to_thread.run_sync(look)
+        if hit is not None:
+            return _served(hit, "HIT", cache_control, req)
+        # (revalidated after the TTL, an unchanged source finds its derived files again)
+        source = await fetched.get(req.public_id)
+        asset = source.record(req.cloud)
+        served = await self._render(
+            asset, req.plan, p.canonical, fmt_key, accept, default_format, checked=checked,
+            client=client, source=source.body,
+        )  # fmt: skip
+        return replace(
+            served, cache_control=cache_control, download_name=_download_name(req, served.extension)
+        )
+
+    def _parse(self, path: str, query: str = "") -> _Parsed:
         """`parse_url`, once per path: a URL without named transformations cannot change, one
         with them is parsed again when the table changed (it is re-read on change only)."""
-        found = self._parsed.get(path)
+        memo = f"{path}?{query}" if query else path
+        found = self._parsed.get(memo)
         if found is not None and found.table is None:
             return found
         table = self._named.current()
         if found is not None and found.table is table:
             return found
-        req = parse_url(path, named=table)
+        req = parse_url(path, named=table, query=query)
         plan = req.plan
         found = _Parsed(
             req,
             canonical(plan),
-            bool(layer_public_ids(plan)),
+            bool(layer_public_ids(plan) or layer_remote_urls(plan)),
             bool(plan.named) and is_named_only(req.transformation),
             table if plan.named else None,
         )
         if len(self._parsed) >= _PARSED_MAX:
             del self._parsed[next(iter(self._parsed))]  # the oldest
-        self._parsed[path] = found
+        self._parsed[memo] = found
         return found
 
     def _accept(self, header: str) -> str:
@@ -365,13 +440,16 @@ class Delivery:
         *,
         checked: bool = False,
         client: Client | None = None,
+        source: bytes | None = None,
     ) -> Served:
         """From cache, or rendered once (single flight across processes) and stored.
-        `checked`: the caller already missed the cache for this plan without layers."""
-        # layer assets (404 if missing) and their versions, part of the key
-        layers = await resolve_layers(self._stat, asset.cloud, plan)
+        `checked`: the caller already missed the cache for this plan without layers.
+        `source`: the bytes to start from when they are not the asset's original (fetched)."""
+        # layer assets (404 if missing) and their versions, part of the key; remote layers
+        fetch = self._fetched.get if self._fetched is not None else None
+        layers = await resolve_layers(self._stat, asset.cloud, plan, fetch)
         key = key_of(asset, canonical_text, fmt_key, layers)
-        if not (checked and not layers.versions):
+        if not (checked and not layers):
             hit = await anyio.to_thread.run_sync(self._derived.get, key)
             if hit is not None:
                 return _served(hit, "HIT")
@@ -402,13 +480,21 @@ class Delivery:
         )
 
         extra: dict[str, str] = {}
-        if plan.removal is not None:
+        if plan.removal is not None and source is not None:
+            if self._mattes_now is None:
+                raise ServiceUnavailable("Background removal of fetched images is not set up")
+            source, extra = await self._mattes_now(asset, plan.removal, source)
+            render_plan = plan.after_removal()
+        elif plan.removal is not None:
             source, extra = await self._mattes(asset, plan.removal)
             render_plan = plan.after_removal()
         else:
-            source = await anyio.to_thread.run_sync(
-                lambda: self._originals.read(asset.cloud, asset.public_id, version=asset.version)
-            )
+            if source is None:
+                source = await anyio.to_thread.run_sync(
+                    lambda: self._originals.read(
+                        asset.cloud, asset.public_id, version=asset.version
+                    )
+                )
             render_plan = plan
         load_asset = layers.loader(self._originals)
 
@@ -611,6 +697,7 @@ def asset_tag_of(asset: AssetRecord) -> str:
 __all__ = [
     "ClientGone",
     "Delivery",
+    "MatteNow",
     "MatteSource",
     "Served",
     "accept_class",

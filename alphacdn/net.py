@@ -1,11 +1,13 @@
 """The one outbound HTTP path: every remote fetch and every webhook, never to private networks.
 
 Callers: remote uploads (`file=https://…`), the remove.bg API's `image_url` / `bg_image_url`
-and task image URLs (`fetch_url`); upload and eager notifications (signed as Cloudinary signs
-them) and task webhooks (`send_webhook`).
+and task image URLs (`fetch_url`); the `fetch` delivery type and `l_fetch:` layers
+(`fetch_source`: conditional GET, a host allow-list checked on every hop); upload and eager
+notifications (signed as Cloudinary signs them) and task webhooks (`send_webhook`).
 
 Every hop (the first URL and each redirect) is resolved here, refused if any address is loopback,
-link-local, private, multicast, reserved or unspecified (unless `allow_private`), and the
+link-local, private, multicast, reserved or unspecified (unless `allow_private` says yes: for
+every host, or, given as a function of the host name, for the hosts it names), and the
 connection is then made to the address we checked, not to a second DNS answer: the request goes
 to `http(s)://<ip>/…` with the original `Host` header and, for https, the original name as SNI and
 certificate hostname. That defeats DNS rebinding between the check and the connect.
@@ -17,18 +19,21 @@ Any other 4xx, a refused address, a size cap or a timeout mid-response is final.
 Error tree (callers map these to 4xx):
 
     FetchError
-    ├── UnsafeUrl        scheme, host or resolved address refused
+    ├── UnsafeUrl        scheme, host (`allow_host`) or resolved address refused
     ├── FetchFailed      DNS, connect, timeout, TLS, too many redirects, non-2xx status
+    │                    (`status`: the server's answer; `timed_out`)
     └── FetchTooLarge    body larger than `max_bytes`
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -36,6 +41,7 @@ from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import anyio
+import certifi
 import httpx
 
 log = logging.getLogger("alphacdn.net")
@@ -62,9 +68,20 @@ class FetchFailed(FetchError):
     """Network error, timeout or an unsuccessful HTTP status; `retryable` if trying again
     may help (connect errors, 5xx, 429)."""
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        status: int | None = None,
+        timed_out: bool = False,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
+        #: the remote server's HTTP status, when it answered one
+        self.status = status
+        #: the server did not answer (or finish answering) in time
+        self.timed_out = timed_out
 
 
 class FetchTooLarge(FetchError):
@@ -111,7 +128,14 @@ async def _resolve(host: str, port: int) -> list[IpAddress]:
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
-async def _check(url: str, allow_private: bool) -> _Target:
+#: private addresses allowed: for every host (True), none (False), or the hosts a function
+#: of the host name (as the URL writes it, lower-case) says yes to
+AllowPrivate = bool | Callable[[str], bool]
+#: a host name (lower-case) → whether it may be fetched from at all (checked on every hop)
+AllowHost = Callable[[str], bool]
+
+
+async def _check(url: str, allow_private: AllowPrivate, allow_host: AllowHost | None) -> _Target:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise UnsafeUrl(f"only http and https URLs are allowed, not {parts.scheme or 'none'!r}")
@@ -124,10 +148,12 @@ async def _check(url: str, allow_private: bool) -> _Target:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise UnsafeUrl("the URL has an invalid port") from exc
+    if allow_host is not None and not allow_host(host):
+        raise UnsafeUrl(f"host {host!r} is not an allowed fetch domain")
     addresses = await _resolve(host, port)
     if not addresses:
         raise FetchFailed(f"cannot resolve host {host!r}")
-    if not allow_private:
+    if not (allow_private(host) if callable(allow_private) else allow_private):
         for ip in addresses:
             if not is_public_address(ip):
                 raise UnsafeUrl(f"host {host!r} resolves to a non-public address")
@@ -143,14 +169,15 @@ async def _send(
     client: httpx.AsyncClient,
     method: str,
     url: str,
-    allow_private: bool,
+    allow_private: AllowPrivate,
     *,
     content: str | None = None,
     headers: dict[str, str] | None = None,
+    allow_host: AllowHost | None = None,
 ) -> tuple[httpx.Response, str]:
     """Follow redirects by hand so each hop is checked; return the streaming final response."""
     for _ in range(MAX_REDIRECTS + 1):
-        target = await _check(url, allow_private)
+        target = await _check(url, allow_private, allow_host)
         extensions = {"sni_hostname": target.sni} if target.sni else {}
         request = client.build_request(
             method,
@@ -170,18 +197,36 @@ async def _send(
     raise FetchFailed(f"more than {MAX_REDIRECTS} redirects")
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every request (httpx would load the CA bundle per client: ~20 ms,
+    over 150 ms on a busy machine, paid by every fetch and webhook)."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _client(timeout: float) -> httpx.AsyncClient:
+    """A client of its own per request (connections are to pinned addresses: never pooled
+    across hosts), without redirects (`_send` follows them, checking each hop)."""
+    return httpx.AsyncClient(timeout=timeout, follow_redirects=False, verify=_tls())
+
+
 def _failed(exc: Exception, timeout: float) -> FetchFailed:
     """A transport error or timeout as FetchFailed (retryable when the connection failed)."""
     if isinstance(exc, TimeoutError):
-        return FetchFailed(f"timed out after {timeout:g} s")
+        return FetchFailed(f"timed out after {timeout:g} s", timed_out=True)
     connect = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-    return FetchFailed(f"request failed: {type(exc).__name__}", retryable=connect)
+    timed_out = isinstance(exc, httpx.TimeoutException)
+    return FetchFailed(
+        f"request failed: {type(exc).__name__}", retryable=connect, timed_out=timed_out
+    )
 
 
 def _status_failed(status: int) -> FetchFailed:
     """An unsuccessful status as FetchFailed (retryable: 5xx and 429 Too Many Requests)."""
     return FetchFailed(
-        f"the server answered HTTP {status}", retryable=status >= 500 or status == 429
+        f"the server answered HTTP {status}",
+        retryable=status >= 500 or status == 429,
+        status=status,
     )
 
 
@@ -200,6 +245,89 @@ async def _with_retries(
     raise AssertionError("unreachable")  # the last attempt returned or raised
 
 
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A `fetch_source` answer: the body (200), or "not modified" (304, empty body)."""
+
+    status: int
+    body: bytes
+    etag: str | None
+    last_modified: str | None
+    content_type: str
+    #: where the body came from, after redirects
+    url: str
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+async def fetch_source(
+    url: str,
+    *,
+    max_bytes: int,
+    timeout: float,
+    allow_private: AllowPrivate,
+    allow_host: AllowHost | None = None,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    attempts: int = ATTEMPTS,
+    backoff: float = BACKOFF_SECONDS,
+) -> Fetched:
+    """GET `url` (http/https; public addresses only unless allowed; every hop's host through
+    `allow_host`), at most `max_bytes` bytes, `timeout` bounding each try (connect, headers and
+    the whole body). With `etag` / `last_modified` the request is conditional and a 304 comes
+    back as `Fetched(status=304, body=b"")`."""
+    headers: dict[str, str] = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    conditional = bool(headers)
+
+    async def attempt() -> Fetched:
+        try:
+            with anyio.fail_after(timeout):
+                async with _client(timeout) as client:
+                    response, final = await _send(
+                        client, "GET", url, allow_private, headers=headers, allow_host=allow_host
+                    )
+                    try:
+                        return await _read(response, final, max_bytes, conditional)
+                    finally:
+                        await response.aclose()
+        except (httpx.InvalidURL, UnicodeError) as exc:  # what the checks above let through
+            raise UnsafeUrl(f"invalid URL: {type(exc).__name__}") from exc
+        except (TimeoutError, httpx.HTTPError) as exc:
+            raise _failed(exc, timeout) from exc
+
+    return await _with_retries(attempt, url, attempts, backoff)
+
+
+async def _read(response: httpx.Response, url: str, max_bytes: int, conditional: bool) -> Fetched:
+    """The body of a streaming response, refused as soon as it passes `max_bytes`."""
+    status = response.status_code
+    if not (200 <= status < 300 or (status == 304 and conditional)):
+        raise _status_failed(status)
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchTooLarge(f"the file is larger than {max_bytes} bytes")
+    body = bytearray()
+    if status != 304:
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > max_bytes:
+                raise FetchTooLarge(f"the file is larger than {max_bytes} bytes")
+    return Fetched(
+        status=304 if status == 304 else 200,
+        body=bytes(body),
+        etag=response.headers.get("etag"),
+        last_modified=response.headers.get("last-modified"),
+        content_type=response.headers.get("content-type", ""),
+        url=url,
+    )
+
+
 async def fetch_url(
     url: str,
     *,
@@ -211,30 +339,15 @@ async def fetch_url(
 ) -> bytes:
     """GET `url` (http/https, public addresses only unless allowed), at most `max_bytes` bytes;
     `timeout` bounds each try."""
-
-    async def attempt() -> bytes:
-        try:
-            with anyio.fail_after(timeout):
-                async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-                    response, _ = await _send(client, "GET", url, allow_private)
-                    try:
-                        if response.status_code >= 400:
-                            raise _status_failed(response.status_code)
-                        declared = response.headers.get("content-length", "")
-                        if declared.isdigit() and int(declared) > max_bytes:
-                            raise FetchTooLarge(f"the file is larger than {max_bytes} bytes")
-                        body = bytearray()
-                        async for chunk in response.aiter_bytes():
-                            body += chunk
-                            if len(body) > max_bytes:
-                                raise FetchTooLarge(f"the file is larger than {max_bytes} bytes")
-                        return bytes(body)
-                    finally:
-                        await response.aclose()
-        except (TimeoutError, httpx.HTTPError) as exc:
-            raise _failed(exc, timeout) from exc
-
-    return await _with_retries(attempt, url, attempts, backoff)
+    fetched = await fetch_source(
+        url,
+        max_bytes=max_bytes,
+        timeout=timeout,
+        allow_private=allow_private,
+        attempts=attempts,
+        backoff=backoff,
+    )
+    return fetched.body
 
 
 def notification_signature(body: str, timestamp: int, api_secret: str) -> str:
@@ -266,7 +379,7 @@ async def post_json(
             headers["X-Cld-Signature"] = notification_signature(body, stamp, sign_with)
         try:
             with anyio.fail_after(timeout):
-                async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+                async with _client(timeout) as client:
                     response, _ = await _send(
                         client, "POST", url, allow_private, content=body, headers=headers
                     )
@@ -311,10 +424,14 @@ async def send_webhook(
 
 
 __all__ = [
+    "AllowHost",
+    "AllowPrivate",
     "FetchError",
     "FetchFailed",
     "FetchTooLarge",
+    "Fetched",
     "UnsafeUrl",
+    "fetch_source",
     "fetch_url",
     "is_public_address",
     "notification_signature",

@@ -7,6 +7,7 @@ been, as a noun phrase: `'2XB' is not` + `a size (e.g. 2GB, 500MB)`.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -155,6 +156,36 @@ def clouds(raw: str) -> tuple[str, ...]:
     if not names or not all(_CLOUD.fullmatch(n) for n in names):
         raise ValueError("a comma-separated list of cloud names (letters, digits, - and _)")
     return names
+
+
+_HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*")
+
+
+def domains(raw: str) -> tuple[str, ...]:
+    """`images.example.com,*.cdn.example.com,203.0.113.7` (lower-cased), or `*` for any host."""
+    what = (
+        "a comma-separated list of host names (`*.example.com` for its subdomains, an IP "
+        "address, or `*` for any host)"
+    )
+    names = tuple(n.strip().lower() for n in raw.split(",") if n.strip())
+    if not names:
+        raise ValueError(what)
+    for name in names:
+        if name == "*" or _HOST.fullmatch(name):
+            continue
+        try:
+            ipaddress.ip_address(name.strip("[]"))
+        except ValueError:
+            raise ValueError(what) from None
+    return tuple(n.strip("[]") for n in names)
+
+
+def fetch_seconds(raw: str) -> float:
+    what = "a number of seconds from 0.1 to 300"
+    value = _number(raw, what)
+    if not 0.1 <= value <= 300:
+        raise ValueError(what)
+    return value
 
 
 def floats3(raw: str) -> tuple[float, float, float]:

@@ -176,6 +176,32 @@ METRICS_TOKEN = Var(
     "others get 404)",
 )
 
+FETCH_DOMAINS = Var(
+    "ALPHACDN_FETCH_DOMAINS",
+    v.domains,
+    "hosts the `fetch` delivery type and `l_fetch:` layers may fetch from, comma-separated "
+    "(`*.example.com`: its subdomains; `*`: any public host); empty: fetch is off (403). A "
+    "private address is fetched only from an IP address listed here, and only with "
+    "ALPHACDN_ALLOW_PRIVATE_URLS",
+)
+FETCH_TTL = Var(
+    "ALPHACDN_FETCH_TTL",
+    v.natural,
+    "seconds a fetched source is used before it is revalidated with its server (ETag / "
+    "Last-Modified); a changed source gets new derived files",
+)
+FETCH_MAX_BYTES = Var(
+    "ALPHACDN_FETCH_MAX_BYTES",
+    v.size,
+    "largest remote file fetched (e.g. 20MB); beyond: 400, the download stopped",
+    shown_default="20MB",
+)
+FETCH_TIMEOUT = Var(
+    "ALPHACDN_FETCH_TIMEOUT",
+    v.fetch_seconds,
+    "seconds a remote fetch may take in all (connect, answer, body); beyond: 504",
+)
+
 DATA_DIR = Var(
     "ALPHACDN_DATA_DIR",
     v.path,
@@ -352,6 +378,40 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class FetchSettings:
+    #: hosts fetched from (`*.example.com`, IP addresses, `*`); empty: fetch is off
+    domains: tuple[str, ...] = field(default=(), metadata=FETCH_DOMAINS.meta)
+    #: seconds before a fetched source is revalidated
+    ttl_seconds: int = field(default=3600, metadata=FETCH_TTL.meta)
+    max_bytes: int = field(default=20 * 1024**2, metadata=FETCH_MAX_BYTES.meta)
+    timeout: float = field(default=10.0, metadata=FETCH_TIMEOUT.meta)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.domains)
+
+    def allows(self, host: str) -> bool:
+        """Whether `host` (lower-case, as a URL writes it) is on the allow-list."""
+        host = host.lower().strip("[]").rstrip(".")
+        for entry in self.domains:
+            if entry == "*" or entry == host:
+                return True
+            if entry.startswith("*.") and host.endswith(entry[1:]):
+                return True
+        return False
+
+    def allows_private(self, host: str) -> bool:
+        """Whether `host` may be a private address: only an IP address listed as such (a name
+        is never trusted to resolve to one: DNS can change under an allow-list)."""
+        host = host.lower().strip("[]")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return host in self.domains
+
+
+@dataclass(frozen=True, slots=True)
 class CacheSettings:
     root: Path = field(default=Path("./data"), metadata=DATA_DIR.meta)
     #: size bound of the derived + matte cache (originals are never evicted)
@@ -437,6 +497,7 @@ class JobSettings:
 @dataclass(frozen=True, slots=True)
 class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
+    fetch: FetchSettings = field(default_factory=FetchSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
     models: ModelSettings = field(default_factory=ModelSettings)
@@ -632,6 +693,7 @@ __all__ = [
     "VARIABLES",
     "CacheSettings",
     "EngineSettings",
+    "FetchSettings",
     "HttpSettings",
     "JobSettings",
     "ModelSettings",

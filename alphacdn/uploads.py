@@ -14,6 +14,7 @@ from alphacdn.assets import Assets
 from alphacdn.base_url import base_url
 from alphacdn.bodies import BodyTooLarge, read_bounded, replaying
 from alphacdn.cache import AssetRecord
+from alphacdn.fetched import FetchedSources
 from alphacdn.named import NamedTransformations
 from alphacdn.net import FetchError, fetch_url
 from alphacdn.settings import HttpSettings
@@ -37,6 +38,8 @@ class Uploads:
     named: NamedTransformations
     #: upload-time work queued after the original is stored
     after_upload: UploadHook
+    #: the fetch delivery type's sources (the admin API forgets fetched URLs)
+    fetched: FetchedSources | None = None
 
     def base_url(self, request: Request) -> str:
         """Where the URLs in this server's answers point (never the request's Host header)."""

@@ -15,7 +15,7 @@ from .derived import CacheStats, DerivedCache, DerivedStore, Entry, Kind
 from .eager import EagerChains, EagerStore, MemoryEager
 from .flight import Claims, SingleFlight
 from .jobs import JobStore
-from .keys import asset_tag, derived_key, matte_key
+from .keys import asset_tag, derived_key, fetched_body_key, fetched_key, matte_key
 from .local import LocalOriginals
 from .memory import MemoryDerived, MemoryOriginals
 from .originals import (
@@ -61,6 +61,8 @@ __all__ = [
     "check_cloud",
     "check_public_id",
     "derived_key",
+    "fetched_body_key",
+    "fetched_key",
     "matte_key",
     "new_owner",
     "owner_is_dead",

@@ -15,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 
-__all__ = ["asset_tag", "derived_key", "matte_key"]
+__all__ = ["asset_tag", "derived_key", "fetched_body_key", "fetched_key", "matte_key"]
 
 _DERIVED_LAYOUT = 1
 _MATTE_LAYOUT = 1
+_FETCHED_LAYOUT = 1
 
 
 def _digest(parts: list[object]) -> str:
@@ -34,6 +35,18 @@ def derived_key(cloud: str, public_id: str, version: int, canonical_plan: str, f
 def matte_key(cloud: str, public_id: str, version: int, model: str, options_canonical: str) -> str:
     """Key of one matte: sha256 hex of `["matte",1,cloud,public_id,version,model,options]`."""
     return _digest(["matte", _MATTE_LAYOUT, cloud, public_id, version, model, options_canonical])
+
+
+def fetched_key(url: str) -> str:
+    """Key of what is known about a fetched URL (validators, when it was checked, its content):
+    sha256 hex of `["fetched",1,url]`."""
+    return _digest(["fetched", _FETCHED_LAYOUT, url])
+
+
+def fetched_body_key(content: str) -> str:
+    """Key of a fetched source's bytes, by content (md5 hex): sha256 hex of
+    `["fetched-body",1,content]` (two URLs with the same bytes share one entry)."""
+    return _digest(["fetched-body", _FETCHED_LAYOUT, content])
 
 
 def asset_tag(cloud: str, public_id: str) -> str:

@@ -23,7 +23,15 @@ import pyvips
 
 from alphacdn.transform.blend import BlendMode
 from alphacdn.transform.errors import InvalidTransformation, NotFound
-from alphacdn.transform.layers import Layer, LayerKind, Placement, Text, TextAlign, print_source
+from alphacdn.transform.layers import (
+    Layer,
+    LayerKind,
+    Placement,
+    Text,
+    TextAlign,
+    print_source,
+    source_key,
+)
 from alphacdn.transform.steps import Resize, Step
 from alphacdn.transform.values import Length
 
@@ -131,9 +139,10 @@ def render_text(text: Text, kind: LayerKind = LayerKind.OVERLAY) -> pyvips.Image
 def _source(layer: Layer, ctx: Context) -> pyvips.Image:
     if isinstance(layer.source, Text):
         return render_text(layer.source, layer.kind)
+    key = source_key(layer.source)
     if ctx.load_asset is None:
-        raise NotFound(f"Layer not found - {layer.source}")
-    image = load(ctx.load_asset(layer.source), max_pixels=ctx.max_pixels, max_side=ctx.max_side)
+        raise NotFound(f"Layer not found - {key}")
+    image = load(ctx.load_asset(key), max_pixels=ctx.max_pixels, max_side=ctx.max_side)
     return image if ctx.watch is None else ctx.watch(image)
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from .canonical import canonical_component, canonical_step
 from .compositing import DropShadow, Mask, Shadow, shadow_geometry
 from .errors import InvalidTransformation
-from .layers import Layer, Text
+from .layers import Layer, Text, source_key
 from .plan import Component, Plan
 from .shapes import Outline, OutlineMode
 from .sizes import plan_box, resolve
@@ -283,7 +283,7 @@ def _layer(walk: _Walk, layer: Layer, sizes: Mapping[str, tuple[int, int]], name
         inner.charge(TEXT * w * h * _MP, name)
     else:
         # a layer asset not stat'ed yet counts as large as the base (the wiring passes sizes)
-        w, h = sizes.get(layer.source, base)
+        w, h = sizes.get(source_key(layer.source), base)
         inner = _Walk(w, h, True, walk.max_canvas, within=name)
         inner.charge(DECODE * w * h * _MP, name)
     for index, component in enumerate(layer.components):

@@ -13,7 +13,9 @@
     │   └── SourceTooLarge (400)      over a size limit, seen in the header before decoding
     ├── MatteInProgress (423)         carries Retry-After
     ├── TooManyRequests (429)
-    └── ServiceUnavailable (503)      model missing, queue full (Retry-After)
+    ├── BadGateway (502)              a fetched source's server failed (5xx, refused, DNS)
+    ├── ServiceUnavailable (503)      model missing, queue full (Retry-After)
+    └── GatewayTimeout (504)          a fetched source's server did not answer in time
 
 The delivery route turns any CdnError into `text/plain` with an `X-Cld-Error` header; the JSON
 APIs turn it into `{"error": {"message": …}}`. `detail` goes to the logs only.
@@ -99,6 +101,14 @@ class TooManyRequests(CdnError):
     status = 429
 
 
+class BadGateway(CdnError):
+    status = 502
+
+
+class GatewayTimeout(CdnError):
+    status = 504
+
+
 class ServiceUnavailable(CdnError):
     status = 503
 
@@ -109,8 +119,10 @@ class ServiceUnavailable(CdnError):
 
 
 __all__ = [
+    "BadGateway",
     "CdnError",
     "Forbidden",
+    "GatewayTimeout",
     "InvalidImage",
     "InvalidRequest",
     "InvalidTransformation",

@@ -22,6 +22,7 @@ from .layers import (
     parse_source,
 )
 from .plan import Component
+from .remote import Remote
 from .resize import parse_resize
 from .steps import BackgroundRemoval, Resize
 from .values import CropMode, Gravity
@@ -37,7 +38,7 @@ class LayerMark:
 
     text: str
     kind: LayerKind | None = None
-    source: str | Text | None = None
+    source: str | Text | Remote | None = None
     relative: bool = False
     #: the component's `g_ x_ y_` params: placement if the layer closes on its own component
     placing: tuple[str, ...] = ()

@@ -4,9 +4,11 @@ A layer is chain structure, like `t_`: it is not one param but a run of componen
 in the Plan as `Component(layer=Layer(...))` rather than as a step. Cloudinary's grammar:
 
 - `l_<id>` / `u_<id>` open a layer on a component; `:` separates folders (`l_shop:logo` is the
-  asset `shop/logo`). `l_text:<font>_<size>[_bold][_italic]:<text>` is a text overlay (text
-  colour `co_`, default black); `,` `/` `%` in the text come escaped as `%2C` `%2F` `%25` (the
-  SDK double-escapes them so they survive the server's own decoding).
+  asset `shop/logo`). `l_fetch:<base64url of a URL>` / `u_fetch:` layer a remote image, fetched
+  as the `fetch` delivery type fetches (`transform.remote`).
+  `l_text:<font>_<size>[_bold][_italic]:<text>` is a text overlay (text colour `co_`, default
+  black); `,` `/` `%` in the text come escaped as `%2C` `%2F` `%25` (the SDK double-escapes
+  them so they survive the server's own decoding).
 - The other params of the opening component transform the layer, and so do the components after
   it up to the `fl_layer_apply` component that closes it, whose `g_ x_ y_` place the layer
   (relative `x_0.1` = a fraction of the base) and whose `fl_no_overflow` clips it to the base.
@@ -29,9 +31,11 @@ from enum import Enum
 
 from .blend import BlendMode, print_blend
 from .colors import format_color
+from .errors import InvalidRequest
 from .fields import invalid, parse_int
 from .plan import Component, Plan
 from .registry import Range
+from .remote import Remote, decode_layer_url, encode_layer_url
 from .resize import print_resize
 from .steps import Resize
 from .values import BLACK, Color, Gravity, Length
@@ -114,10 +118,11 @@ class Placement:
 
 @dataclass(frozen=True, slots=True)
 class Layer:
-    """An asset (public_id with `/` folders) or a text, transformed by `components`, placed."""
+    """An asset (public_id with `/` folders), a remote image or a text, transformed by
+    `components`, placed."""
 
     kind: LayerKind
-    source: str | Text
+    source: str | Text | Remote
     components: tuple[Component, ...] = ()
     #: relative `w_`/`h_` of the first component are fractions of the base image
     relative: bool = False
@@ -129,7 +134,7 @@ class Layer:
 _ALIGNS = ("left", "center", "right", "justify", "start", "end")
 _FONT = re.compile(r"[A-Za-z][A-Za-z0-9 \-]{0,63}")
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
-_OTHER_TYPES = ("fetch", "video", "subtitles", "audio", "raw", "private", "authenticated")
+_OTHER_TYPES = ("video", "subtitles", "audio", "raw", "private", "authenticated")
 
 
 def _unescape(text: str) -> str:
@@ -193,10 +198,15 @@ def parse_text(value: str, param: str) -> Text:
     )
 
 
-def parse_source(value: str, param: str) -> str | Text:
-    """The layer's asset (`folder:name` → `folder/name`) or text."""
+def parse_source(value: str, param: str) -> str | Text | Remote:
+    """The layer's asset (`folder:name` → `folder/name`), remote image or text."""
     if value.startswith("text:"):
         return parse_text(value, param)
+    if value.startswith("fetch:"):
+        try:
+            return decode_layer_url(value.removeprefix("fetch:"), param)
+        except InvalidRequest as exc:
+            raise invalid(param, exc.public.split(": ", 1)[-1]) from None
     head = value.partition(":")[0]
     if head in _OTHER_TYPES and ":" in value:
         raise invalid(param, f"{head} layers are not supported")
@@ -206,10 +216,13 @@ def parse_source(value: str, param: str) -> str | Text:
     return "/".join(parts)
 
 
-def print_source(kind: LayerKind, source: str | Text) -> list[str]:
-    """The opening params of a layer: `l_<id>` or `l_text:…` plus `co_` for a text colour."""
+def print_source(kind: LayerKind, source: str | Text | Remote) -> list[str]:
+    """The opening params of a layer: `l_<id>`, `l_fetch:<base64url>` or `l_text:…` plus `co_`
+    for a text colour."""
     if isinstance(source, str):
         return [f"{kind.value}_{source.replace('/', ':')}"]
+    if isinstance(source, Remote):
+        return [f"{kind.value}_fetch:{encode_layer_url(source.url)}"]
     words = [source.font, str(source.size)] + ["bold"] * source.bold + ["italic"] * source.italic
     if source.align is not None:
         words.append(source.align.value)
@@ -278,6 +291,17 @@ def layer_public_ids(plan: Plan) -> tuple[str, ...]:
                          if isinstance(ly.source, str)}))  # fmt: skip
 
 
+def layer_remote_urls(plan: Plan) -> tuple[str, ...]:
+    """The URLs of the remote layers (`l_fetch:`) a plan fetches, sorted, each once."""
+    return tuple(sorted({ly.source.url for ly in iter_layers(plan.components)
+                         if isinstance(ly.source, Remote)}))  # fmt: skip
+
+
+def source_key(source: str | Remote) -> str:
+    """How an image layer's size and bytes are looked up: its public_id, or `fetch:<url>`."""
+    return source.key if isinstance(source, Remote) else source
+
+
 def has_relative_size(component: Component) -> bool:
     """Whether a component resizes by a fraction (what `fl_relative` refers to the base)."""
     return any(
@@ -299,8 +323,10 @@ __all__ = [
     "has_relative_size",
     "iter_layers",
     "layer_public_ids",
+    "layer_remote_urls",
     "parse_source",
     "parse_text",
     "print_layer",
     "print_source",
+    "source_key",
 ]

@@ -6,6 +6,14 @@ sees it: percent-decoded (starlette's `scope["path"]`). Which leading segments a
 token is shaped like a param (a param-shaped but unknown token is a 400). The last segment is
 always part of the public_id. `%2F` arrives decoded, so it is a folder separator, as the SDK
 (which never escapes `/`) means it.
+
+`/<cloud>/image/fetch/[s--SIG--/]<component>/…/<remote URL>`: the remote URL starts at the first
+segment that is `http:` or `https:`; it arrives decoded once (the SDK percent-escapes it), so it is
+the URL the SDK was given. A proxy that merges `//` into `/` is undone (`https:/host` →
+`https://host`), and a plain URL's own query string (`?a=1`, not escaped) is handed in as `query`
+(without the SDKs' analytics parameter `_a=`).
+The remote URL is the request's `public_id`; there is no extension (the format is `f_`'s, else the
+source's) and no version.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from .component import looks_like_param
 from .errors import InvalidRequest, InvalidTransformation, NotFound
 from .parse import NO_NAMES, parse_chain
 from .plan import Plan
+from .remote import check_remote_url
 from .values import Format
 
 #: extension → delivered format name (`Format` value)
@@ -32,12 +41,14 @@ UNSUPPORTED_EXTENSIONS = frozenset(
 #: the wiring's `alphacdn.access` checks that)
 STORED_TYPES = frozenset({"upload", "private", "authenticated"})
 #: Cloudinary delivery types we know but do not serve (400); other unknown types are a 404
-_OTHER_TYPES = frozenset({"fetch", "list", "multi", "sprite", "text",
+_OTHER_TYPES = frozenset({"list", "multi", "sprite", "text",
                           "facebook", "twitter", "gravatar", "youtube", "vimeo"})  # fmt: skip
 _SIGNATURE = re.compile(r"s--([A-Za-z0-9_-]{1,64})--")
 _VERSION = re.compile(r"v(\d{1,20})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 _UNSAFE = re.compile(rb"[^a-zA-Z0-9_.\-/:]+")
+#: where a fetch URL's remote URL starts: the first `http:` / `https:` segment
+_REMOTE = re.compile(r"(?:^|/)(https?):/+", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +111,44 @@ def _public_id(segments: list[str]) -> tuple[str, str | None, str]:
     return "/".join(segments), extension, ext
 
 
-def parse_url(path: str, *, named: Mapping[str, str] = NO_NAMES) -> DeliveryRequest:
-    """Parse a (percent-decoded) delivery URL path; raises a 4xx `CdnError` on anything bad."""
+def _parse_fetch(cloud: str, rest: str, named: Mapping[str, str], query: str) -> DeliveryRequest:
+    """`[s--SIG--/]<chain>/[v<n>/]<remote URL>` of a fetch URL (everything after `fetch/`)."""
+    m = _REMOTE.search(rest)
+    if m is None:
+        if other := re.search(r"(?:^|/)([A-Za-z][A-Za-z0-9+.-]*):/", rest):
+            raise InvalidRequest(f"Invalid fetch URL: only http and https URLs can be fetched, "
+                                 f"not {other.group(1)!r}")  # fmt: skip
+        raise InvalidRequest(
+            "Invalid fetch URL: expected /<cloud>/image/fetch/[<transformations>/]<http(s) URL>"
+        )
+    url = f"{m.group(1).lower()}://{rest[m.end() :]}"
+    # the SDKs' own analytics parameter (`_a=`) is for the CDN, not for the remote server
+    query = "&".join(q for q in query.split("&") if q and not q.startswith("_a="))
+    if query:
+        url += "?" + query
+    segs = [s for s in rest[: m.start()].split("/") if s]
+    signature = None
+    if segs and (sig := _SIGNATURE.fullmatch(segs[0])):
+        signature, segs = sig.group(1), segs[1:]
+    if segs and _VERSION.fullmatch(segs[-1]):
+        segs = segs[:-1]  # a version means nothing to a remote URL
+    transformation = "/".join(segs)
+    plan = parse_chain(transformation, named=named)
+    check_remote_url(url)
+    source = smart_escape(url)
+    signed_text = f"{transformation}/{source}" if transformation else source
+    return DeliveryRequest(cloud, "image", "fetch", signature, signed_text, transformation, plan,
+                           None, url, None)  # fmt: skip
+
+
+def parse_url(
+    path: str, *, named: Mapping[str, str] = NO_NAMES, query: str = ""
+) -> DeliveryRequest:
+    """Parse a (percent-decoded) delivery URL path; raises a 4xx `CdnError` on anything bad.
+    `query`: the request's own query string, part of a fetch URL's remote URL (else ignored)."""
+    parts = path.lstrip("/").split("/", 3)
+    if len(parts) == 4 and parts[1] == "image" and parts[2] == "fetch" and parts[0]:
+        return _parse_fetch(parts[0], parts[3], named, query)
     segs = [s for s in path.split("/") if s]
     if len(segs) >= 3 and segs[1] == "iu":  # the SDK's `shorten=True` form of image/upload
         segs = [segs[0], "image", "upload", *segs[2:]]

@@ -27,6 +27,7 @@ from alphacdn.cache import (
 from alphacdn.jobs.runner import JobRunner
 from alphacdn.mattes.entries import (
     entry_meta,
+    matte_headers,
     outcome_of,
     salient_of,
     with_detections,
@@ -142,6 +143,17 @@ class Mattes:
             record = await self.ensure(asset, removal)
             depth = await anyio.to_thread.run_sync(self.jobs.depth)
         raise self._in_progress(asset, removal, record, depth)
+
+    async def get_now(
+        self, asset: AssetRecord, removal: BackgroundRemoval, source: bytes
+    ) -> tuple[bytes, dict[str, str]]:
+        """The cut-out of a source that is not an original (a fetched one, which a queued job
+        could not read back): cached by content like every matte, else made while the request
+        waits (`cutout`: one run per key on this host; 503 past `queue_max` waiting)."""
+        outcome = await self.cutout(
+            asset.etag, lambda: source, removal, tag=f"{asset.cloud}/{asset.public_id}"
+        )
+        return outcome.png, matte_headers(outcome)
 
     # ── ensure: queue once per key ───────────────────────────────────────────────────────────
     async def ensure(self, asset: AssetRecord, removal: BackgroundRemoval) -> JobRecord:

@@ -147,6 +147,23 @@ async def delete_resources(uploads: Uploads, request: Request) -> Response:
     return JSONResponse({"deleted": deleted, "partial": False})
 
 
+async def delete_fetched(uploads: Uploads, request: Request) -> Response:
+    """`delete_resources(urls, type="fetch")`: forget fetched URLs, so the next request
+    downloads each again (Cloudinary's way to refresh a fetched image before its TTL)."""
+    _authorize(uploads, request)
+    p = await _params(request)
+    urls = p.get("public_ids") or []
+    if isinstance(urls, str):
+        urls = [urls]
+    if not urls:
+        raise InvalidRequest("Missing required parameter - public_ids")
+    deleted: dict[str, str] = {}
+    for url in urls:
+        found = uploads.fetched is not None and await uploads.fetched.forget(str(url))
+        deleted[str(url)] = "deleted" if found else "not_found"
+    return JSONResponse({"deleted": deleted, "partial": False})
+
+
 async def transformations(uploads: Uploads, request: Request) -> Response:
     _authorize(uploads, request)
     p = await _params(request)
@@ -215,6 +232,7 @@ def routes(uploads: Uploads) -> list[BaseRoute]:
     every = ["GET", "POST", "PUT", "DELETE"]
     return [
         Route(f"{v}/resources/image", bound(list_resources), methods=["GET"]),
+        Route(f"{v}/resources/image/fetch", bound(delete_fetched), methods=["DELETE"]),
         Route(f"{v}/resources/image/{{type}}", bound(list_resources), methods=["GET"]),
         Route(f"{v}/resources/image/{{type}}", bound(delete_resources), methods=["DELETE"]),
         Route(f"{v}/resources/image/{{type}}/{{public_id:path}}", bound(get_resource)),
@@ -222,4 +240,11 @@ def routes(uploads: Uploads) -> list[BaseRoute]:
     ]
 
 
-__all__ = ["delete_resources", "get_resource", "list_resources", "routes", "transformations"]
+__all__ = [
+    "delete_fetched",
+    "delete_resources",
+    "get_resource",
+    "list_resources",
+    "routes",
+    "transformations",
+]

@@ -1,4 +1,5 @@
-"""`GET /<cloud>/image/upload/[s--SIG--/]<chain>/[v<ver>/]<public_id>[.<ext>]`: the delivery URL.
+"""`GET /<cloud>/image/upload/[s--SIG--/]<chain>/[v<ver>/]<public_id>[.<ext>]`: the delivery URL
+(and `/<cloud>/image/fetch/[s--SIG--/]<chain>/<remote URL>`).
 
 The route is HTTP only: it hands the path, `Accept` and the client (its address, and its
 connection for noticing a disconnect) to `Delivery.serve` once and turns the `Served` it gets
@@ -46,7 +47,10 @@ def route(delivery: Delivery) -> BaseRoute:
         # scope["path"] is the decoded path in full: request.url would re-split a `%3F`
         headers = request.headers
         client = client_of(request, trust_forwarded_for=delivery.trust_forwarded_for)
-        served = await delivery.serve(request.scope["path"], headers.get("accept", ""), client)
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        served = await delivery.serve(
+            request.scope["path"], headers.get("accept", ""), client, query
+        )
         return respond(served, request.method, headers.get("if-none-match"))
 
     return Route("/{cloud}/image/{rest:path}", deliver, methods=["GET", "HEAD"])

@@ -43,6 +43,13 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "trust_forwarded_for": ("true", True),
     "public_url": ("https://cdn.example.com/", "https://cdn.example.com"),
     "metrics_token": ("s3cret", "s3cret"),
+    "fetch_domains": (
+        "img.example.com,*.cdn.example.com",
+        ["img.example.com", "*.cdn.example.com"],
+    ),
+    "fetch_ttl": ("60", 60),
+    "fetch_max_bytes": ("5MB", "5MB"),
+    "fetch_timeout": ("2.5", 2.5),
     "data_dir": ("/tmp/alphacdn-sample", "/tmp/alphacdn-sample"),
     "cache_size": ("500MiB", 500 * 1024**2),
     "max_source_pixels": ("12MP", "12MP"),

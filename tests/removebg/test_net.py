@@ -17,9 +17,11 @@ import pytest
 
 from alphacdn.net import (
     ATTEMPTS,
+    Fetched,
     FetchFailed,
     FetchTooLarge,
     UnsafeUrl,
+    fetch_source,
     fetch_url,
     is_public_address,
     notification_signature,
@@ -80,6 +82,58 @@ def test_fetch_policy_cap_and_redirects(listener: Listener) -> None:
         fetch("file:///etc/passwd")
     with pytest.raises(UnsafeUrl):
         fetch("http://user:pw@example.com/")
+
+
+def test_fetch_source_conditional_hosts_and_failures() -> None:
+    """`fetch_source`: 304 on matching validators, the host allow-list on every hop, private
+    addresses per host, and failures that say what happened (status, timed out)."""
+    from tests.e2e.origin import Origin
+
+    origin = Origin()
+    origin.files["/a.png"] = b"abc"
+
+    def get(url: str, **kw: Any) -> Fetched:
+        options: dict[str, Any] = {"max_bytes": 1000, "timeout": 1.0, "allow_private": True}
+        options.update(backoff=0.01, **kw)
+        return anyio.run(lambda: fetch_source(url, **options))
+
+    try:
+        first = get(origin.url + "/a.png")
+        assert (first.status, first.body, first.not_modified) == (200, b"abc", False)
+        assert first.etag and first.content_type == "image/png"
+        again = get(origin.url + "/a.png", etag=first.etag)
+        assert (again.status, again.body) == (304, b"")
+        origin.files["/a.png"] = b"abcd"
+        changed = get(origin.url + "/a.png", etag=first.etag)
+        assert (changed.status, changed.body) == (200, b"abcd")
+        # the allow-list is asked about every hop, redirects included
+        asked: list[str] = []
+
+        def only_loopback_ip(host: str) -> bool:
+            asked.append(host)
+            return host == "127.0.0.1"
+
+        assert get(origin.url + "/redirect-to/a.png", allow_host=only_loopback_ip).body == b"abcd"
+        assert asked == ["127.0.0.1", "127.0.0.1"]
+        with pytest.raises(UnsafeUrl, match="'localhost' is not an allowed fetch domain"):
+            get(origin.url + "/redirect-name/a.png", allow_host=only_loopback_ip)
+        # private addresses for the named hosts only: the name that resolves there is refused
+        private = get(origin.url + "/a.png", allow_private=only_loopback_ip)
+        assert private.body == b"abcd"
+        with pytest.raises(UnsafeUrl, match="'localhost' resolves to a non-public address"):
+            get(origin.url + "/redirect-name/a.png", allow_private=only_loopback_ip)
+        with pytest.raises(FetchFailed) as missing:
+            get(origin.url + "/nope.png")
+        assert missing.value.status == 404 and not missing.value.timed_out
+        started = time.monotonic()
+        with pytest.raises(FetchFailed) as slow:
+            get(origin.url + "/slow.png")
+        assert slow.value.timed_out and slow.value.status is None
+        assert time.monotonic() - started < 3
+        with pytest.raises(FetchTooLarge):
+            get(origin.url + "/huge-chunked.png")
+    finally:
+        origin.close()
 
 
 class Scripted:

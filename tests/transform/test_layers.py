@@ -15,6 +15,7 @@ from alphacdn.transform import InvalidTransformation, canonical, parse_chain, pa
 from alphacdn.transform.compositing import DropShadow, Mask, Shadow
 from alphacdn.transform.layers import Layer, LayerKind, Placement, Text, layer_public_ids
 from alphacdn.transform.plan import Component
+from alphacdn.transform.remote import Remote, encode_layer_url
 from alphacdn.transform.steps import BackgroundRemoval, Grayscale, Resize
 from alphacdn.transform.values import AutoColor, Color, CropMode, Format, Gravity
 
@@ -51,6 +52,10 @@ GOOD: list[tuple[str, Layer]] = [
     ("l_text:Arial_40_bold:Hello%2C World%2F50%25 #1,co_red",
      Layer(OVER, Text("Hello, World/50% #1", "Arial", 40, bold=True, color=Color(255, 0, 0)))),
     ("l_text:Open Sans_12_italic:a:b", Layer(OVER, Text("a:b", "Open Sans", 12, italic=True))),
+    ("l_fetch:aHR0cHM6Ly94LmV4YW1wbGUvbG9nby5wbmc=,w_10",  # https://x.example/logo.png
+     Layer(OVER, Remote("https://x.example/logo.png"), (Component((Resize(10),)),))),
+    ("u_fetch:aHR0cHM6Ly94LmV4YW1wbGUvbG9nby5wbmc",  # unpadded, as some SDKs write it
+     Layer(UNDER, Remote("https://x.example/logo.png"))),
     ("l_logo,e_grayscale,o_50/fl_layer_apply", Layer(OVER, "logo", (Component(
         (Grayscale(), parse_chain("o_50").components[0].steps[0])),))),
 ]  # fmt: skip
@@ -116,6 +121,11 @@ BAD = [
     ("l_a,fl_layer_apply", "cannot open"),
     ("l_a,e_background_removal", "inside a layer"),
     ("l_video:dog", "video layers"),
+    ("l_fetch:aHR0cA==", "only http and https"),  # "http"
+    ("l_fetch:Zm9vOi8vYmFy", "only http and https"),  # "foo://bar"
+    ("l_fetch:not base64!", "URL-safe base64"),
+    ("u_fetch:", "URL-safe base64"),
+    ("l_fetch:aHR0cDovL3U6cEB4L3k=", "credentials"),  # http://u:p@x/y
     ("l_a:..:b", "invalid layer public_id"),
     ("fl_no_overflow", "only goes with a layer"),
     ("l_a/fl_layer_apply,g_auto", "g_auto"),
@@ -148,6 +158,8 @@ SDK: list[tuple[dict[str, Any], str]] = [
                          {"flags": "layer_apply", "gravity": "center"},
                          {"fetch_format": "auto", "quality": "auto"}]}, ""),
     ({"effect": "shadow:50", "color": "red", "x": 10, "y": 10}, ""),
+    ({"overlay": "fetch:https://x.example/logo.png?v=1&s=2", "width": 50}, ""),
+    ({"underlay": {"url": "https://x.example/a b/ü.png"}, "gravity": "north"}, ""),
     ({"effect": "dropshadow:azimuth_220;elevation_40;spread_20"}, ""),
 ]  # fmt: skip
 
@@ -171,6 +183,14 @@ def test_sdk_layer_urls_parse(options: dict[str, Any], _: str) -> None:
         assert comp.layer is not None and isinstance(comp.layer.source, Text)
         assert comp.layer.source.text == "Hello, World/50% #1"
         assert comp.layer.source.color == Color(255, 0, 0)
+    for key in ("overlay", "underlay"):
+        given = options.get(key)
+        url = given.get("url") if isinstance(given, dict) else None
+        if isinstance(given, str) and given.startswith("fetch:"):
+            url = given.removeprefix("fetch:")
+        if url is not None:
+            [comp] = req.plan.components
+            assert comp.layer is not None and comp.layer.source == Remote(url)
 
 
 @st.composite
@@ -182,7 +202,16 @@ def layered_chains(draw: st.DrawFn) -> str:
     for part in parts:
         if depth < 2 and draw(st.booleans()):
             code = draw(st.sampled_from(["l", "u"]))
-            src = draw(st.sampled_from(["road", "shop:logo", "text:Arial_12:Hi%2C you"]))
+            src = draw(
+                st.sampled_from(
+                    [
+                        "road",
+                        "shop:logo",
+                        "text:Arial_12:Hi%2C you",
+                        "fetch:" + encode_layer_url("https://x.example/a b.png"),
+                    ]
+                )
+            )
             out.append(f"{code}_{src},{part}" if part and draw(st.booleans()) else f"{code}_{src}")
             depth += 1
         if part:

@@ -261,11 +261,13 @@ def test_junk_chains_only_raise_invalid_transformation(junk: str) -> None:
 @settings(max_examples=600)
 @given(st.text(ALPHABET + "ABC.\\é", max_size=80))
 def test_junk_urls_only_raise_4xx(junk: str) -> None:
-    for path in (f"/demo/image/upload/{junk}", f"/{junk}", f"/demo/image/upload/{junk}/v1/x.jpg"):
+    for path in (f"/demo/image/upload/{junk}", f"/{junk}", f"/demo/image/upload/{junk}/v1/x.jpg",
+                 f"/demo/image/fetch/{junk}", f"/demo/image/fetch/{junk}/http://x/{junk}",
+                 f"/demo/image/fetch/https://{junk}"):  # fmt: skip
         try:
             req = parse_url(path, named=NAMED)
         except CdnError as e:
             assert 400 <= e.status < 500 and e.public
             continue
         assert parse_chain(canonical(req.plan)) == req.plan
-        assert ".." not in req.public_id.split("/")
+        assert req.delivery_type == "fetch" or ".." not in req.public_id.split("/")

@@ -79,7 +79,12 @@ def test_named_transformations_in_urls() -> None:
     [
         ("/demo/video/upload/dog.mp4", NotFound, "video"),
         ("/demo/raw/upload/doc.txt", NotFound, "raw"),
-        ("/demo/image/fetch/http:/x.jpg", InvalidRequest, "fetch"),
+        ("/demo/image/fetch/ftp://x/y.jpg", InvalidRequest, "only http and https"),
+        ("/demo/image/fetch/w_5/dog.jpg", InvalidRequest, "Invalid fetch URL"),
+        ("/demo/image/fetch/w_5/http://u:p@x/y.jpg", InvalidRequest, "credentials"),
+        ("/demo/image/fetch/w_5/http://x:99999/y.jpg", InvalidRequest, "invalid port"),
+        ("/demo/image/fetch/w_5/http://x/y\x01.jpg", InvalidRequest, "control characters"),
+        ("/demo/image/fetch/zz_1/http://x/y.jpg", InvalidTransformation, "zz_1"),
         ("/demo/image/sprite/dog.jpg", InvalidRequest, "sprite"),
         ("/demo/image/wat/dog.jpg", NotFound, "wat"),
         ("/demo/image/upload", NotFound, "delivery URL"),
@@ -105,6 +110,62 @@ def test_errors(path: str, error: type[CdnError], text: str) -> None:
         parse_url(path)
     assert 400 <= err.value.status < 500
     assert text in err.value.public
+
+
+FETCHED = [
+    "http://127.0.0.1:8080/a/b.png",
+    "https://images.example.com/a b/ü.jpg?x=1&y=2",
+    "https://images.example.com/already%20escaped.png",
+    "http://images.example.com/img.php?id=3#frag",
+]
+
+
+@pytest.mark.parametrize("remote", FETCHED)
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"width": 100, "crop": "scale", "fetch_format": "auto"}, {"format": "png"}],
+    ids=["plain", "chain", "format"],
+)
+def test_sdk_fetch_urls(remote: str, options: dict[str, object]) -> None:
+    """The official SDK's `type="fetch"` URLs, signed: the server gets the SDK's remote URL back
+    (the path decoded once) and the SDK's signature verifies."""
+    from urllib.parse import unquote
+
+    import cloudinary
+    import cloudinary.utils
+
+    from alphacdn.transform import verify_url_signature
+
+    cloudinary.config(cloud_name="demo", api_secret="s3cret", secure=False)
+    for long in (False, True):  # SHA-1 (8 chars) and the long SHA-256 form (32)
+        url, _ = cloudinary.utils.cloudinary_url(
+            remote, type="fetch", sign_url=True, long_url_signature=long, **options
+        )
+        path = "/" + url.split("/", 3)[3]
+        req = parse_url(unquote(path))
+        assert (req.delivery_type, req.public_id, req.extension, req.version) == (
+            "fetch", remote, None, None)  # fmt: skip
+        assert req.signature is not None and len(req.signature) == (32 if long else 8)
+        assert verify_url_signature(req.signature, req.signed_text, "s3cret")
+        assert not verify_url_signature(req.signature, req.signed_text, "other")
+    if "format" in options:  # the SDK writes a fetch URL's format as f_
+        assert req.plan.output.format is Format.PNG
+
+
+def test_fetch_url_forms() -> None:
+    # a proxy that merged `//`, a plain query string, a version (ignored)
+    req = parse_url("/demo/image/fetch/w_5/v3/https:/x.example/img.php", query="id=3&s=1")
+    assert req.public_id == "https://x.example/img.php?id=3&s=1"
+    assert req.transformation == "w_5" and req.plan.components[0].steps == (Resize(5),)
+    # an SDK's analytics parameter is not part of the remote URL (nor of what is signed)
+    req = parse_url("/demo/image/fetch/w_5/https://x.example/a?b=1", query="_a=BAXAABDS")
+    assert req.public_id == "https://x.example/a?b=1"
+    assert req.signed_text == "w_5/https://x.example/a%3Fb%3D1"
+    req = parse_url("/demo/image/fetch/https://x.example/a", query="v=2&_a=B")
+    assert req.public_id == "https://x.example/a?v=2"
+    # a plain (unescaped) remote URL with its own path segments
+    req = parse_url("/demo/image/fetch/http://x.example/w_5/a.jpg")
+    assert req.public_id == "http://x.example/w_5/a.jpg" and req.transformation == ""
 
 
 @pytest.mark.parametrize("kind", ["private", "authenticated"])
