@@ -10,7 +10,8 @@
 #
 # <replica> is host:port of one `alphacdn serve`. The site config is deploy/nginx/alphacdn.conf
 # with its placeholders filled in (<dir>/alphacdn.conf), included from a main config that keeps
-# pid, logs, temp files and the cache under <dir>. Environment:
+# pid, logs, temp files and the cache under <dir>, and every <dir>/extra.d/*.conf (benches add a
+# static server there). Environment:
 #   NGINX_CACHE_SIZE (1g)  NGINX_MAX_BODY (100m)  NGINX_WORKERS (2)
 #   NGINX_DEBUG_HEADERS=1  also answer X-Edge-Upstream (which replica served; tests)
 # Exit status 3: nginx is missing and cannot be installed (no root, no mirror).
