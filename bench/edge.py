@@ -112,11 +112,11 @@ def group_rss_mb(pgid: int) -> float:
 
 
 def wrk(
-    work: pathlib.Path, base: str, lua: str, seconds: int, conns: int, groups: dict[str, int]
+    work: pathlib.Path, base: str, lua: str, seconds: int, conns: int, groups: dict[str, list[int]]
 ) -> dict[str, object]:
     script = work / "run.lua"
     script.write_text(lua)
-    cpu0 = {k: group_cpu_s(g) for k, g in groups.items()}
+    cpu0 = {k: sum(map(group_cpu_s, g)) for k, g in groups.items()}
     busy0 = machine_busy_s()
     out = subprocess.run(
         ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "10s",
@@ -124,7 +124,7 @@ def wrk(
         capture_output=True, text=True, check=True, timeout=seconds + 60,
     ).stdout  # fmt: skip
     busy = machine_busy_s() - busy0
-    cpu = {k: group_cpu_s(g) - cpu0[k] for k, g in groups.items()}
+    cpu = {k: sum(map(group_cpu_s, g)) - cpu0[k] for k, g in groups.items()}
 
     def ms(v: str) -> float:
         m = re.match(r"([\d.]+)(us|ms|s)", v)
@@ -209,9 +209,12 @@ def main() -> None:
         cluster = pathlib.Path(args.cluster)
         state = cluster / "nginx"
         edge_port = args.cluster_port
-        groups = {"nginx": nginx_pgid(state)}
+        groups = {"nginx": [nginx_pgid(state)]}
         for name in ("web1", "web2"):
-            groups[name] = int((cluster / "run" / f"{name}.pid").read_text())
+            groups[name] = [int((cluster / "run" / f"{name}.pid").read_text())]
+        # the daemons lead process groups of their own
+        groups["s3"] = [int(p.read_text()) for p in (cluster / "s3" / "run").glob("*.pid")]
+        groups["redis"] = [int((cluster / "redis" / "redis.pid").read_text())]
         direct_port = args.cluster_port + 1
         mode = "cluster (S3 store on radosgw, Redis, --role web)"
     else:
@@ -228,10 +231,10 @@ def main() -> None:
             check=True, capture_output=True, text=True,
         )  # fmt: skip
         started_nginx = True
-        groups = {"nginx": nginx_pgid(state)}
+        groups = {"nginx": [nginx_pgid(state)]}
         for i, r in enumerate(replicas):
             assert r.proc is not None
-            groups[f"web{i + 1}"] = r.proc.pid
+            groups[f"web{i + 1}"] = [r.proc.pid]
         direct_port = replicas[0].port
         mode = "embedded (two `alphacdn serve` sharing one data dir, diskcache)"
     edge = f"http://127.0.0.1:{edge_port}"
@@ -246,7 +249,11 @@ def main() -> None:
         reload_nginx(state, static_port)
         static = f"http://127.0.0.1:{static_port}"
         # /v<N>/: a new nginx key each, the same derived entry at the replica
-        probe = httpx.get(edge + VERSIONED % 1, headers={"Accept": ACCEPT}, timeout=60)
+        # (versions new to this nginx: a number from the clock, a million apart per run)
+        counter = (int(time.time()) % 100_000) * 10_000_000
+        # (the first renders, should the unversioned answers above be an earlier run's)
+        assert httpx.get(edge + VERSIONED % counter, headers={"Accept": ACCEPT}).status_code == 200
+        probe = httpx.get(edge + VERSIONED % (counter + 1), headers={"Accept": ACCEPT}, timeout=60)
         assert (probe.headers["x-edge-cache"], probe.headers["x-alphacdn-cache"]) == (
             "MISS",
             "HIT",
@@ -258,7 +265,6 @@ def main() -> None:
             "static": (static, WRK_FIXED % (ACCEPT, "/car.avif")),
         }
         runs: dict[str, list[dict[str, object]]] = {k: [] for k in [*cases, "miss", "direct"]}
-        counter = 10
         for rep in range(args.reps):
             for name, (base, lua) in cases.items():
                 runs[name].append(wrk(work, base, lua, args.seconds, args.conns, groups))
@@ -267,7 +273,7 @@ def main() -> None:
                 lua = WRK_COUNTER % (ACCEPT, counter, VERSIONED)
                 runs[name].append(wrk(work, base, lua, args.seconds, args.conns, groups))
             log(f"rep {rep + 1}/{args.reps} done, load average {loadavg()}")
-        rss = {k: group_rss_mb(g) for k, g in groups.items()}
+        rss = {k: round(sum(map(group_rss_mb, g)), 1) for k, g in groups.items()}
         summary: dict[str, dict[str, float]] = {}
         with (work / "results.jsonl").open("a") as out:
             for name, rs in runs.items():
@@ -278,15 +284,30 @@ def main() -> None:
                     k: round(statistics.median(float(r[k]) for r in rs), 4)  # type: ignore[arg-type]
                     for k in keys
                 }
-        log(json.dumps(summary, indent=1))
+        backends = "s3_cpu_ms_per_req" in summary["miss"]
+        log("| case | req/s | p50 ms | p99 ms | CPU ms/req: nginx | replicas |"
+            + (" radosgw+mon+osd | redis |" if backends else "") + " busy cores |")  # fmt: skip
+        log("|---|---|---|---|---|---|" + ("---|---|" if backends else "") + "---|")
+        for name, m in summary.items():
+            replicas_cpu = m["web1_cpu_ms_per_req"] + m["web2_cpu_ms_per_req"]
+            extra = (
+                f" {m['s3_cpu_ms_per_req']:.3f} | {m['redis_cpu_ms_per_req']:.3f} |"
+                if backends
+                else ""
+            )
+            log(f"| {name} | {m['rps']:.0f} | {m['p50_ms']} | {m['p99_ms']} | "
+                f"{m['nginx_cpu_ms_per_req']:.4f} | {replicas_cpu:.3f} |{extra} "
+                f"{m['machine_busy_cores']} |")  # fmt: skip
         hit_cpu = summary["hit"]["nginx_cpu_ms_per_req"]
         static_cpu = summary["static"]["nginx_cpu_ms_per_req"]
-        log(f"hit / static, nginx CPU per request: {hit_cpu / static_cpu:.2f}; "
-            f"req/s: {summary['hit']['rps'] / summary['static']['rps']:.2f}")  # fmt: skip
-        replicas_cpu = sum(summary["miss"][f"{w}_cpu_ms_per_req"] for w in ("web1", "web2"))
-        log(f"miss (store hit at a replica): nginx {summary['miss']['nginx_cpu_ms_per_req']} ms + "
-            f"replicas {replicas_cpu:.3f} ms CPU per request; direct store hit: "
-            f"{summary['direct']['web1_cpu_ms_per_req']} ms")  # fmt: skip
+        log(f"hit / static: nginx CPU per request {hit_cpu / static_cpu:.2f}, "
+            f"req/s {summary['hit']['rps'] / summary['static']['rps']:.2f}")  # fmt: skip
+        miss = summary["miss"]
+        miss_replicas = miss["web1_cpu_ms_per_req"] + miss["web2_cpu_ms_per_req"]
+        log(f"miss / direct: replicas' CPU per request "
+            f"{miss_replicas / summary['direct']['web1_cpu_ms_per_req']:.2f}, req/s "
+            f"{miss['rps'] / summary['direct']['rps']:.2f}; miss / hit req/s "
+            f"{miss['rps'] / summary['hit']['rps']:.3f}")  # fmt: skip
         log(f"RSS MB: {rss}; load average {loadavg()}")
     finally:
         (state / "extra.d" / "bench-static.conf").unlink(missing_ok=True)
