@@ -67,7 +67,9 @@ def _start_nginx(state: Path, port: int, replicas: list[Server]) -> None:
 @pytest.fixture(scope="module")
 def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     data = tmp_path_factory.mktemp("edge-data")
-    replicas = [Server(data, port=free_port()), Server(data, port=free_port())]
+    # one matte job at a time in the shared queue: a second asset's removal is a 503
+    env = {"ALPHACDN_QUEUE_MAX": "1"}
+    replicas = [Server(data, env, port=free_port()), Server(data, env, port=free_port())]
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(Server.start, replicas))
     edge = Edge(tmp_path_factory.mktemp("edge-nginx"), free_port(), replicas)
@@ -83,6 +85,8 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
             secure=False,
         )
         upload_fixture("car-house.jpg", "car")
+        upload_fixture("dog-bike.jpg", "dog")
+        upload_fixture("cat-street.jpg", "cat")
         yield edge
     finally:
         subprocess.run(["bash", str(NGINX), "stop", str(edge.state)], timeout=60)
@@ -197,6 +201,25 @@ def test_423_is_never_cached(edge: Edge) -> None:
     assert seen[-1] == (200, "MISS")
     resp = _get(edge, path, "*/*")
     assert (resp.status_code, resp.headers["x-edge-cache"]) == (200, "HIT")
+
+
+@pytest.mark.model
+def test_a_503_is_not_retried_and_takes_no_replica_out(edge: Edge) -> None:
+    """The app's 503 is the same on every replica (here: the shared matte queue is full). nginx
+    passes it on instead of retrying it: a retried 503 would count as a failure of each
+    replica, and nginx would answer 502 (`no live upstreams`) to everything for a while."""
+    queued = _get(edge, "/demo/image/upload/e_background_removal/dog.png", "*/*")
+    full = _get(edge, "/demo/image/upload/e_background_removal/cat.png", "*/*")
+    assert queued.status_code == 423, queued.text
+    assert full.status_code == 503, full.text
+    assert "retry-after" in full.headers
+    assert ", " not in full.headers["x-edge-upstream"]  # one replica asked, not both
+    # each a new nginx key, a store hit at whichever replica gets it
+    statuses = [
+        _get(edge, f"/demo/image/upload/c_fill,w_90,h_60/v{500 + i}/car.jpg", "*/*").status_code
+        for i in range(6)
+    ]
+    assert statuses == [200] * 6
 
 
 def test_kill_9_of_a_replica_loses_no_request(edge: Edge) -> None:
