@@ -201,6 +201,8 @@ def main() -> None:
     ap.add_argument("--cluster", help="the CLUSTER_DIR of a running `scripts/cluster.sh up`")
     ap.add_argument("--cluster-port", type=int, default=8080, help="its CLUSTER_PORT")
     args = ap.parse_args()
+    if subprocess.run(["sh", "-c", "command -v wrk"], capture_output=True).returncode != 0:
+        sys.exit("bench/edge.py needs wrk: sudo apt-get install wrk")
     work = pathlib.Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     replicas: list[Server] = []
