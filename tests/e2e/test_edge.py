@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cloudinary
+import cloudinary.api
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -131,6 +132,22 @@ def test_a_url_without_f_auto_is_one_entry_for_every_accept(edge: Edge) -> None:
         for accept in ("image/avif,image/webp,*/*", "image/webp,*/*", "*/*")
     ]
     assert statuses == ["MISS", "HIT", "HIT"]
+
+
+def test_f_auto_inside_a_named_transformation_never_crosses_formats(edge: Edge) -> None:
+    """No `f_auto` in the URL, `Vary: Accept` in the answer: nginx keys the entry on the raw
+    Accept itself (fewer hits than the class, never the wrong format)."""
+    cloudinary.api.create_transformation("edge_auto", "c_fill,w_72,h_72/f_auto")
+    path = "/demo/image/upload/t_edge_auto/car"
+    seen = []
+    for accept in ("image/avif,*/*", "image/webp,*/*", "image/webp,*/*", "*/*", "image/avif,*/*"):
+        resp = _get(edge, path, accept)
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["vary"] == "Accept"
+        seen.append((resp.headers["content-type"], resp.headers["x-edge-cache"]))
+    types = [t for t, _ in seen]
+    assert types == ["image/avif", "image/webp", "image/webp", "image/jpeg", "image/avif"]
+    assert seen[1][1] == "MISS" and seen[2][1] == "HIT"
 
 
 _MEDIA = st.sampled_from(
