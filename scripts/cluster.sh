@@ -30,11 +30,12 @@ redis_port=$((base + 10))
 s3_port=$((base + 11))
 bucket=${CLUSTER_BUCKET:-alphacdn}
 
+alphacdn=()
 if [[ -n ${ALPHACDN:-} ]]; then
     read -r -a alphacdn <<<"$ALPHACDN"
 elif [[ -x $root/.venv/bin/alphacdn ]]; then
     alphacdn=("$root/.venv/bin/alphacdn")
-else
+elif command -v alphacdn >/dev/null; then
     alphacdn=(alphacdn)
 fi
 
@@ -97,10 +98,24 @@ models() {  # the worker's weights: fetched into the models dir when it has none
 }
 
 up() {
-    log "redis on 127.0.0.1:$redis_port"
-    bash "$services/redis.sh" start "$dir/redis" "$redis_port" >/dev/null
-    log "radosgw (S3) on 127.0.0.1:$s3_port"
-    bash "$services/radosgw.sh" start "$dir/s3" "$s3_port" >/dev/null
+    if [[ ${#alphacdn[@]} -eq 0 ]]; then
+        log "no alphacdn installed: make install (a venv in $root/.venv)"
+        make -C "$root" install >&2
+        alphacdn=("$root/.venv/bin/alphacdn")
+    fi
+    # a piece that already runs is kept (a restart would empty Redis and the memstore S3)
+    if bash "$services/redis.sh" status "$dir/redis"; then
+        log "redis already runs"
+    else
+        log "redis on 127.0.0.1:$redis_port"
+        bash "$services/redis.sh" start "$dir/redis" "$redis_port" >/dev/null
+    fi
+    if bash "$services/radosgw.sh" status "$dir/s3"; then
+        log "radosgw already runs"
+    else
+        log "radosgw (S3) on 127.0.0.1:$s3_port"
+        bash "$services/radosgw.sh" start "$dir/s3" "$s3_port" >/dev/null
+    fi
     bash "$services/nginx.sh" install "$dir/nginx"
     local models_dir
     models_dir=$(models)
@@ -136,9 +151,13 @@ ENV
     wait_http web1 "${web_ports[0]}" /health
     wait_http web2 "${web_ports[1]}" /health
     wait_http worker "$worker_port" /health
-    log "nginx on 127.0.0.1:$edge_port"
-    bash "$services/nginx.sh" start "$dir/nginx" "$edge_port" \
-        "127.0.0.1:${web_ports[0]}" "127.0.0.1:${web_ports[1]}" >/dev/null
+    if bash "$services/nginx.sh" status "$dir/nginx"; then
+        log "nginx already runs"
+    else
+        log "nginx on 127.0.0.1:$edge_port"
+        bash "$services/nginx.sh" start "$dir/nginx" "$edge_port" \
+            "127.0.0.1:${web_ports[0]}" "127.0.0.1:${web_ports[1]}" >/dev/null
+    fi
     status
     echo "the cluster answers on http://127.0.0.1:$edge_port (settings: source $dir/fleet.env)"
 }
