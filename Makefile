@@ -30,11 +30,13 @@ typecheck: install
 	$(BIN)/mypy
 
 # the suite needs the small models only (u2netp for mattes, centernet for hints), and the real
-# S3 and Redis servers its store tests run against (Debian radosgw, redis-server: installed with
-# apt-get when missing; the tests start them on loopback)
+# S3 and Redis servers its store tests run against and the nginx its edge tests put in front
+# of the replicas (Debian radosgw, redis-server, nginx: installed with apt-get when missing; the
+# tests start them on loopback)
 test: install lint typecheck
 	scripts/services/radosgw.sh install build/services/radosgw
 	scripts/services/redis.sh install build/services/redis
+	scripts/services/nginx.sh install build/services/nginx
 	$(BIN)/alphacdn fetch-models --for-tests
 	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 
