@@ -7,7 +7,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -39,6 +39,9 @@ from alphacdn.models.matting import MATTE_MAX_PIXELS, MatteModels, MatteOutcome,
 from alphacdn.settings import JobSettings
 from alphacdn.transform.errors import InvalidImage, MatteInProgress, ServiceUnavailable
 from alphacdn.transform.steps import BackgroundRemoval
+
+if TYPE_CHECKING:
+    from alphacdn.mattes.remote import RemoteCutouts
 
 #: weight of the newest job in the moving average of refinement + I/O seconds per pixel
 _EMA_WEIGHT = 0.3
@@ -87,13 +90,23 @@ class Mattes:
         self._rest_per_pixel: dict[tuple[str, bool], float] = {}
         #: delivery requests held for a matte in progress (`jobs.matte_wait_seconds`)
         self.holds = Holds()
+        #: a process that runs no model (role web) has its cut-outs made by a worker
+        self.remote: RemoteCutouts | None = None
+
+    @property
+    def runs_models(self) -> bool:
+        """Whether this process runs the models itself (False on a web replica)."""
+        return self.remote is None
 
     def key(self, etag: str, removal: BackgroundRemoval) -> str:
         """The matte key of `removal` on the content `etag`."""
         return content_matte_key(etag, self.model, removal)
 
     def missing_message(self) -> str | None:
-        """None if the model is installed, else the message naming the install command."""
+        """None if the model is installed, else the message naming the install command (a
+        web replica never loads it: its workers report their own)."""
+        if not self.runs_models:
+            return None
         return self.models.missing_message(self.model)
 
     def counters(self) -> dict[str, Any]:
@@ -255,7 +268,12 @@ class Mattes:
         progress anywhere on this host instead of starting a second one. `detect` also reports
         what the detector finds; `must_store` raises MatteTooLarge (422) when the matte cache
         refuses the matte (eager work's product is what the cache holds). 503 when more than
-        `jobs.queue_max` runs wait for an inference slot in this process."""
+        `jobs.queue_max` runs wait for an inference slot in this process. A web replica has a
+        worker make it (`remote.RemoteCutouts`)."""
+        if self.remote is not None:
+            return await self.remote.cutout(
+                etag, read, removal, tag=tag, detect=detect, must_store=must_store
+            )
         key = self.key(etag, removal)
         outcome = await self._made(key, etag, read, removal, tag=tag, detect=detect)
         if must_store and not outcome.stored:

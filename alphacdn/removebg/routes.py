@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alphacdn.base_url import base_url
-from alphacdn.cache import BlobFolder
+from alphacdn.cache import BlobFolder, Blobs, Counters
 from alphacdn.jobs.runner import JobRunner
 from alphacdn.removebg.deps import RemoveBgDeps
 from alphacdn.removebg.guard import guarded
@@ -72,14 +72,22 @@ class RemoveBgApi:
         task_retention_seconds: float,
         render_threads: int = 2,
         rate_window_seconds: int = 60,
+        counters: Counters | None = None,
+        blobs: Blobs | None = None,
     ) -> None:
+        """`counters` and `blobs`: the shared stores of a fleet (default: under the state dir)."""
         deps.state_dir.mkdir(parents=True, exist_ok=True)
         self.deps = deps
-        self.limits = Limits(deps.state_dir, deps.api_keys, window_seconds=rate_window_seconds)
+        self.limits = Limits(
+            deps.state_dir,
+            deps.api_keys,
+            window_seconds=rate_window_seconds,
+            counters=counters,
+        )
         self.service = RemoveBg(deps, self.limits, render_threads)
         self.store = TaskStore(
             runner.store,
-            BlobFolder(deps.state_dir / "tasks"),
+            blobs or BlobFolder(deps.state_dir / "tasks"),
             retention_seconds=task_retention_seconds,
         )
         self.jobs = TaskJobs(self.store, self.service)
@@ -126,11 +134,22 @@ class RemoveBgApi:
 
 
 def removebg_routes(
-    deps: RemoveBgDeps, runner: JobRunner, *, task_retention_seconds: float
+    deps: RemoveBgDeps,
+    runner: JobRunner,
+    *,
+    task_retention_seconds: float,
+    counters: Counters | None = None,
+    blobs: Blobs | None = None,
 ) -> tuple[list[BaseRoute], RemoveBgApi]:
     """Routes for `deps` (tasks run on `runner`) plus the api object whose `lifespan()` sweeps
     expired tasks."""
-    api = RemoveBgApi(deps, runner, task_retention_seconds=task_retention_seconds)
+    api = RemoveBgApi(
+        deps,
+        runner,
+        task_retention_seconds=task_retention_seconds,
+        counters=counters,
+        blobs=blobs,
+    )
     return api.routes(), api
 
 

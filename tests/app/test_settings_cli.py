@@ -64,6 +64,10 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "user_model_size": ("512", 512),
     "user_model_mean": ("0.485,0.456,0.406", [0.485, 0.456, 0.406]),
     "user_model_std": ("0.2,0.2,0.2", [0.2, 0.2, 0.2]),
+    "ort_providers": (
+        "CUDAExecutionProvider, CPUExecutionProvider",
+        ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    ),
     "queue_max": ("5", 5),
     "job_concurrency": ("2", 2),
     "job_lease_seconds": ("90", 90),
@@ -71,6 +75,10 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "matte_wait": ("20", 20),
     "job_poll_seconds": ("1.5", 1.5),
     "task_retention_seconds": ("3600", 3600),
+    "store_url": ("s3://media-bucket/site-a", "s3://media-bucket/site-a"),
+    "s3_endpoint_url": ("http://127.0.0.1:7480/", "http://127.0.0.1:7480"),
+    "redis_url": ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    "role": ("Worker", "worker"),
 }
 
 
@@ -221,11 +229,7 @@ def test_every_alphacdn_name_the_repository_uses_is_known() -> None:
         used |= set(re.findall(r"\bALPHACDN_[A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
     known = {v.name for v in VARIABLES} | {"ALPHACDN_API_KEY", "ALPHACDN_API_SECRET"}
     known |= {"ALPHACDN_CONFIG"}
-    # issue 13's scale-out settings, documented in docs/scale-out.md before they are wired (the
-    # server refuses them as unknown until then); remove each from here when it becomes a Var
-    planned = {"ALPHACDN_STORE_URL", "ALPHACDN_S3_ENDPOINT_URL", "ALPHACDN_REDIS_URL"}
-    assert not used - known - set(NOT_SETTINGS) - planned
-    assert not planned & known, "wired now: drop it from `planned`"
+    assert not used - known - set(NOT_SETTINGS)
     assert set(NOT_SETTINGS) <= used
 
 

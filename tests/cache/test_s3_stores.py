@@ -111,3 +111,32 @@ def test_repair_drops_markers_without_objects(s3_bucket: S3Bucket) -> None:
     assert store.repair() == 1
     assert store.repair() == 0
     assert store.invalidate("demo/a") == 1
+
+
+def test_a_dead_endpoint_raises_backend_unavailable_quickly() -> None:
+    """Nothing listens: every store call fails fast with the one error type the wiring maps
+    to 503 (not botocore's own, which would be a 500)."""
+    import socket
+
+    from alphacdn.cache import BackendUnavailable
+    from alphacdn.cache.s3_bucket import make_client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: connections are refused
+    client = make_client(f"http://127.0.0.1:{port}", credentials=("k", "s"), region="us-east-1")
+    bucket = S3Bucket(client, "nowhere")
+    derived, originals = S3Derived(bucket), S3Originals(bucket)
+    calls = [
+        lambda: derived.get("a" * 64),
+        lambda: derived.put("a" * 64, b"x", {"content_type": "image/png"}, tag="demo/a"),
+        lambda: originals.stat("demo", "a"),
+        lambda: list(bucket.objects("derived/")),
+        lambda: derived.invalidate("demo/a"),
+    ]
+    for call in calls:
+        t0 = time.monotonic()
+        with pytest.raises(BackendUnavailable) as info:
+            call()
+        assert info.value.backend == "s3"
+        assert time.monotonic() - t0 < 5
