@@ -63,9 +63,7 @@ def test_two_handles_see_each_others_changes(impl: str, tmp_path: Path) -> None:
 
 def test_no_lost_update_across_processes(impl: str, tmp_path: Path) -> None:
     where = str(tmp_path)
-    procs = [
-        SPAWN.Process(target=cache_workers.set_names, args=(impl, where, w)) for w in (1, 2)
-    ]
+    procs = [SPAWN.Process(target=cache_workers.set_names, args=(impl, where, w)) for w in (1, 2)]
     for p in procs:
         p.start()
     for p in procs:
