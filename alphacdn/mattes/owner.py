@@ -178,9 +178,21 @@ class Mattes:
                     f"Background removal was interrupted ({record.error}); it runs again shortly",
                     retry_after=math.ceil(wait),
                 )
+        unavailable = (  # the worker could not run it (its model missing): not the job's fault
+            record is not None
+            and record.status == "failed"
+            and (record.result or {}).get("status") == 503
+        )
+        if unavailable and record is not None:
+            wait = record.updated_at + self.settings.retry_seconds - time.time()
+            if wait > 0:
+                raise ServiceUnavailable(
+                    f"Background removal unavailable: {record.error}", retry_after=math.ceil(wait)
+                )
         stale = record is not None and (
             record.status == "done"  # finished, but the matte was evicted or invalidated
             or rounds > 0
+            or unavailable
             or (
                 record.status == "failed"
                 and (
@@ -456,6 +468,9 @@ class Mattes:
 
         t0 = time.perf_counter()
         try:
+            missing = self.missing_message()
+            if missing:  # this worker cannot run it; another (or this one, fixed) may later
+                raise _Unavailable(missing)
             outcome = await self._made(
                 record.key,
                 job.etag or await anyio.to_thread.run_sync(lambda: content_id(read())),
@@ -477,6 +492,15 @@ class Mattes:
             prev = self._rest_per_pixel.get(k)
             self._rest_per_pixel[k] = rest if prev is None else prev + _EMA_WEIGHT * (rest - prev)
         return outcome.result_json()
+
+
+class _Unavailable(ServiceUnavailable):
+    """A matte job this process cannot run (its model is missing): the failed job records the
+    503, so a request after `jobs.retry_seconds` submits it again."""
+
+    def __init__(self, public: str) -> None:
+        super().__init__(public)
+        self.job_result = {"status": 503}
 
 
 __all__ = ["Mattes"]

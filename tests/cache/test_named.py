@@ -15,7 +15,7 @@ from alphacdn.cache.redis_client import connect
 from alphacdn.cache.redis_named import RedisNamed
 from alphacdn.named import NamedTransformations
 from tests.cache import cache_workers
-from tests.cache.conftest import RedisProcess
+from tests.services import RedisProcess
 
 SPAWN = multiprocessing.get_context("spawn")
 

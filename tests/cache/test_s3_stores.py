@@ -12,7 +12,7 @@ import pytest
 from alphacdn.cache.s3_bucket import Conflict, S3Bucket, parse_store_url
 from alphacdn.cache.s3_derived import S3Derived
 from alphacdn.cache.s3_originals import S3Originals
-from tests.cache.s3_server import S3Server
+from tests.s3_server import S3Server
 
 META = {"format": "png", "width": 1, "height": 1}
 
