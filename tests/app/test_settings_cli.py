@@ -339,3 +339,26 @@ def test_serve_refuses_dev_keys_on_a_public_address(tmp_path: Path) -> None:
     ):
         assert name in out.stderr
     assert not (tmp_path / "state").exists()  # refused before anything was opened
+
+
+def test_scale_out_settings_name_what_they_expect() -> None:
+    for name, bad, expected in [
+        ("ALPHACDN_STORE_URL", "s3:/bucket", "s3://<bucket>"),
+        ("ALPHACDN_STORE_URL", "file://relative/dir", "file:///<absolute folder>"),
+        ("ALPHACDN_S3_ENDPOINT_URL", "127.0.0.1:7480", "an http(s) URL"),
+        ("ALPHACDN_REDIS_URL", "localhost:6379", "redis://host"),
+        ("ALPHACDN_ROLE", "both", "one of all, web, worker"),
+        ("ALPHACDN_ORT_PROVIDERS", "CUDA Execution", "comma-separated list of names"),
+    ]:
+        with pytest.raises(SettingsError, match=re.escape(expected)) as info:
+            Settings.from_env({name: bad})
+        assert name in str(info.value)
+    s = Settings.from_env({"ALPHACDN_STORE_URL": "file:///srv/media", "ALPHACDN_ROLE": "web"})
+    assert s.fleet.store_url == "file:///srv/media" and not s.fleet.runs_jobs
+
+
+def test_a_missing_execution_provider_stops_a_worker_with_the_available_ones() -> None:
+    out = _cli("worker", env={"ALPHACDN_ORT_PROVIDERS": "NoSuchExecutionProvider"})
+    assert out.returncode == 1
+    assert "ALPHACDN_ORT_PROVIDERS: execution provider(s) NoSuchExecutionProvider" in out.stderr
+    assert "CPUExecutionProvider" in out.stderr  # what is available here

@@ -18,14 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+import pyvips
 
 from alphacdn.cache import JobStatus
 from alphacdn.cache.redis_client import connect
 from alphacdn.cache.redis_queue import RedisJobQueue
 from alphacdn.cache.s3_bucket import S3Bucket, make_client
 from alphacdn.mattes import content_matte_key
+from alphacdn.settings import DEV_REMOVEBG_KEY
 from alphacdn.transform import BackgroundRemoval
+from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, upload_fixture
 from tests.e2e.server import Server, free_port
 from tests.s3_server import S3Server
@@ -33,6 +37,8 @@ from tests.services import RedisProcess
 
 pytestmark = pytest.mark.model
 
+TIGER = FIXTURES / "e2e" / "tiger-on-backdrop.jpg"
+TIGER_ALPHA = FIXTURES / "e2e" / "tiger-on-backdrop.alpha.png"
 #: how long a client keeps polling a 423 (or a 503 while the worker is restarted)
 POLL_SECONDS = 90
 
@@ -173,6 +179,68 @@ def test_a_render_requested_on_both_replicas_is_rendered_and_stored_once(fleet: 
     assert len({r.content for r in answers}) == 1
     assert fleet.renders() - renders == 1
     assert fleet.derived_objects() - stored == 1
+
+
+def test_remove_bg_on_a_web_replica_is_matted_by_the_worker(fleet: Fleet) -> None:
+    """A web replica never runs a model: `/v1.0/removebg` has the worker make the matte (a
+    `cutout` job), then composes and charges on the replica; tasks run on the worker and their
+    files are served by any replica."""
+    key = {"X-Api-Key": DEV_REMOVEBG_KEY}
+    tiger = ("tiger.jpg", TIGER.read_bytes(), "image/jpeg")
+    runs = fleet.model_runs()
+    resp = httpx.post(
+        fleet.web[1].url + "/v1.0/removebg",
+        files={"image_file": tiger},
+        data={"size": "full", "format": "png", "type": "auto"},
+        headers=key,
+        timeout=120,
+    )
+    assert resp.status_code == 200, resp.text
+    assert (resp.headers["x-width"], resp.headers["x-height"]) == ("400", "273")
+    assert resp.headers["x-type"] in {"animal", "product", "person", "car", "transportation"}
+    alpha = np.asarray(pyvips.Image.new_from_buffer(resp.content, "")[3].numpy()) > 127
+    truth = np.asarray(pyvips.Image.new_from_file(str(TIGER_ALPHA)).numpy()) > 127
+    assert (alpha & truth).sum() / (alpha | truth).sum() > 0.8
+    assert fleet.model_runs() == runs + 1
+    # the same bytes on the other replica: the matte is shared, no second run
+    again = httpx.post(
+        fleet.web[0].url + "/v1.0/removebg",
+        files={"image_file": tiger},
+        data={"channels": "alpha", "type": "auto"},
+        headers=key,
+        timeout=120,
+    )
+    assert again.status_code == 200, again.text
+    assert fleet.model_runs() == runs + 1
+    # a task created on one replica runs on the worker; its file comes from the other replica
+    created = httpx.post(
+        fleet.web[0].url + "/v2/tasks/create",
+        files={"image": tiger},
+        data={"tool": "background_removal", "format": "png"},
+        headers=key,
+        timeout=30,
+    )
+    assert created.status_code == 200, created.text
+    task_id = created.json()["task"]["_id"]
+    deadline = time.monotonic() + 60
+    while (task := httpx.get(f"{fleet.web[1].url}/v2/tasks/{task_id}", headers=key).json())["task"][
+        "status"
+    ] in ("pending", "running"):
+        assert time.monotonic() < deadline, task
+        time.sleep(0.2)
+    assert task["task"]["status"] == "completed", task
+    url = task["task"]["result"][0]["output"][0]["url"]
+    name = url.rsplit("/", 1)[1]
+    file = httpx.get(f"{fleet.web[1].url}/v2/tasks/{task_id}/files/{name}", timeout=30)
+    assert file.status_code == 200 and file.headers["content-type"] == "image/png"
+    assert fleet.model_runs() == runs + 1
+    # synchronous eager with a removal, uploaded to a web replica: the worker makes the matte
+    done = upload_fixture("portrait-longhair.jpg", "portrait", eager="e_background_removal,w_80")
+    assert [e["status"] for e in done["eager"]] == ["processed"], done
+    assert fleet.model_runs() == runs + 2
+    path = "/demo/image/upload/e_background_removal,w_80/portrait.jpg"
+    eager = httpx.get(fleet.web[1].url + path, timeout=30)
+    assert eager.status_code == 200 and eager.headers["x-alphacdn-cache"] == "HIT"
 
 
 def test_replicas_restarted_on_an_empty_disk_serve_from_s3_without_rendering(
