@@ -145,15 +145,16 @@ def make_client(
 
     A custom endpoint (radosgw, MinIO, R2 …) gets path-style addressing, which needs no DNS
     name per bucket. Timeouts are short and bounded so a stopped server fails a request within
-    seconds instead of hanging it: a connection gets 1 s, a silent socket 5 s (per read, not per
-    transfer), and a failed attempt is retried once, so a dead endpoint costs a call at most
-    about 2 × (1 + 5) s, and a refused connection well under a second.
+    seconds instead of hanging it: a connection gets 1 s, a silent socket 4 s (per read, not per
+    transfer), and a call makes at most 2 attempts, so a server that accepts connections and
+    never answers costs a call about 8 s, and a refused connection well under a second.
     """
     config = Config(
         s3={"addressing_style": "path" if endpoint_url else "auto"},
         connect_timeout=1,
-        read_timeout=5,
-        retries={"mode": "standard", "max_attempts": 2},
+        read_timeout=4,
+        # total_max_attempts counts the first try (botocore's max_attempts counts retries only)
+        retries={"mode": "standard", "total_max_attempts": 2},
         # the wiring runs store calls on up to 40 threads (anyio's default limiter)
         max_pool_connections=max_connections,
     )

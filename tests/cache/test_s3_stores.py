@@ -140,3 +140,22 @@ def test_a_dead_endpoint_raises_backend_unavailable_quickly() -> None:
             call()
         assert info.value.backend == "s3"
         assert time.monotonic() - t0 < 5
+
+
+def test_a_silent_endpoint_raises_backend_unavailable_within_a_bounded_time() -> None:
+    """A server that accepts connections and never answers (hung, overloaded): the read
+    timeout and the attempt count bound each call (about 2 × 4 s)."""
+    import socket
+
+    from alphacdn.cache import BackendUnavailable
+    from alphacdn.cache.s3_bucket import make_client
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)  # connections complete in the backlog; nothing is ever read
+        port = listener.getsockname()[1]
+        client = make_client(f"http://127.0.0.1:{port}", credentials=("k", "s"), region="eu")
+        t0 = time.monotonic()
+        with pytest.raises(BackendUnavailable, match="s3 unavailable: ReadTimeoutError"):
+            S3Derived(S3Bucket(client, "silent")).get("a" * 64)
+        assert time.monotonic() - t0 < 12
