@@ -130,7 +130,7 @@ def main() -> None:
         for proc in procs:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
-        subprocess.run([*redis_sh, "stop", str(tmp / "redis")], check=False)
+        subprocess.run(["bash", str(REDIS_SH), "stop", str(tmp / "redis")], check=False)
 
 
 if __name__ == "__main__":
