@@ -7,8 +7,10 @@ started again, and an S3 endpoint that does not answer."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -300,6 +302,89 @@ def test_redis_stopped_answers_503_quickly_hits_go_on_and_all_recovers(fleet: Fl
     assert resp.status_code == 200, resp.text
     assert fleet.model_runs() == runs + 1
     assert fleet.worker.proc is not None and fleet.worker.proc.poll() is None
+
+
+class Gate:
+    """A TCP forwarder on loopback in front of the S3 server that can be closed (connections
+    refused, open ones cut) and opened again on the same port: an S3 outage and its end,
+    without restarting radosgw (whose memstore would forget the bucket)."""
+
+    def __init__(self, target: str) -> None:
+        host, port = target.removeprefix("http://").split(":")
+        self.target = (host, int(port))
+        self.port = free_port()
+        self._open: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def open(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def close(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(OSError):  # wakes the blocked accept (close alone does not)
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        for conn in self._open:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+        self._open.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # closed
+            upstream = socket.create_connection(self.target, timeout=10)
+            self._open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+
+def test_s3_stopped_answers_503_quickly_and_the_replica_recovers(
+    fleet: Fleet, s3_server: S3Server, tmp_path: Path
+) -> None:
+    gate = Gate(s3_server.endpoint_url)
+    gate.open()
+    env = {**fleet.web[0].env, "ALPHACDN_S3_ENDPOINT_URL": gate.url}
+    srv = Server(tmp_path / "web3", env=env).start(timeout=60)
+    hit = f"{srv.url}/demo/image/upload/c_fill,w_301,h_211/car.jpg"
+    try:
+        assert httpx.get(hit, timeout=30).status_code == 200
+        gate.close()
+        for url in (hit, f"{srv.url}/demo/image/upload/c_fill,w_55/car.jpg"):
+            t0 = time.monotonic()
+            resp = httpx.get(url, timeout=30)
+            assert resp.status_code == 503, resp.text
+            assert time.monotonic() - t0 < 5
+            assert "s3" in resp.headers["x-cld-error"] and int(resp.headers["retry-after"]) >= 1
+        gate.open()  # the same replica, no restart
+        back = httpx.get(hit, timeout=30)
+        assert back.status_code == 200 and back.headers["x-alphacdn-cache"] == "HIT"
+        fresh = httpx.get(f"{srv.url}/demo/image/upload/c_fill,w_55/car.jpg", timeout=30)
+        assert fresh.status_code == 200, fresh.text
+    finally:
+        srv.stop()
+        gate.close()
 
 
 def test_an_s3_endpoint_that_does_not_answer_is_503_within_seconds(tmp_path: Path) -> None:
