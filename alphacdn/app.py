@@ -64,7 +64,12 @@ def create_app(settings: Settings) -> Starlette:
     backends = open_backends(settings)
     originals = backends.originals
     derived = backends.derived
-    named = NamedTransformations(backends.named, settings.engine.named_transformations)
+    named = NamedTransformations(
+        backends.named,
+        settings.engine.named_transformations,
+        # a network store is asked at most once a second (a file is stat'ed per new path)
+        recheck_seconds=1.0 if backends.state_kind == "redis" else 0.0,
+    )
     eager = backends.eager
     flight = SingleFlight(backends.render_claims)
     # background work: the job loop, and mattes (the only way to a cut-out)

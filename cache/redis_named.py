@@ -1,11 +1,14 @@
 """`RedisNamed`: the admin-created named transformations (`NamedStore`) in Redis.
 
-The table is one hash; a counter beside it is bumped in the same script as every change, so
-`version` (one `GET` per delivery of a new path) tells a replica when to read the hash again.
+The table is one hash; beside it, a random token is replaced in the same script as every
+change, so `version` (one `GET`) tells a replica when to read the hash again. A token rather
+than a counter: a restarted or flushed server would count from 1 again and repeat a version a
+replica already holds.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Hashable
 
 import redis
@@ -14,21 +17,22 @@ from .redis_client import Lua, command, guarded
 
 __all__ = ["RedisNamed"]
 
-# KEYS: table, version; ARGV: name, chain
+# KEYS: table, version; ARGV: name, chain, new version token
 _SET = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[2], ARGV[3])
+return 1
 """
-# KEYS: table, version; ARGV: name → 1|0
+# KEYS: table, version; ARGV: name, new version token → 1|0
 _DELETE = """
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[2], ARGV[2])
 return 1
 """
 
 
 class RedisNamed:
-    """`NamedStore` in Redis under `prefix` (a hash and its version counter)."""
+    """`NamedStore` in Redis under `prefix` (a hash and its version token)."""
 
     def __init__(self, client: redis.Redis, *, prefix: str = "alphacdn:{named}:") -> None:
         self._client = client
@@ -39,7 +43,7 @@ class RedisNamed:
     @guarded
     def version(self) -> Hashable:
         raw = command(self._client, "GET", self._keys[1])
-        return int(raw) if raw is not None else 0
+        return raw.decode() if raw is not None else ""
 
     @guarded
     def load(self) -> dict[str, str]:
@@ -51,11 +55,11 @@ class RedisNamed:
 
     @guarded
     def set(self, name: str, chain: str) -> None:
-        self._set(self._keys, [name, chain])
+        self._set(self._keys, [name, chain, uuid.uuid4().hex])
 
     @guarded
     def delete(self, name: str) -> bool:
-        return bool(self._delete(self._keys, [name]))
+        return bool(self._delete(self._keys, [name, uuid.uuid4().hex]))
 
     def close(self) -> None:
         """Release this handle's connections (a later call would open new ones)."""

@@ -5,6 +5,7 @@ admin-created table, says when it changed (`version`), and loses no update acros
 from __future__ import annotations
 
 import multiprocessing
+import time
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,16 @@ def test_last_table_is_served_while_redis_is_down(own_redis: RedisProcess) -> No
     assert dict(table.current()) == {"thumb": "w_50"}  # delivery goes on
     with pytest.raises(BackendUnavailable):
         table.set("other", "w_10")  # a change cannot be made (the admin API answers 503)
-    own_redis.start()  # a fresh, empty server
-    assert dict(table.current()) == {}
-    table.set("other", "w_10")
+    own_redis.start()  # a fresh, empty server; the table is asked again after a pause
+    table.set("other", "w_10")  # a change of this process's own shows at once
     assert dict(table.current()) == {"other": "w_10"}
+
+
+def test_a_network_table_is_asked_at_most_every_recheck_seconds(impl: str, tmp_path: Path) -> None:
+    a = cache_workers.NAMED[impl](str(tmp_path))
+    table = NamedTransformations(cache_workers.NAMED[impl](str(tmp_path)), {}, recheck_seconds=0.3)
+    assert dict(table.current()) == {}
+    a.set("thumb", "w_50")  # another replica's change
+    assert dict(table.current()) == {}  # not asked again yet
+    time.sleep(0.35)
+    assert dict(table.current()) == {"thumb": "w_50"}
