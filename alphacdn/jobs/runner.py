@@ -13,8 +13,9 @@ one that dies leaves leases that any runner re-queues: at once on the same host 
 
 A shared queue that is down (Redis: `BackendUnavailable`) never ends the loops: they log it,
 back off (doubling up to `MAX_BACKOFF` seconds) and go on once it answers again; a job's result
-is written as soon as the queue is back. A web replica (`ALPHACDN_ROLE=web`) enters `running`
-without loops: it only submits.
+is written as soon as the queue is back. A job whose handler meets a store that is down (S3
+or Redis) is not failed: it goes back to the front of the queue and the loop pauses. A web
+replica (`ALPHACDN_ROLE=web`) enters `running` without loops: it only submits.
 """
 
 from __future__ import annotations
@@ -166,6 +167,16 @@ class JobRunner:
         except Exception as exc:  # a failed job answers its error; it never stays running
             while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
                 exc = exc.exceptions[0]  # the task group's wrapper hides the real error
+            if isinstance(exc, BackendUnavailable):
+                # a store the job needs is down (S3, Redis): not the job's fault, so it goes
+                # back to the queue, and this loop pauses before it claims again
+                log.warning("job %s (%s) put back: %s", record.key[:16], record.kind, exc)
+                with contextlib.suppress(BackendUnavailable):  # else its lease lapses
+                    await anyio.to_thread.run_sync(
+                        lambda: self.store.release(record.key, self.owner)
+                    )
+                await anyio.sleep(min(MAX_BACKOFF, exc.retry_after))
+                return
             message = str(getattr(exc, "public", "") or f"{type(exc).__name__}: {exc}")
             log.warning("job %s (%s) failed: %s", record.key[:16], record.kind, message)
             details = getattr(exc, "job_result", None)

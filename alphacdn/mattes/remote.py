@@ -173,9 +173,10 @@ class RemoteCutouts:
                 must_store=bool(p.get("must_store")),
             )
         except CdnError as exc:
-            raise CutoutFailed(exc) from exc
-        finally:
             await anyio.to_thread.run_sync(self.blobs.drop, group)
+            raise CutoutFailed(exc) from exc
+        # (a store that is down raises BackendUnavailable: the job is put back, source kept)
+        await anyio.to_thread.run_sync(self.blobs.drop, group)
         return {"stored": outcome.stored, "confidence": outcome.confidence}
 
 
