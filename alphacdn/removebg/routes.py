@@ -16,6 +16,7 @@ import base64
 import contextlib
 from collections.abc import AsyncIterator
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -113,7 +114,7 @@ class RemoveBgApi:
 
     async def remove_background(self, request: Request, headers: dict[str, str]) -> Response:
         key = self.limits.authenticate(request.headers.get("x-api-key"))
-        headers.update(self.limits.rate_headers(key))
+        headers.update(await anyio.to_thread.run_sync(self.limits.rate_headers, key))
         fields, files = await read_parameters(request)
         params = parse_params(fields, files)
         outcome = await self.service.run(params, key)
@@ -126,8 +127,9 @@ class RemoveBgApi:
 
     async def account(self, request: Request, headers: dict[str, str]) -> Response:
         key = self.limits.authenticate(request.headers.get("x-api-key"))
-        headers.update(self.limits.rate_headers(key))
-        return JSONResponse(self.limits.account(key), headers=headers)
+        headers.update(await anyio.to_thread.run_sync(self.limits.rate_headers, key))
+        account = await anyio.to_thread.run_sync(self.limits.account, key)
+        return JSONResponse(account, headers=headers)
 
     async def openapi(self, request: Request) -> Response:
         return JSONResponse(openapi_document(base_url(request, self.deps.public_url)))
