@@ -37,7 +37,7 @@ class Switch:
         return call
 
 
-async def _until(check: Any, timeout: float = 10) -> None:
+async def _until(check: Any, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline
