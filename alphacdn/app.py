@@ -21,28 +21,28 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alphacdn import engine
 from alphacdn.assets import Assets
-from alphacdn.cache import (
-    Claims,
-    DerivedCache,
-    DerivedStore,
-    EagerChains,
-    JobStore,
-    LocalOriginals,
-    SingleFlight,
-)
+from alphacdn.backends import open_backends
+from alphacdn.cache import BackendUnavailable, DerivedStore, SingleFlight
 from alphacdn.delivery import Delivery
 from alphacdn.fetched import FetchedSources
 from alphacdn.jobs.runner import JobKind, JobRunner
 from alphacdn.jobs.upload_jobs import UploadJobs
 from alphacdn.mattes import KIND, Mattes, matte_models
+from alphacdn.mattes.remote import RemoteCutouts
 from alphacdn.named import NamedTransformations
 from alphacdn.removebg.routes import removebg_routes
 from alphacdn.removebg_deps import AppRemoveBgDeps
-from alphacdn.responses import cdn_error_handler, error_response, unexpected_error_handler
+from alphacdn.responses import (
+    backend_unavailable_handler,
+    cdn_error_handler,
+    error_response,
+    unexpected_error_handler,
+)
 from alphacdn.routes import admin, delivery, download, upload
 from alphacdn.settings import Settings
 from alphacdn.transform.errors import CdnError, MethodNotAllowed, NotFound, Unauthorized
 from alphacdn.uploads import Uploads
+from alphacdn.worker import worker_metrics
 
 if TYPE_CHECKING:
     from alphacdn.models import Matter
@@ -60,14 +60,21 @@ def create_app(settings: Settings) -> Starlette:
         vips_cache_mb=settings.engine.vips_cache_mb,
     )
     c = settings.cache
-    # bytes at rest
-    originals = LocalOriginals(c.originals_dir)
-    derived = DerivedCache(c.derived_dir, size_limit=c.size_limit_bytes)
-    named = NamedTransformations(c.state_dir / "named.json", settings.engine.named_transformations)
-    eager = EagerChains(c.state_dir / "eager")
-    flight = SingleFlight(Claims(c.state_dir / "flight"))
+    role = settings.fleet.role  # all | web (never runs a model) | worker (jobs only)
+    # where state lives: local folders + diskcache, or S3 + Redis (alphacdn/backends.py)
+    backends = open_backends(settings)
+    originals = backends.originals
+    derived = backends.derived
+    named = NamedTransformations(
+        backends.named,
+        settings.engine.named_transformations,
+        # a network store is asked at most once a second (a file is stat'ed per new path)
+        recheck_seconds=1.0 if backends.state_kind == "redis" else 0.0,
+    )
+    eager = backends.eager
+    flight = SingleFlight(backends.render_claims)
     # background work: the job loop, and mattes (the only way to a cut-out)
-    runner = JobRunner(JobStore(c.state_dir / "jobs"), settings.jobs)
+    runner = JobRunner(backends.jobs, settings.jobs)
     mattes = Mattes(
         model=settings.models.default_model,
         settings=settings.jobs,
@@ -79,7 +86,7 @@ def create_app(settings: Settings) -> Starlette:
         jobs=runner.store,
         runner=runner,
         # claims as long as a job's lease, renewed while a matte is made
-        flight=SingleFlight(Claims(c.state_dir / "matte-flight"), ttl=settings.jobs.lease_seconds),
+        flight=SingleFlight(backends.matte_claims, ttl=settings.jobs.lease_seconds),
         models=matte_models(settings.models),
     )
     # remote sources of the fetch delivery type and l_fetch: layers (cached beside derived files)
@@ -90,6 +97,10 @@ def create_app(settings: Settings) -> Starlette:
         max_source_pixels=settings.engine.max_source_pixels,
         max_source_side=settings.engine.max_source_side,
     )
+    # a web replica's cut-outs (remove.bg, synchronous eager) are made by a worker
+    remote_cutouts = RemoteCutouts(mattes, backends.task_blobs)
+    if role == "web":
+        mattes.remote = remote_cutouts
     # the flows
     delivery_flow = Delivery(
         http=settings.http,
@@ -119,46 +130,54 @@ def create_app(settings: Settings) -> Starlette:
         AppRemoveBgDeps(settings, mattes),
         runner,
         task_retention_seconds=settings.jobs.task_retention_seconds,
+        counters=backends.counters,
+        blobs=backends.task_blobs,
     )
     # what the job loops run: every kind, from the part that owns it
     kinds: dict[str, JobKind] = {
         KIND: JobKind(mattes.handle),
         **upload_jobs.kinds(),
         **removebg_api.jobs.kinds(),
+        **remote_cutouts.kinds(),
     }
 
     missing = mattes.missing_message()
     if missing:
         log.warning("background removal unavailable until the model is installed: %s", missing)
-    warm_up = settings.models.warm_up and not missing
+    warm_up = settings.models.warm_up and not missing and role != "web"
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # sweep files a crash left half-written in the derived cache
-        await anyio.to_thread.run_sync(derived.repair)
+        log.info("role %s; %s", role, backends.describe())
+        # create the bucket if missing; sweep files a crash left half-written locally
+        await anyio.to_thread.run_sync(backends.prepare)
         # the job runner is entered last, so it stops before the remove.bg stores close
-        async with removebg_api.lifespan(), runner.running(kinds):
+        async with removebg_api.lifespan(), runner.running(kinds, loops=role != "web"):
             if warm_up:
                 _warm_up(mattes.models.matter, mattes.model)
             yield
 
-    routes: list[BaseRoute] = [
-        Route("/health", health(settings)),
-        Route(
-            "/metrics",
-            metrics(delivery_flow, derived, mattes, fetched, settings.http.metrics_token),
-        ),
-        *upload.routes(uploads),
-        *download.routes(uploads, delivery_flow),
-        *admin.routes(uploads),
-        *removebg,
-        # the catch-all `/{cloud}/image/{rest:path}` goes after every API route
-        delivery.route(delivery_flow),
-    ]
+    routes: list[BaseRoute] = [Route("/health", health(settings))]
+    if role == "worker":  # jobs only: its health and its metrics (`alphacdn worker`)
+        routes.append(Route("/metrics", worker_metrics(mattes)))
+    else:
+        routes += [
+            Route(
+                "/metrics",
+                metrics(delivery_flow, derived, mattes, fetched, settings.http.metrics_token),
+            ),
+            *upload.routes(uploads),
+            *download.routes(uploads, delivery_flow),
+            *admin.routes(uploads),
+            *removebg,
+            # the catch-all `/{cloud}/image/{rest:path}` goes after every API route
+            delivery.route(delivery_flow),
+        ]
     return _NoSniffApp(
         routes=routes,
         exception_handlers={
             CdnError: cdn_error_handler,
+            BackendUnavailable: backend_unavailable_handler,
             Exception: unexpected_error_handler,
             404: not_found_handler,
             405: method_not_allowed_handler,
@@ -171,8 +190,8 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def health(settings: Settings) -> Endpoint:
-    """`GET /health`: up, and which clouds this server answers for."""
-    body = {"status": "ok", "clouds": list(settings.http.clouds)}
+    """`GET /health`: up, its role, and which clouds this server answers for."""
+    body = {"status": "ok", "role": settings.fleet.role, "clouds": list(settings.http.clouds)}
 
     async def endpoint(request: Request) -> Response:
         return JSONResponse(body)

@@ -1,4 +1,4 @@
-"""`alphacdn` console script: serve, fetch-models, models, remove-bg."""
+"""`alphacdn` console script: serve, worker, fetch-models, models, remove-bg."""
 
 from __future__ import annotations
 
@@ -44,6 +44,27 @@ def _parser() -> argparse.ArgumentParser:
             serve.add_argument(var.flag, metavar=var.key.upper(), help=f"{var.help} ({var.env})")
     serve.add_argument("--log-level", default="info", choices=LOG_LEVELS)
 
+    worker = sub.add_parser(
+        "worker",
+        help="run jobs only (mattes, eager, upload-time removal, remove.bg tasks)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="A worker of a fleet: shares the store (ALPHACDN_STORE_URL) and Redis "
+        "(ALPHACDN_REDIS_URL) with the web replicas and runs their jobs. Same settings as "
+        "`serve`; ALPHACDN_ROLE is worker.",
+        epilog="Settings:\n" + settings_help(),
+    )
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve /health and /metrics (Prometheus text) on this port (default: no port)",
+    )
+    worker.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address of the metrics port (127.0.0.1)"
+    )
+    worker.add_argument("--data-dir", metavar="DATA_DIR", help="ALPHACDN_DATA_DIR")
+    worker.add_argument("--log-level", default="info", choices=LOG_LEVELS)
+
     fetch = sub.add_parser("fetch-models", help="download, verify (sha256) and install weights")
     fetch.add_argument("names", nargs="*", help="models to fetch (default: all)")
     fetch.add_argument(
@@ -81,6 +102,7 @@ def _serve(args: argparse.Namespace) -> None:
     refusal = settings.dev_keys_refusal()
     if refusal:
         sys.exit(f"alphacdn: {refusal}")
+    _check_providers(settings)
     # worker processes rebuild the same settings from the environment
     os.environ.update({k: v for k, v in env.items() if k.startswith("ALPHACDN_")})
     settings.cache.root.mkdir(parents=True, exist_ok=True)
@@ -93,6 +115,37 @@ def _serve(args: argparse.Namespace) -> None:
         workers=settings.http.workers,
         log_level=args.log_level,
         timeout_graceful_shutdown=10,
+    )
+
+
+def _check_providers(settings: Settings) -> None:
+    """Refuse to start a process that runs models with execution providers it lacks."""
+    if settings.fleet.role == "web":
+        return
+    from alphacdn.models.sessions import check_providers
+
+    try:
+        check_providers(settings.models.ort_providers)
+    except ValueError as exc:
+        sys.exit(f"alphacdn: bad setting: ALPHACDN_ORT_PROVIDERS: {exc}")
+
+
+def _worker(args: argparse.Namespace) -> None:
+    from alphacdn.worker import run_worker
+
+    env = dict(os.environ)
+    env["ALPHACDN_ROLE"] = "worker"
+    if args.data_dir:
+        env["ALPHACDN_DATA_DIR"] = args.data_dir
+    settings = _settings(env)
+    _check_providers(settings)
+    settings.cache.root.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    run_worker(
+        settings,
+        metrics_host=args.metrics_host,
+        metrics_port=args.metrics_port,
+        log_level=args.log_level,
     )
 
 
@@ -132,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     match args.command:
         case "serve":
             _serve(args)
+        case "worker":
+            _worker(args)
         case "fetch-models":
             _fetch(args)
         case "models":

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from alphacdn.transform.errors import CdnError
+from alphacdn.cache import BackendUnavailable
+from alphacdn.transform.errors import CdnError, ServiceUnavailable
 
 log = logging.getLogger("alphacdn")
 
@@ -61,6 +63,22 @@ async def cdn_error_handler(request: Request, exc: Exception) -> Response:
     return error_response(request, exc)
 
 
+def backend_unavailable(exc: BackendUnavailable) -> ServiceUnavailable:
+    """The 503 for a shared engine (S3, Redis) that does not answer: names it, says when to
+    come back; the engine's own words go to the log only."""
+    return ServiceUnavailable(
+        f"Storage backend unavailable ({exc.backend}); retry shortly",
+        retry_after=max(1, math.ceil(exc.retry_after)),
+        detail=exc.detail,
+    )
+
+
+async def backend_unavailable_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BackendUnavailable)
+    log.warning("%s %s → 503: %s", request.method, safe_text(request.url.path), safe_text(str(exc)))
+    return error_response(request, backend_unavailable(exc))
+
+
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     """Last resort: log the traceback, answer 500 without leaking internals."""
     log.exception("unhandled error on %s %s", request.method, safe_text(request.url.path))
@@ -70,6 +88,8 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> Response
 
 __all__ = [
     "MAX_ECHO",
+    "backend_unavailable",
+    "backend_unavailable_handler",
     "cdn_error_handler",
     "error_response",
     "safe_text",

@@ -243,6 +243,59 @@ def string_table(what: str, *, nonempty: bool = False) -> Callable[[object], Map
     return parse
 
 
+def store_url(raw: str) -> str:
+    """`file:///path` (an absolute folder) or `s3://bucket[/prefix]`."""
+    what = "file:///<absolute folder> or s3://<bucket>[/<prefix>]"
+    value = text(raw)
+    parts = urlsplit(value)
+    if parts.query or parts.fragment:
+        raise ValueError(what)
+    if parts.scheme == "file" and parts.netloc in ("", "localhost") and parts.path.startswith("/"):
+        return value
+    if parts.scheme == "s3" and re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", parts.netloc):
+        return value
+    raise ValueError(what)
+
+
+def endpoint_url(raw: str) -> str:
+    """An http(s) endpoint URL (an S3-compatible server)."""
+    value = text(raw).rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError("an http(s) URL (e.g. http://127.0.0.1:7480)")
+    return value
+
+
+def redis_url(raw: str) -> str:
+    """`redis://[user:password@]host[:port][/db]`, `rediss://…` or `unix:///path`."""
+    value = text(raw)
+    parts = urlsplit(value)
+    if (parts.scheme in ("redis", "rediss") and parts.hostname) or (
+        parts.scheme == "unix" and parts.path.startswith("/")
+    ):
+        return value
+    raise ValueError("a redis://host[:port][/db], rediss://… or unix:///path URL")
+
+
+#: what ALPHACDN_ROLE accepts
+ROLES = ("all", "web", "worker")
+
+
+def role(raw: str) -> str:
+    value = text(raw).lower()
+    if value not in ROLES:
+        raise ValueError("one of " + ", ".join(ROLES))
+    return value
+
+
+def names(raw: str) -> tuple[str, ...]:
+    """A comma-separated list of names (onnxruntime execution providers …)."""
+    found = tuple(n.strip() for n in raw.split(",") if n.strip())
+    if not found or not all(re.fullmatch(r"[A-Za-z0-9_]+", n) for n in found):
+        raise ValueError("a comma-separated list of names (e.g. CUDAExecutionProvider)")
+    return found
+
+
 def scalar_text(value: object) -> str:
     """A TOML scalar or list of scalars as the text its variable would hold."""
     if isinstance(value, bool):

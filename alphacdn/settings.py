@@ -39,6 +39,7 @@ NOT_SETTINGS: Mapping[str, str] = {
     "ALPHACDN_REMOVEBG_API_KEY": "the key `alphacdn remove-bg` sends (a client setting)",
     "ALPHACDN_TEST_S3_ENDPOINT_URL": "run the S3 store tests against this server (tests)",
     "ALPHACDN_TEST_REDIS_URL": "run the Redis store tests against this server (tests)",
+    "ALPHACDN_EDGE_URL": "the nginx in front that `scripts/services/nginx.sh start` reports",
 }
 
 _VAR = "alphacdn.var"
@@ -332,6 +333,40 @@ TASK_RETENTION_SECONDS = Var(
     "finished /v2/tasks tasks and their files are deleted this long after they finish",
 )
 
+ORT_PROVIDERS = Var(
+    "ALPHACDN_ORT_PROVIDERS",
+    v.names,
+    "onnxruntime execution providers in order of preference, comma-separated (e.g. "
+    "CUDAExecutionProvider,CPUExecutionProvider); each must be available in this install",
+)
+
+STORE_URL = Var(
+    "ALPHACDN_STORE_URL",
+    v.store_url,
+    "where originals, derived files and mattes live: file:///<folder> or "
+    "s3://<bucket>[/<prefix>] (docs/scale-out.md)",
+    shown_default="file://<data dir>",
+)
+S3_ENDPOINT_URL = Var(
+    "ALPHACDN_S3_ENDPOINT_URL",
+    v.endpoint_url,
+    "S3-compatible endpoint for an s3:// store (radosgw, MinIO, R2 …; unset: AWS); credentials "
+    "and region from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION",
+)
+REDIS_URL = Var(
+    "ALPHACDN_REDIS_URL",
+    v.redis_url,
+    "redis://… for the shared state of a fleet (job queue, claims, limits and credits, tasks, "
+    "named transformations, eager allow-list); unset: diskcache under the data dir",
+)
+ROLE = Var(
+    "ALPHACDN_ROLE",
+    v.role,
+    "all (HTTP + jobs), web (HTTP, queues jobs, never loads a model) or worker (jobs only; "
+    "`alphacdn worker`)",
+    "--role",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
@@ -473,6 +508,10 @@ class ModelSettings:
     user_model_std: tuple[float, float, float] = field(
         default=(1.0, 1.0, 1.0), metadata=USER_MODEL_STD.meta
     )
+    #: onnxruntime execution providers, in order of preference
+    ort_providers: tuple[str, ...] = field(
+        default=("CPUExecutionProvider",), metadata=ORT_PROVIDERS.meta
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,6 +534,29 @@ class JobSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class FleetSettings:
+    """Where shared state lives, and what this process does (docs/scale-out.md)."""
+
+    #: None: the data dir (file://); else file:///<folder> or s3://<bucket>[/<prefix>]
+    store_url: str | None = field(default=None, metadata=STORE_URL.meta)
+    s3_endpoint_url: str | None = field(default=None, metadata=S3_ENDPOINT_URL.meta)
+    #: None: the embedded diskcache stores under the data dir's state/
+    redis_url: str | None = field(default=None, metadata=REDIS_URL.meta)
+    #: "all", "web" or "worker"
+    role: str = field(default="all", metadata=ROLE.meta)
+
+    @property
+    def runs_jobs(self) -> bool:
+        """Whether this process runs the job loops (and so loads models)."""
+        return self.role != "web"
+
+    @property
+    def serves_http(self) -> bool:
+        """Whether this process serves the CDN and API routes."""
+        return self.role != "worker"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
@@ -502,6 +564,7 @@ class Settings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     models: ModelSettings = field(default_factory=ModelSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
+    fleet: FleetSettings = field(default_factory=FleetSettings)
 
     @property
     def cloud_name(self) -> str:
@@ -694,6 +757,7 @@ __all__ = [
     "CacheSettings",
     "EngineSettings",
     "FetchSettings",
+    "FleetSettings",
     "HttpSettings",
     "JobSettings",
     "ModelSettings",

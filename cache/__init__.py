@@ -9,11 +9,11 @@ Everything here is synchronous; the wiring calls it through `anyio.to_thread` (e
 """
 
 from .backend import BackendUnavailable
-from .blobs import BlobFolder
+from .blobs import BlobFolder, Blobs
 from .counters import Counters, DiskCounters
 from .derived import CacheStats, DerivedCache, DerivedStore, Entry, Kind
 from .eager import EagerChains, EagerStore, MemoryEager
-from .flight import Claims, SingleFlight
+from .flight import Claims, ClaimStore, SingleFlight
 from .jobs import JobStore
 from .keys import asset_tag, derived_key, fetched_body_key, fetched_key, matte_key
 from .local import LocalOriginals
@@ -34,7 +34,9 @@ __all__ = [
     "AssetRecord",
     "BackendUnavailable",
     "BlobFolder",
+    "Blobs",
     "CacheStats",
+    "ClaimStore",
     "Claims",
     "Counters",
     "DerivedCache",

@@ -6,6 +6,9 @@ For bytes that belong to a job (a task's input and result files): they stay unti
 removes them on purpose (`drop`), whatever their total size. Group and blob names are single
 path segments of letters, digits, `.`, `-` and `_` (checked, so a name taken from a URL can
 never leave the folder).
+
+`Blobs` is the protocol the task store needs; `S3Blobs` (`s3_blobs.py`) keeps the same groups in
+a bucket, so a task created on one web replica runs on any worker.
 """
 
 from __future__ import annotations
@@ -13,18 +16,52 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Protocol
 
 from .files import write_atomic
 
-__all__ = ["BlobFolder"]
+__all__ = ["BlobFolder", "Blobs", "check_blob_name"]
+
+
+class Blobs(Protocol):
+    """Named blobs in groups, never evicted (see `BlobFolder`)."""
+
+    def create(self, group: str) -> None:
+        """Make `group` exist (empty), so `groups()` lists it before it holds a blob."""
+        ...
+
+    def put(self, group: str, name: str, data: bytes) -> None:
+        """Store `data` as `group/name`, replacing any previous one atomically."""
+        ...
+
+    def get(self, group: str, name: str) -> bytes | None:
+        """The blob, or None (also for a name that could not be stored)."""
+        ...
+
+    def delete(self, group: str, name: str) -> bool:
+        """Remove one blob; False if it was not there."""
+        ...
+
+    def drop(self, group: str) -> None:
+        """Remove a group and every blob in it (no error if it is gone already)."""
+        ...
+
+    def groups(self) -> list[tuple[str, float]]:
+        """Every group with its last-modified time (seconds since the epoch)."""
+        ...
+
 
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 
 
-def _checked(name: str) -> str:
+def check_blob_name(name: str) -> str:
+    """`name` if it is a valid group or blob name; ValueError otherwise."""
     if not _NAME.fullmatch(name):
         raise ValueError(f"invalid blob name {name!r}")
     return name
+
+
+_checked = check_blob_name
 
 
 class BlobFolder:

@@ -14,7 +14,8 @@ is short (`ttl`, default 10 s) and renewed every third of it while the holder wo
 the same host whose holder's pid is gone takes the claim over at once; a holder elsewhere that
 died stops renewing and its claim lapses within `ttl`.
 
-A scale-out version (Redis `SET NX PX`) only has to replace `Claims`.
+`ClaimStore` is what `SingleFlight` needs from the claims: `Claims` (diskcache, one host) and
+`RedisClaims` (`redis_claims.py`, a fleet) implement it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import anyio
 import anyio.to_thread
@@ -31,9 +32,33 @@ import diskcache
 
 from .owners import new_owner, owner_is_dead
 
-__all__ = ["Claims", "SingleFlight"]
+__all__ = ["ClaimStore", "Claims", "SingleFlight"]
 
 T = TypeVar("T")
+
+
+class ClaimStore(Protocol):
+    """Expiring exclusive claims on string keys, shared by every process that opens the store."""
+
+    def try_claim(self, key: str, ttl: float) -> str | None:
+        """Take the claim for `ttl` seconds; its token, or None if someone alive holds it."""
+        ...
+
+    def release(self, key: str, token: str) -> bool:
+        """Give the claim back, only if `token` still holds it."""
+        ...
+
+    def renew(self, key: str, token: str, ttl: float) -> bool:
+        """Extend a claim `token` still holds by `ttl` seconds from now; False if it was lost."""
+        ...
+
+    def held(self, key: str) -> bool:
+        """Whether a live claim exists for `key`."""
+        ...
+
+    def close(self) -> None:
+        """Release this handle's connections."""
+        ...
 
 
 class Claims:
@@ -102,7 +127,9 @@ class _Call:
 class SingleFlight:
     """Deduplicate concurrent producers of one key, in this process and across processes."""
 
-    def __init__(self, claims: Claims, *, ttl: float = 10.0, poll_interval: float = 0.05) -> None:
+    def __init__(
+        self, claims: ClaimStore, *, ttl: float = 10.0, poll_interval: float = 0.05
+    ) -> None:
         """`ttl`: the claim's lease, renewed every third of it while `produce` runs (a holder
         on another host that died blocks the others at most that long)."""
         self._claims = claims

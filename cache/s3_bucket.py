@@ -10,21 +10,30 @@ only the version we read) are both honoured by AWS S3 and by Ceph radosgw 16.2. 
 `If-Match` against the bare hex ETag and answers 412 to the quoted form that HTTP prescribes (as
 DigitalOcean Spaces, also radosgw, does), so `put` always sends it unquoted, which the other
 servers accept too.
+
+Outages: every way the server can be unreachable (refused, reset, timed out, a 5xx or a
+throttling answer after boto3's one retry) raises `BackendUnavailable("s3", …)` within a bounded
+time (`make_client`'s timeouts and retry count), so the wiring answers 503 instead of 500 or a
+hang. The same client works again as soon as the server does.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.exceptions as bx
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from .backend import BackendUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -45,6 +54,52 @@ _DELETE_BATCH = 1000
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 #: 412 = the condition did not hold; 409 = AWS saw a concurrent conditional write (retry)
 _CONFLICT = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: what "the S3 server is not there right now" looks like through botocore
+_UNREACHABLE: tuple[type[Exception], ...] = (
+    bx.ConnectionError,  # refused, connect timeout, proxy, DNS
+    bx.HTTPClientError,  # reset or closed mid-request, read timeout, a short body
+    bx.IncompleteReadError,
+)
+#: error codes of an S3 server that is overloaded or failing rather than refusing the request
+_UNAVAILABLE_CODES = frozenset(
+    {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "503", "500"}
+)
+#: seconds a client is told to wait before trying again
+RETRY_AFTER = 5.0
+
+
+def _unavailable(exc: Exception) -> BackendUnavailable | None:
+    """The BackendUnavailable this botocore error stands for, or None (a real refusal)."""
+    if isinstance(exc, _UNREACHABLE):
+        return BackendUnavailable("s3", f"{type(exc).__name__}: {exc}", retry_after=RETRY_AFTER)
+    if isinstance(exc, ClientError):
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if status >= 500 or _code(exc) in _UNAVAILABLE_CODES:
+            return BackendUnavailable(
+                "s3", f"{_code(exc) or status}: {exc}", retry_after=RETRY_AFTER
+            )
+    return None
+
+
+def guarded(fn: Callable[P, R]) -> Callable[P, R]:
+    """Raise `BackendUnavailable` (from the botocore error) when S3 cannot serve the call."""
+
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except (bx.BotoCoreError, ClientError) as exc:
+            mapped = _unavailable(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    return call
 
 
 class Conflict(Exception):
@@ -90,13 +145,16 @@ def make_client(
 
     A custom endpoint (radosgw, MinIO, R2 …) gets path-style addressing, which needs no DNS
     name per bucket. Timeouts are short and bounded so a stopped server fails a request within
-    seconds instead of hanging it.
+    seconds instead of hanging it: a connection gets 1 s, a silent socket 4 s (per read, not per
+    transfer), and a call makes at most 2 attempts, so a server that accepts connections and
+    never answers costs a call about 8 s, and a refused connection well under a second.
     """
     config = Config(
         s3={"addressing_style": "path" if endpoint_url else "auto"},
-        connect_timeout=2,
-        read_timeout=20,
-        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=1,
+        read_timeout=4,
+        # total_max_attempts counts the first try (botocore's max_attempts counts retries only)
+        retries={"mode": "standard", "total_max_attempts": 2},
         # the wiring runs store calls on up to 40 threads (anyio's default limiter)
         max_pool_connections=max_connections,
     )
@@ -131,6 +189,7 @@ class S3Bucket:
             raise ValueError(f"object key longer than {MAX_KEY_BYTES} bytes")
         return full
 
+    @guarded
     def ensure(self) -> None:
         """Create the bucket if it does not exist yet."""
         try:
@@ -140,6 +199,7 @@ class S3Bucket:
                 raise
             self.client.create_bucket(Bucket=self.bucket)
 
+    @guarded
     def get(self, key: str) -> StoredObject | None:
         """The object, or None if there is none."""
         try:
@@ -157,6 +217,7 @@ class S3Bucket:
             metadata=dict(resp.get("Metadata", {})),
         )
 
+    @guarded
     def put(
         self,
         key: str,
@@ -201,7 +262,8 @@ class S3Bucket:
         if start_after is not None:
             args["StartAfter"] = self.full_key(start_after)
         cut = len(self.prefix)
-        for page in self.client.get_paginator("list_objects_v2").paginate(**args):
+        pages = iter(self.client.get_paginator("list_objects_v2").paginate(**args))
+        while (page := _next_page(pages)) is not None:
             for obj in page.get("Contents", []):
                 yield ObjectInfo(obj["Key"][cut:], obj["Size"], obj["LastModified"])
 
@@ -216,6 +278,7 @@ class S3Bucket:
         if batch:
             self._delete_batch(batch)
 
+    @guarded
     def _delete_batch(self, keys: list[str]) -> None:
         resp = self.client.delete_objects(
             Bucket=self.bucket,
@@ -225,6 +288,7 @@ class S3Bucket:
         if errors:
             raise RuntimeError(f"S3 could not delete {len(errors)} objects: {errors[0]}")
 
+    @guarded
     def expire(self, rules: Mapping[str, int]) -> None:
         """Set the bucket's lifecycle: objects under each prefix expire after so many days.
 
@@ -246,6 +310,7 @@ class S3Bucket:
             },
         )
 
+    @guarded
     def expiry(self) -> dict[str, int]:
         """The lifecycle rules as `expire` sets them: {prefix: days}; {} when there are none."""
         try:
@@ -262,6 +327,12 @@ class S3Bucket:
             if rule.get("Status") == "Enabled" and days is not None:
                 out[prefix[cut:]] = int(days)
         return out
+
+
+@guarded
+def _next_page(pages: Iterator[Any]) -> Any:
+    """The next page of a listing (each page is one request), or None after the last."""
+    return next(pages, None)
 
 
 def _b64_md5(body: bytes) -> str:

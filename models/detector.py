@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,14 @@ def decode(
 class Detector:
     """One onnxruntime session of the converted detector; `detect` is thread-safe."""
 
-    def __init__(self, onnx_path: Path, *, threads: int = 1, threshold: float = SCORE_THRESHOLD):
+    def __init__(
+        self,
+        onnx_path: Path,
+        *,
+        threads: int = 1,
+        threshold: float = SCORE_THRESHOLD,
+        providers: Sequence[str] = ("CPUExecutionProvider",),
+    ):
         if not Path(onnx_path).is_file():
             raise FileNotFoundError(
                 f"detector model {onnx_path} is missing: run `alphacdn fetch-models`"
@@ -125,9 +133,7 @@ class Detector:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(
-            str(onnx_path), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = ort.InferenceSession(str(onnx_path), options, providers=list(providers))
         self._lock = threading.Lock()
         self.threshold = threshold
 

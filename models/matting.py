@@ -167,7 +167,9 @@ class MatteModels:
         with self._detector_lock:
             if self._detector is None:
                 path = self.matter.check(DETECTOR)
-                self._detector = Detector(path, threads=self._detector_threads)
+                self._detector = Detector(
+                    path, threads=self._detector_threads, providers=self.matter.providers
+                )
             return self._detector
 
     def make(

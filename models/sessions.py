@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +79,18 @@ class Matter:
     """The shared onnxruntime sessions of one process (made once, e.g. in the app lifespan)."""
 
     def __init__(
-        self, models_dir: Path, ort_threads: int, user_model: ModelSpec | None = None
+        self,
+        models_dir: Path,
+        ort_threads: int,
+        user_model: ModelSpec | None = None,
+        providers: Sequence[str] = ("CPUExecutionProvider",),
     ) -> None:
+        """`providers`: onnxruntime execution providers in order of preference (checked with
+        `check_providers` when the first session is made)."""
         self.models_dir = models_dir
         self.ort_threads = ort_threads
         self.user_model = user_model
+        self.providers = tuple(providers)
         self._loaded: dict[str, _Loaded] = {}
         self._create_lock = threading.Lock()
         self._seconds: dict[str, float] = {}
@@ -160,7 +168,21 @@ class Matter:
         if static not in (None, spec.input_size):
             assert static is not None
             model = _at_size(path, static, spec.input_size)
-        return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(model, so, providers=check_providers(self.providers))
+
+
+def check_providers(names: Sequence[str]) -> list[str]:
+    """`names` if this onnxruntime install has every one of them; ValueError naming the
+    missing ones and what is available (a GPU provider needs its onnxruntime package, e.g.
+    onnxruntime-gpu, and its drivers)."""
+    available = ort.get_available_providers()
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise ValueError(
+            f"execution provider(s) {', '.join(missing)} not available in this onnxruntime "
+            f"install (available: {', '.join(available)})"
+        )
+    return list(names)
 
 
 def _static_side(path: Path, spec: ModelSpec) -> int | None:

@@ -10,6 +10,12 @@ itself on the runner after it is built. The lease is renewed every third of it w
 runs; a process that stops gracefully releases its running jobs to the front of the queue, and
 one that dies leaves leases that any runner re-queues: at once on the same host (the owner,
 `host:pid:nonce`, is a dead pid), else when they lapse.
+
+A shared queue that is down (Redis: `BackendUnavailable`) never ends the loops: they log it,
+back off (doubling up to `MAX_BACKOFF` seconds) and go on once it answers again; a job's result
+is written as soon as the queue is back. A job whose handler meets a store that is down (S3
+or Redis) is not failed: it goes back to the front of the queue and the loop pauses. A web
+replica (`ALPHACDN_ROLE=web`) enters `running` without loops: it only submits.
 """
 
 from __future__ import annotations
@@ -24,10 +30,13 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from alphacdn.cache import JobQueue, JobRecord, new_owner
+from alphacdn.cache import BackendUnavailable, JobQueue, JobRecord, new_owner
 from alphacdn.settings import JobSettings
 
 log = logging.getLogger("alphacdn.jobs")
+
+#: the longest pause between two tries of a queue that is down (seconds)
+MAX_BACKOFF = 5.0
 
 #: a job handler: runs the job, returns the result stored with it
 Handler = Callable[[JobRecord], Awaitable[dict[str, Any]]]
@@ -63,12 +72,22 @@ class JobRunner:
         self._wake.set()
 
     @contextlib.asynccontextmanager
-    async def running(self, kinds: Mapping[str, JobKind]) -> AsyncIterator[None]:
-        """Run the loops over `kinds` for the app's lifetime (entered from the lifespan)."""
+    async def running(
+        self, kinds: Mapping[str, JobKind], *, loops: bool = True
+    ) -> AsyncIterator[None]:
+        """Run the loops over `kinds` for the app's lifetime (entered from the lifespan);
+        `loops=False`: none (a web replica only submits)."""
         self._kinds = dict(kinds)
-        requeued = await anyio.to_thread.run_sync(lambda: self.store.requeue_stale(time.time()))
-        if requeued:
-            log.warning("re-queued %d job(s) left running by a stopped process", requeued)
+        if not loops:
+            yield
+            return
+        try:
+            requeued = await anyio.to_thread.run_sync(lambda: self.store.requeue_stale(time.time()))
+        except BackendUnavailable as exc:  # the loops try again until the queue is back
+            log.warning("job queue unavailable at startup: %s", exc)
+        else:
+            if requeued:
+                log.warning("re-queued %d job(s) left running by a stopped process", requeued)
         async with anyio.create_task_group() as tg:
             for _ in range(self.concurrency):
                 tg.start_soon(self._loop)
@@ -79,19 +98,36 @@ class JobRunner:
 
     async def _loop(self) -> None:
         next_sweep = 0.0
+        failures = 0
         while True:
-            now = time.monotonic()
-            if now >= next_sweep:
-                # a job whose runner died (any process) goes back to the queue once its lease
-                # lapses; sweeping only at startup would strand it when the restart came first
-                await anyio.to_thread.run_sync(lambda: self.store.requeue_stale(time.time()))
-                next_sweep = now + max(1.0, self.lease_seconds / 2)
-            # shielded: a claim made while the app stops reaches `_run`, which releases it,
-            # instead of staying "running" until its lease lapses
-            with anyio.CancelScope(shield=True):
-                record = await anyio.to_thread.run_sync(
-                    lambda: self.store.claim_next(self.owner, self.lease_seconds)
-                )
+            try:
+                now = time.monotonic()
+                if now >= next_sweep:
+                    # a job whose runner died (any process) goes back to the queue once its
+                    # lease lapses; sweeping only at startup would strand it when the restart
+                    # came first
+                    requeued = await anyio.to_thread.run_sync(
+                        lambda: self.store.requeue_stale(time.time())
+                    )
+                    if requeued:
+                        log.info("re-queued %d job(s) whose runner stopped", requeued)
+                    next_sweep = now + max(1.0, self.lease_seconds / 2)
+                # shielded: a claim made while the app stops reaches `_run`, which releases it,
+                # instead of staying "running" until its lease lapses
+                with anyio.CancelScope(shield=True):
+                    record = await anyio.to_thread.run_sync(
+                        lambda: self.store.claim_next(self.owner, self.lease_seconds)
+                    )
+            except BackendUnavailable as exc:
+                failures += 1
+                pause = min(MAX_BACKOFF, 0.25 * 2**failures)
+                if failures == 1 or failures % 50 == 0:
+                    log.warning("job queue unavailable (%s); retrying every %.1f s", exc, pause)
+                await anyio.sleep(pause)
+                continue
+            if failures:
+                log.warning("job queue reachable again after %d failed tries", failures)
+                failures = 0
             if record is None:
                 with anyio.move_on_after(self.poll_seconds):
                     await self._wake.wait()
@@ -105,9 +141,12 @@ class JobRunner:
         async def keep_lease() -> None:
             while True:
                 await anyio.sleep(max(1.0, self.lease_seconds / 3))
-                await anyio.to_thread.run_sync(
-                    lambda: self.store.renew(record.key, self.owner, self.lease_seconds)
-                )
+                try:
+                    await anyio.to_thread.run_sync(
+                        lambda: self.store.renew(record.key, self.owner, self.lease_seconds)
+                    )
+                except BackendUnavailable as exc:  # the job goes on; the next renewal may land
+                    log.warning("could not renew the lease of job %s: %s", record.key[:16], exc)
 
         try:
             if kind is None:
@@ -120,27 +159,50 @@ class JobRunner:
             # the app is stopping: the job goes back to the front of the queue at once
             # (not after its lease), and the interruption does not count as an attempt
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(lambda: self.store.release(record.key, self.owner))
+                with contextlib.suppress(BackendUnavailable):  # else its lease lapses
+                    await anyio.to_thread.run_sync(
+                        lambda: self.store.release(record.key, self.owner)
+                    )
             raise
         except Exception as exc:  # a failed job answers its error; it never stays running
             while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
                 exc = exc.exceptions[0]  # the task group's wrapper hides the real error
+            if isinstance(exc, BackendUnavailable):
+                # a store the job needs is down (S3, Redis): not the job's fault, so it goes
+                # back to the queue, and this loop pauses before it claims again
+                log.warning("job %s (%s) put back: %s", record.key[:16], record.kind, exc)
+                with contextlib.suppress(BackendUnavailable):  # else its lease lapses
+                    await anyio.to_thread.run_sync(
+                        lambda: self.store.release(record.key, self.owner)
+                    )
+                await anyio.sleep(min(MAX_BACKOFF, exc.retry_after))
+                return
             message = str(getattr(exc, "public", "") or f"{type(exc).__name__}: {exc}")
             log.warning("job %s (%s) failed: %s", record.key[:16], record.kind, message)
             details = getattr(exc, "job_result", None)
             kept = details if isinstance(details, dict) else None
-            final = await anyio.to_thread.run_sync(
-                lambda: self.store.fail(record.key, message, result=kept)
-            )
+            final = await self._settle(lambda: self.store.fail(record.key, message, result=kept))
             self.failed += 1
         else:
-            final = await anyio.to_thread.run_sync(lambda: self.store.finish(record.key, result))
+            final = await self._settle(lambda: self.store.finish(record.key, result))
             self.completed += 1
         if kind is not None and kind.settled is not None:
             try:
                 await kind.settled(final)
             except Exception:  # the job is settled; what follows it must not undo that
                 log.exception("after job %s (%s)", record.key[:16], record.kind)
+
+    async def _settle(self, write: Callable[[], JobRecord]) -> JobRecord:
+        """Write a job's outcome, waiting out a queue outage (the work is done: keep it)."""
+        failures = 0
+        while True:
+            try:
+                return await anyio.to_thread.run_sync(write)
+            except BackendUnavailable as exc:
+                failures += 1
+                if failures == 1:
+                    log.warning("job queue unavailable while settling a job (%s); waiting", exc)
+                await anyio.sleep(min(MAX_BACKOFF, 0.25 * 2**failures))
 
 
 __all__ = ["Handler", "JobKind", "JobRunner", "Settled"]

@@ -7,7 +7,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -40,6 +40,9 @@ from alphacdn.models.matting import MATTE_MAX_PIXELS, MatteModels, MatteOutcome,
 from alphacdn.settings import JobSettings
 from alphacdn.transform.errors import InvalidImage, MatteInProgress, ServiceUnavailable
 from alphacdn.transform.steps import BackgroundRemoval
+
+if TYPE_CHECKING:
+    from alphacdn.mattes.remote import RemoteCutouts
 
 #: weight of the newest job in the moving average of refinement + I/O seconds per pixel
 _EMA_WEIGHT = 0.3
@@ -88,13 +91,23 @@ class Mattes:
         self._rest_per_pixel: dict[tuple[str, bool], float] = {}
         #: delivery requests held for a matte in progress (`jobs.matte_wait_seconds`)
         self.holds = Holds()
+        #: a process that runs no model (role web) has its cut-outs made by a worker
+        self.remote: RemoteCutouts | None = None
+
+    @property
+    def runs_models(self) -> bool:
+        """Whether this process runs the models itself (False on a web replica)."""
+        return self.remote is None
 
     def key(self, etag: str, removal: BackgroundRemoval) -> str:
         """The matte key of `removal` on the content `etag`."""
         return content_matte_key(etag, self.model, removal)
 
     def missing_message(self) -> str | None:
-        """None if the model is installed, else the message naming the install command."""
+        """None if the model is installed, else the message naming the install command (a
+        web replica never loads it: its workers report their own)."""
+        if not self.runs_models:
+            return None
         return self.models.missing_message(self.model)
 
     def counters(self) -> dict[str, Any]:
@@ -177,9 +190,21 @@ class Mattes:
                     f"Background removal was interrupted ({record.error}); it runs again shortly",
                     retry_after=math.ceil(wait),
                 )
+        unavailable = (  # the worker could not run it (its model missing): not the job's fault
+            record is not None
+            and record.status == "failed"
+            and (record.result or {}).get("status") == 503
+        )
+        if unavailable and record is not None:
+            wait = record.updated_at + self.settings.retry_seconds - time.time()
+            if wait > 0:
+                raise ServiceUnavailable(
+                    f"Background removal unavailable: {record.error}", retry_after=math.ceil(wait)
+                )
         stale = record is not None and (
             record.status == "done"  # finished, but the matte was evicted or invalidated
             or rounds > 0
+            or unavailable
             or (
                 record.status == "failed"
                 and (
@@ -267,7 +292,12 @@ class Mattes:
         progress anywhere on this host instead of starting a second one. `detect` also reports
         what the detector finds; `must_store` raises MatteTooLarge (422) when the matte cache
         refuses the matte (eager work's product is what the cache holds). 503 when more than
-        `jobs.queue_max` runs wait for an inference slot in this process."""
+        `jobs.queue_max` runs wait for an inference slot in this process. A web replica has a
+        worker make it (`remote.RemoteCutouts`)."""
+        if self.remote is not None:
+            return await self.remote.cutout(
+                etag, read, removal, tag=tag, detect=detect, must_store=must_store
+            )
         key = self.key(etag, removal)
         outcome = await self._made(key, etag, read, removal, tag=tag, detect=detect)
         if must_store and not outcome.stored:
@@ -450,6 +480,9 @@ class Mattes:
 
         t0 = time.perf_counter()
         try:
+            missing = self.missing_message()
+            if missing:  # this worker cannot run it; another (or this one, fixed) may later
+                raise _Unavailable(missing)
             outcome = await self._made(
                 record.key,
                 job.etag or await anyio.to_thread.run_sync(lambda: content_id(read())),
@@ -471,6 +504,15 @@ class Mattes:
             prev = self._rest_per_pixel.get(k)
             self._rest_per_pixel[k] = rest if prev is None else prev + _EMA_WEIGHT * (rest - prev)
         return outcome.result_json()
+
+
+class _Unavailable(ServiceUnavailable):
+    """A matte job this process cannot run (its model is missing): the failed job records the
+    503, so a request after `jobs.retry_seconds` submits it again."""
+
+    def __init__(self, public: str) -> None:
+        super().__init__(public)
+        self.job_result = {"status": 503}
 
 
 __all__ = ["Mattes"]

@@ -18,7 +18,12 @@ def matte_models(settings: ModelSettings) -> MatteModels:
             settings.user_model_mean,
             settings.user_model_std,
         )
-    matter = Matter(settings.models_dir, ort_threads=settings.ort_threads, user_model=user)
+    matter = Matter(
+        settings.models_dir,
+        ort_threads=settings.ort_threads,
+        user_model=user,
+        providers=settings.ort_providers,
+    )
     codec = Codec(encode=engine.encode_rgba_png, decode=engine.decode_rgba_png)
     return MatteModels(matter, codec, detector_threads=settings.ort_threads)
 

@@ -1,8 +1,8 @@
 """API keys, credit balances and megapixel-weighted rate limits, on shared counters.
 
 The counters (`cache.Counters`: rate windows, free calls, balances) live under
-`<state_dir>/removebg-limits`, so every `--workers` process on the host shares them, and each
-check-and-add is atomic across processes. They are never evicted.
+`<state_dir>/removebg-limits` (or in Redis for a fleet, `ALPHACDN_REDIS_URL`), so every process
+shares them, and each check-and-add is atomic across processes. They are never evicted.
 
 Rate limit (reference): a key may process `rate_limit` (default 500) megapixel-weighted images
 per fixed one-minute window; an image weighs `max(1, ceil(megapixels))`, so ≤1 MP → 500/min,
@@ -39,11 +39,13 @@ class Limits:
         keys: Mapping[str, ApiKey],
         clock: Callable[[], float] = time.time,
         window_seconds: int = WINDOW_SECONDS,
+        counters: Counters | None = None,
     ) -> None:
+        """`counters`: the shared counters (default: a diskcache under `state_dir`)."""
         self._keys = keys
         self._window_seconds = window_seconds
         self._clock = clock
-        self._counters: Counters = DiskCounters(state_dir / "removebg-limits")
+        self._counters: Counters = counters or DiskCounters(state_dir / "removebg-limits")
 
     def close(self) -> None:
         self._counters.close()

@@ -16,12 +16,13 @@ import base64
 import contextlib
 from collections.abc import AsyncIterator
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alphacdn.base_url import base_url
-from alphacdn.cache import BlobFolder
+from alphacdn.cache import BlobFolder, Blobs, Counters
 from alphacdn.jobs.runner import JobRunner
 from alphacdn.removebg.deps import RemoveBgDeps
 from alphacdn.removebg.guard import guarded
@@ -72,14 +73,22 @@ class RemoveBgApi:
         task_retention_seconds: float,
         render_threads: int = 2,
         rate_window_seconds: int = 60,
+        counters: Counters | None = None,
+        blobs: Blobs | None = None,
     ) -> None:
+        """`counters` and `blobs`: the shared stores of a fleet (default: under the state dir)."""
         deps.state_dir.mkdir(parents=True, exist_ok=True)
         self.deps = deps
-        self.limits = Limits(deps.state_dir, deps.api_keys, window_seconds=rate_window_seconds)
+        self.limits = Limits(
+            deps.state_dir,
+            deps.api_keys,
+            window_seconds=rate_window_seconds,
+            counters=counters,
+        )
         self.service = RemoveBg(deps, self.limits, render_threads)
         self.store = TaskStore(
             runner.store,
-            BlobFolder(deps.state_dir / "tasks"),
+            blobs or BlobFolder(deps.state_dir / "tasks"),
             retention_seconds=task_retention_seconds,
         )
         self.jobs = TaskJobs(self.store, self.service)
@@ -105,7 +114,7 @@ class RemoveBgApi:
 
     async def remove_background(self, request: Request, headers: dict[str, str]) -> Response:
         key = self.limits.authenticate(request.headers.get("x-api-key"))
-        headers.update(self.limits.rate_headers(key))
+        headers.update(await anyio.to_thread.run_sync(self.limits.rate_headers, key))
         fields, files = await read_parameters(request)
         params = parse_params(fields, files)
         outcome = await self.service.run(params, key)
@@ -118,19 +127,31 @@ class RemoveBgApi:
 
     async def account(self, request: Request, headers: dict[str, str]) -> Response:
         key = self.limits.authenticate(request.headers.get("x-api-key"))
-        headers.update(self.limits.rate_headers(key))
-        return JSONResponse(self.limits.account(key), headers=headers)
+        headers.update(await anyio.to_thread.run_sync(self.limits.rate_headers, key))
+        account = await anyio.to_thread.run_sync(self.limits.account, key)
+        return JSONResponse(account, headers=headers)
 
     async def openapi(self, request: Request) -> Response:
         return JSONResponse(openapi_document(base_url(request, self.deps.public_url)))
 
 
 def removebg_routes(
-    deps: RemoveBgDeps, runner: JobRunner, *, task_retention_seconds: float
+    deps: RemoveBgDeps,
+    runner: JobRunner,
+    *,
+    task_retention_seconds: float,
+    counters: Counters | None = None,
+    blobs: Blobs | None = None,
 ) -> tuple[list[BaseRoute], RemoveBgApi]:
     """Routes for `deps` (tasks run on `runner`) plus the api object whose `lifespan()` sweeps
     expired tasks."""
-    api = RemoveBgApi(deps, runner, task_retention_seconds=task_retention_seconds)
+    api = RemoveBgApi(
+        deps,
+        runner,
+        task_retention_seconds=task_retention_seconds,
+        counters=counters,
+        blobs=blobs,
+    )
     return api.routes(), api
 
 

@@ -258,6 +258,11 @@ class RemoveBg:
     async def _in_thread(self, work: Callable[[], T]) -> T:
         return await anyio.to_thread.run_sync(work, limiter=self._threads)
 
+    @staticmethod
+    async def _store(work: Callable[[], T]) -> T:
+        """A call to the shared counters, in a worker thread (not the pixel threads)."""
+        return await anyio.to_thread.run_sync(work)
+
     async def run(self, params: RemoveBgParams, key: ApiKey, *, metered: bool = True) -> Outcome:
         """The full removal; `metered=False` skips rate counting (tasks count at creation)."""
         name = _SOURCE_NAMES[params.image.kind]
@@ -268,11 +273,12 @@ class RemoveBg:
             bg_name = "bg_image_url" if params.bg_image.kind == "url" else "bg_image_file"
             bg_bytes = await self.source_bytes(params.bg_image, bg_name)
             backdrop = await self._in_thread(lambda: check_backdrop(bg_bytes, bg_name))
-        plan = plan_size(
-            params, width, height, self.limits.can_pay(key, FULL_CREDITS, preview=False)
-        )
-        rate = self.limits.consume(key, image_weight(width, height)) if metered else {}
-        self.limits.require(key, plan.cost, preview=plan.preview)
+        # the counters may be remote (Redis): every look at them runs off the event loop
+        can_pay = await self._store(lambda: self.limits.can_pay(key, FULL_CREDITS, preview=False))
+        plan = plan_size(params, width, height, can_pay)
+        weight = image_weight(width, height)
+        rate = await self._store(lambda: self.limits.consume(key, weight)) if metered else {}
+        await self._store(lambda: self.limits.require(key, plan.cost, preview=plan.preview))
         try:
             cut = await self.deps.cutout(
                 image, fine_edges=params.fine_edges, type=params.type.value
@@ -292,7 +298,9 @@ class RemoveBg:
                 code,
                 f"size={params.size.value} is limited to {hard // 1_000_000} megapixels of output.",
             )
-        credits = self.limits.charge(key, plan.cost, preview=plan.preview)
+        credits = await self._store(
+            lambda: self.limits.charge(key, plan.cost, preview=plan.preview)
+        )
         shown: str | None = cut.type
         if params.type_level is TypeLevel.NONE:
             shown = None

@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from alphacdn.cache import JobRecord
+from alphacdn.cache import BackendUnavailable, JobRecord
 from alphacdn.jobs.runner import JobKind
 from alphacdn.net import send_webhook
 from alphacdn.removebg.errors import ApiError
@@ -70,6 +70,8 @@ class TaskJobs:
             performance["runTime"] = round(time.time() - started, 3)
             error = f"{exc.title} ({exc.code})" if exc.code else exc.title
             raise TaskFailed(error, {"performance": performance}) from exc
+        except BackendUnavailable:
+            raise  # a store is down: the runner puts the task back, it is not failed
         except Exception as exc:
             log.exception("task %s failed", tid)
             performance["runTime"] = round(time.time() - started, 3)

@@ -67,7 +67,7 @@ class TaskEndpoints:
 
     async def create(self, request: Request, headers: dict[str, str]) -> Response:
         key = self.limits.authenticate(request.headers.get("x-api-key"))
-        headers.update(self.limits.rate_headers(key))
+        headers.update(await anyio.to_thread.run_sync(self.limits.rate_headers, key))
         body, upload = await _read_task(request)
         if body.get("tool") != TOOL:
             raise bad_param("tool", f"Unknown tool: only {TOOL!r} is available.", "unknown_tool")
@@ -105,9 +105,10 @@ class TaskEndpoints:
         if data is not None:
             weight = image_weight(*image_size(data, "image"))
             fields.pop("image_file_b64", None)
-        headers.update(self.limits.consume(key, weight))
+        headers.update(await anyio.to_thread.run_sync(self.limits.consume, key, weight))
         preview = params.size in (Size.PREVIEW, Size.AUTO)
-        self.limits.require(key, PREVIEW_CREDITS if preview else FULL_CREDITS, preview=preview)
+        cost = PREVIEW_CREDITS if preview else FULL_CREDITS
+        await anyio.to_thread.run_sync(lambda: self.limits.require(key, cost, preview=preview))
         shown = {**args, "image": image if data is None else "upload"}
         record = await anyio.to_thread.run_sync(
             lambda: self.store.create(
@@ -124,7 +125,7 @@ class TaskEndpoints:
 
     async def get(self, request: Request, headers: dict[str, str]) -> Response:
         key = self.limits.authenticate(request.headers.get("x-api-key"))
-        headers.update(self.limits.rate_headers(key))
+        headers.update(await anyio.to_thread.run_sync(self.limits.rate_headers, key))
         record = await anyio.to_thread.run_sync(self.store.get, request.path_params["task_id"])
         if record is None or record.payload.get("owner") != key.key:
             raise _not_found()

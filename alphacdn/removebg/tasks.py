@@ -1,5 +1,6 @@
 """`/v2/tasks` state: each task is a job of kind `task` on the app's one job queue, and its input
-and result files are blobs in a `BlobFolder` (one group per task) that never evicts.
+and result files are blobs in a `Blobs` store (one group per task, a folder under the state dir
+or S3 for a fleet) that never evicts.
 
 A task is `pending` (queued) until a runner claims it (`running`), then `completed` (with result
 URLs) or `failed` (with `error`). Claims, leases and restarts are the job queue's. A finished
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from alphacdn.cache import BlobFolder, JobQueue, JobRecord, JobStatus
+from alphacdn.cache import Blobs, JobQueue, JobRecord, JobStatus
 
 TOOL = "background_removal"
 #: the job kind of a task on the job queue
@@ -73,7 +74,7 @@ class TaskStore:
     def __init__(
         self,
         queue: JobQueue,
-        blobs: BlobFolder,
+        blobs: Blobs,
         *,
         retention_seconds: float,
         clock: Callable[[], float] = time.time,

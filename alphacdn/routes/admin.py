@@ -199,7 +199,7 @@ async def transformations(uploads: Uploads, request: Request) -> Response:
         )
     if request.method == "DELETE":
         name = named_name(str(p.get("transformation", "")))
-        if not named.delete(name):
+        if not await anyio.to_thread.run_sync(named.delete, name):
             raise NotFound(f"Transformation {name} not found")
         return JSONResponse({"message": "deleted"})
     # POST create / PUT update
@@ -212,7 +212,7 @@ async def transformations(uploads: Uploads, request: Request) -> Response:
     if not name or not chain:
         raise InvalidRequest("Missing required parameters - name and transformation")
     parse_chain(chain, named=table)  # a bad definition is refused now, not at delivery time
-    named.set(name, chain)
+    await anyio.to_thread.run_sync(named.set, name, chain)  # (Redis in a fleet: off the loop)
     return JSONResponse({"message": "created" if request.method == "POST" else "updated"})
 
 

@@ -71,6 +71,10 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "user_model_size": ("512", 512),
     "user_model_mean": ("0.485,0.456,0.406", [0.485, 0.456, 0.406]),
     "user_model_std": ("0.2,0.2,0.2", [0.2, 0.2, 0.2]),
+    "ort_providers": (
+        "CUDAExecutionProvider, CPUExecutionProvider",
+        ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    ),
     "queue_max": ("5", 5),
     "job_concurrency": ("2", 2),
     "job_lease_seconds": ("90", 90),
@@ -78,6 +82,10 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "matte_wait": ("20", 20),
     "job_poll_seconds": ("1.5", 1.5),
     "task_retention_seconds": ("3600", 3600),
+    "store_url": ("s3://media-bucket/site-a", "s3://media-bucket/site-a"),
+    "s3_endpoint_url": ("http://127.0.0.1:7480/", "http://127.0.0.1:7480"),
+    "redis_url": ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    "role": ("Worker", "worker"),
 }
 
 
@@ -228,11 +236,7 @@ def test_every_alphacdn_name_the_repository_uses_is_known() -> None:
         used |= set(re.findall(r"\bALPHACDN_[A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
     known = {v.name for v in VARIABLES} | {"ALPHACDN_API_KEY", "ALPHACDN_API_SECRET"}
     known |= {"ALPHACDN_CONFIG"}
-    # issue 13's scale-out settings, documented in docs/scale-out.md before they are wired (the
-    # server refuses them as unknown until then); remove each from here when it becomes a Var
-    planned = {"ALPHACDN_STORE_URL", "ALPHACDN_S3_ENDPOINT_URL", "ALPHACDN_REDIS_URL"}
-    assert not used - known - set(NOT_SETTINGS) - planned
-    assert not planned & known, "wired now: drop it from `planned`"
+    assert not used - known - set(NOT_SETTINGS)
     assert set(NOT_SETTINGS) <= used
 
 
@@ -342,3 +346,26 @@ def test_serve_refuses_dev_keys_on_a_public_address(tmp_path: Path) -> None:
     ):
         assert name in out.stderr
     assert not (tmp_path / "state").exists()  # refused before anything was opened
+
+
+def test_scale_out_settings_name_what_they_expect() -> None:
+    for name, bad, expected in [
+        ("ALPHACDN_STORE_URL", "s3:/bucket", "s3://<bucket>"),
+        ("ALPHACDN_STORE_URL", "file://relative/dir", "file:///<absolute folder>"),
+        ("ALPHACDN_S3_ENDPOINT_URL", "127.0.0.1:7480", "an http(s) URL"),
+        ("ALPHACDN_REDIS_URL", "localhost:6379", "redis://host"),
+        ("ALPHACDN_ROLE", "both", "one of all, web, worker"),
+        ("ALPHACDN_ORT_PROVIDERS", "CUDA Execution", "comma-separated list of names"),
+    ]:
+        with pytest.raises(SettingsError, match=re.escape(expected)) as info:
+            Settings.from_env({name: bad})
+        assert name in str(info.value)
+    s = Settings.from_env({"ALPHACDN_STORE_URL": "file:///srv/media", "ALPHACDN_ROLE": "web"})
+    assert s.fleet.store_url == "file:///srv/media" and not s.fleet.runs_jobs
+
+
+def test_a_missing_execution_provider_stops_a_worker_with_the_available_ones() -> None:
+    out = _cli("worker", env={"ALPHACDN_ORT_PROVIDERS": "NoSuchExecutionProvider"})
+    assert out.returncode == 1
+    assert "ALPHACDN_ORT_PROVIDERS: execution provider(s) NoSuchExecutionProvider" in out.stderr
+    assert "CPUExecutionProvider" in out.stderr  # what is available here

@@ -25,10 +25,12 @@ from alphacdn.cache import (
     JobStore,
     SingleFlight,
 )
+from alphacdn.cache.named import FileNamed, NamedStore
 from alphacdn.cache.redis_claims import RedisClaims
 from alphacdn.cache.redis_client import connect
 from alphacdn.cache.redis_counters import RedisCounters
 from alphacdn.cache.redis_eager import RedisEager
+from alphacdn.cache.redis_named import RedisNamed
 from alphacdn.cache.redis_queue import RedisJobQueue
 
 SIZE_LIMIT = 64 * 1024 * 1024
@@ -76,6 +78,12 @@ COUNTERS: dict[str, Callable[[str], Counters]] = {
 EAGER: dict[str, Callable[[str], EagerStore]] = {
     "diskcache": lambda where: EagerChains(Path(where)),
     "redis": lambda where: RedisEager(redis_client(), prefix=redis_prefix(where)),
+}
+
+#: every `NamedStore` implementation: name → opener(location)
+NAMED: dict[str, Callable[[str], NamedStore]] = {
+    "file": lambda where: FileNamed(Path(where) / "named.json"),
+    "redis": lambda where: RedisNamed(redis_client(), prefix=redis_prefix(where)),
 }
 
 #: the session fixture a backend's server comes from (tests request it before opening one)
@@ -182,3 +190,10 @@ def add_chains(impl: str, where: str, worker: int) -> None:
     store = EAGER[impl](where)
     for i in range(20):
         store.add("demo/a", f"w_{worker * 100 + i}")
+
+
+def set_names(impl: str, where: str, worker: int) -> None:
+    """Create 20 named transformations of this worker's own."""
+    store = NAMED[impl](where)
+    for i in range(20):
+        store.set(f"w{worker}_{i}", f"w_{worker * 100 + i}")

@@ -16,7 +16,7 @@ from alphacdn.cache.redis_client import command, connect
 from alphacdn.cache.redis_counters import RedisCounters
 from alphacdn.cache.redis_eager import RedisEager
 from alphacdn.cache.redis_queue import RedisJobQueue
-from tests.cache.conftest import RedisProcess
+from tests.services import RedisProcess
 
 
 def _calls(url: str, *, timeout: float = 2.0) -> dict[str, Callable[[], Any]]:

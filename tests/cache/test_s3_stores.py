@@ -12,7 +12,7 @@ import pytest
 from alphacdn.cache.s3_bucket import Conflict, S3Bucket, parse_store_url
 from alphacdn.cache.s3_derived import S3Derived
 from alphacdn.cache.s3_originals import S3Originals
-from tests.cache.s3_server import S3Server
+from tests.s3_server import S3Server
 
 META = {"format": "png", "width": 1, "height": 1}
 
@@ -111,3 +111,51 @@ def test_repair_drops_markers_without_objects(s3_bucket: S3Bucket) -> None:
     assert store.repair() == 1
     assert store.repair() == 0
     assert store.invalidate("demo/a") == 1
+
+
+def test_a_dead_endpoint_raises_backend_unavailable_quickly() -> None:
+    """Nothing listens: every store call fails fast with the one error type the wiring maps
+    to 503 (not botocore's own, which would be a 500)."""
+    import socket
+
+    from alphacdn.cache import BackendUnavailable
+    from alphacdn.cache.s3_bucket import make_client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: connections are refused
+    client = make_client(f"http://127.0.0.1:{port}", credentials=("k", "s"), region="us-east-1")
+    bucket = S3Bucket(client, "nowhere")
+    derived, originals = S3Derived(bucket), S3Originals(bucket)
+    calls = [
+        lambda: derived.get("a" * 64),
+        lambda: derived.put("a" * 64, b"x", {"content_type": "image/png"}, tag="demo/a"),
+        lambda: originals.stat("demo", "a"),
+        lambda: list(bucket.objects("derived/")),
+        lambda: derived.invalidate("demo/a"),
+    ]
+    for call in calls:
+        t0 = time.monotonic()
+        with pytest.raises(BackendUnavailable) as info:
+            call()
+        assert info.value.backend == "s3"
+        assert time.monotonic() - t0 < 5
+
+
+def test_a_silent_endpoint_raises_backend_unavailable_within_a_bounded_time() -> None:
+    """A server that accepts connections and never answers (hung, overloaded): the read
+    timeout and the attempt count bound each call (about 2 × 4 s)."""
+    import socket
+
+    from alphacdn.cache import BackendUnavailable
+    from alphacdn.cache.s3_bucket import make_client
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)  # connections complete in the backlog; nothing is ever read
+        port = listener.getsockname()[1]
+        client = make_client(f"http://127.0.0.1:{port}", credentials=("k", "s"), region="eu")
+        t0 = time.monotonic()
+        with pytest.raises(BackendUnavailable, match="s3 unavailable: ReadTimeoutError"):
+            S3Derived(S3Bucket(client, "silent")).get("a" * 64)
+        assert time.monotonic() - t0 < 12

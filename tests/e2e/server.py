@@ -1,4 +1,5 @@
-"""A real `alphacdn serve` (uvicorn) on 127.0.0.1, in a subprocess, with temp-dir settings."""
+"""A real `alphacdn serve` (uvicorn) on 127.0.0.1, in a subprocess, with temp-dir settings; or,
+with `worker=True`, an `alphacdn worker` whose metrics port is `port`."""
 
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ class Server:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    #: run `alphacdn worker --metrics-port <port>` instead of `serve`
+    worker: bool = False
 
     @property
     def url(self) -> str:
@@ -83,19 +86,12 @@ class Server:
         self.log_path = self.data_dir / f"server-{self.port}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")  # a restart appends: the earlier run's log stays readable
+        if self.worker:
+            command = ["worker", "--metrics-port", str(self.port)]
+        else:
+            command = ["serve", "--port", str(self.port), "--workers", str(self.workers)]
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "alphacdn.cli",
-                "serve",
-                "--port",
-                str(self.port),
-                "--workers",
-                str(self.workers),
-                "--log-level",
-                "warning",
-            ],
+            [sys.executable, "-m", "alphacdn.cli", *command, "--log-level", "warning"],
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -1,4 +1,5 @@
-"""Real servers for the store contract tests, each started once per session on loopback.
+"""Real servers for the store contract tests and the fleet e2e tests, each started once per
+session on loopback (registered for every test by `pytest_plugins` in tests/conftest.py).
 
 - S3: Ceph radosgw. `scripts/services/radosgw.sh` installs the Debian packages when missing and
   starts a throwaway one-node cluster (a few seconds); every test gets its own bucket. Set
@@ -22,12 +23,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from alphacdn.cache.s3_bucket import S3Bucket, make_client
-from tests.cache.s3_server import S3Server
+from tests.s3_server import S3Server
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 RADOSGW = ROOT / "scripts" / "services" / "radosgw.sh"
 REDIS = ROOT / "scripts" / "services" / "redis.sh"
 #: radosgw.sh's and redis.sh's exit status when the packages cannot be installed here
