@@ -58,6 +58,7 @@ from alphacdn.transform import (
     verify_url_signature,
 )
 from alphacdn.transform.cost import check_cost
+from alphacdn.transform.dynamic import NO_HINTS, ClientHints, client_hints, hints_read
 from alphacdn.transform.errors import (
     CdnError,
     InvalidRequest,
@@ -108,6 +109,8 @@ class Served:
     cache_control: str = ""
     #: `fl_attachment`: the file name to download as, else None
     download_name: str | None = None
+    #: request headers besides `Accept` the bytes depend on (client hints)
+    vary: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,8 @@ class _Parsed:
     named_only: bool
     #: the named-transformation table the URL was parsed with; None when it uses none
     table: Mapping[str, str] | None
+    #: (reads the width hint, reads the DPR hint): `w_auto`, `dpr_auto`
+    hints: tuple[bool, bool] = (False, False)
 
 
 def accept_class(accept: str) -> str:
@@ -221,11 +226,20 @@ class Delivery:
         self.renders = 0
 
     # ── the request side ─────────────────────────────────────────────────────────────────────
-    async def serve(self, path: str, accept_header: str, client: Client | None = None) -> Served:
+    async def serve(
+        self,
+        path: str,
+        accept_header: str,
+        client: Client | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Served:
         """The derived file for a (percent-decoded) delivery path and `Accept` header; a cold
-        render counts against `client`'s slots and stops when every client waiting is gone."""
+        render counts against `client`'s slots and stops when every client waiting is gone.
+        `headers` (lower-case names) give the client hints a `w_auto`/`dpr_auto` URL reads."""
         p = self._parse(path)
         req = p.req
+        hints = NO_HINTS if p.hints == (False, False) else client_hints(p.hints, headers or {})
+        canonical_text = p.canonical + hints.key()
         if req.cloud not in self._clouds:
             raise NotFound(f"Unknown cloud name: {req.cloud}")
         accept = self._accept(accept_header)
@@ -243,7 +257,7 @@ class Delivery:
             allowed = not guarded or self._strict_allows(p, asset)
             if not allowed or p.layered:  # layer versions join the key: the render path's
                 return asset, None, allowed
-            hit = self._derived.get(key_of(asset, p.canonical, fmt_key, NO_LAYERS))
+            hit = self._derived.get(key_of(asset, canonical_text, fmt_key, NO_LAYERS))
             return asset, hit, allowed
 
         try:
@@ -266,13 +280,16 @@ class Delivery:
             else f"public, max-age={self._http.unversioned_max_age}"
         )
         if hit is not None:
-            return _served(hit, "HIT", cache_control, req)
+            return replace(_served(hit, "HIT", cache_control, req), vary=hints.vary())
         served = await self._render(
-            asset, req.plan, p.canonical, fmt_key, accept, default_format, checked=True,
-            client=client,
+            asset, req.plan, canonical_text, fmt_key, accept, default_format, checked=True,
+            client=client, hints=hints,
         )  # fmt: skip
         return replace(
-            served, cache_control=cache_control, download_name=_download_name(req, served.extension)
+            served,
+            cache_control=cache_control,
+            download_name=_download_name(req, served.extension),
+            vary=hints.vary(),
         )
 
     def _parse(self, path: str) -> _Parsed:
@@ -292,6 +309,7 @@ class Delivery:
             bool(layer_public_ids(plan)),
             bool(plan.named) and is_named_only(req.transformation),
             table if plan.named else None,
+            hints_read(plan.components),
         )
         if len(self._parsed) >= _PARSED_MAX:
             del self._parsed[next(iter(self._parsed))]  # the oldest
@@ -360,6 +378,7 @@ class Delivery:
         *,
         checked: bool = False,
         client: Client | None = None,
+        hints: ClientHints = NO_HINTS,
     ) -> Served:
         """From cache, or rendered once (single flight across processes) and stored.
         `checked`: the caller already missed the cache for this plan without layers."""
@@ -387,6 +406,7 @@ class Delivery:
             max_canvas=self._max_canvas,
             source_format="png" if plan.removal is not None else asset.format,
             layer_sizes=layers.sizes,
+            hints=hints,
         )
 
         extra: dict[str, str] = {}
@@ -415,6 +435,7 @@ class Delivery:
                     max_side=self._max_side,
                     load_asset=load_asset,
                     stop=stop,
+                    hints=hints,
                 )
             finally:
                 timer.cancel()

@@ -7,17 +7,19 @@ another thread (a time limit, a client gone): see `engine.stop`.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyvips
 
+from alphacdn.transform.dynamic import NO_HINTS, ClientHints
+from alphacdn.transform.expressions import Env
 from alphacdn.transform.plan import Plan
 from alphacdn.transform.steps import BackgroundRemoval, Resize, Step
 from alphacdn.transform.values import Flag, Format
 
 from . import effects, geometry, masks, shadows  # noqa: F401  (registers their appliers)
+from .chain import run_components
 from .encode import (
     ALPHA_FORMATS,
     CONTENT_TYPES,
@@ -26,14 +28,10 @@ from .encode import (
     negotiate_format,
     uses_alpha,
 )
-from .layers import apply_layer
 from .load import MAX_SIDE, SourceInfo, load, probe_checked
-from .registry import Context, applies, apply_step
+from .registry import Context, applies
 from .resize import plan_box, resolve
 from .stop import RenderStop, RenderStopped
-
-#: intermediate images up to this size are kept in memory between steps
-_MATERIALIZE_PIXELS = 16_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,16 +74,6 @@ def _shrink_on_load(
     return box.scaled, [resolved, *steps[1:]]
 
 
-def _aspect(image: pyvips.Image, steps: tuple[Step, ...]) -> float | None:
-    """The width / height a component's resize asks for (for `a_auto_right/left`)."""
-    for step in steps:
-        if isinstance(step, Resize):
-            r = resolve(step, image.width, image.height)
-            if isinstance(r.width, int) and isinstance(r.height, int):
-                return r.width / r.height
-    return None
-
-
 def render(
     source: bytes,
     plan: Plan,
@@ -96,14 +84,20 @@ def render(
     max_side: int = MAX_SIDE,
     load_asset: Callable[[str], bytes] | None = None,
     stop: RenderStop | None = None,
+    hints: ClientHints = NO_HINTS,
 ) -> Rendered:
     """Decode `source`, apply the plan's steps in order and encode the result. With `stop`,
-    raise `RenderStopped` once it is stopped (libvips work under way is killed)."""
+    raise `RenderStopped` once it is stopped (libvips work under way is killed). `hints`: the
+    request's client hints for `w_auto`/`dpr_auto` (resolved by the caller, part of its key)."""
     if stop is None:
-        return _render(source, plan, accept, default_format, max_pixels, max_side, load_asset, None)
+        return _render(
+            source, plan, accept, default_format, max_pixels, max_side, load_asset, None, hints
+        )
     try:
         stop.check()
-        return _render(source, plan, accept, default_format, max_pixels, max_side, load_asset, stop)
+        return _render(
+            source, plan, accept, default_format, max_pixels, max_side, load_asset, stop, hints
+        )
     except RenderStopped:
         raise
     except Exception as exc:
@@ -125,6 +119,7 @@ def _render(
     max_side: int,
     load_asset: Callable[[str], bytes] | None,
     stop: RenderStop | None,
+    hints: ClientHints,
 ) -> Rendered:
     def watch(image: pyvips.Image) -> pyvips.Image:
         if stop is None:
@@ -145,21 +140,12 @@ def _render(
         max_side=max_side,
         load_asset=load_asset,
         watch=None if stop is None else watch,
+        env=Env(info.width, info.height, hint_width=hints.width, hint_dpr=hints.dpr),
     )
     first = list(plan.components[0].steps) if plan.components else []
     target, first = _shrink_on_load(first, info)
     image = watch(load(source, max_pixels=max_pixels, max_side=max_side, target=target))
-    for index, component in enumerate(plan.components):
-        steps = tuple(first) if index == 0 else component.steps
-        comp_ctx = dataclasses.replace(ctx, target_aspect=_aspect(image, steps))
-        if component.layer is not None:  # a layer component has no steps of its own
-            image = watch(apply_layer(image, component.layer, comp_ctx).copy_memory())
-        for step in steps:
-            image = apply_step(image, step, comp_ctx)
-            if image.width * image.height <= _MATERIALIZE_PIXELS:
-                # steps that read pixels (trim, smartcrop, alpha checks) would otherwise
-                # re-run the whole lazy chain before them each time
-                image = watch(image.copy_memory())
+    image = run_components(image, plan.components, ctx, first)
     if stop is not None:
         stop.check()
     if fmt is None:

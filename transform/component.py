@@ -34,7 +34,7 @@ UNSUPPORTED: dict[str, str] = {
     "l": "layers (l_) are parsed by the chain, not by one component",
     "u": "underlays (u_) are parsed by the chain, not by one component",
     "d": "default images (d_) are not supported",
-    "if": "conditional transformations (if_) are not supported",
+    "if": "conditions (if_) are not allowed here",
     "fn": "custom functions (fn_) are not supported",
     "pg": "pages (pg_) are not supported",
     "dn": "density (dn_) is not supported",
@@ -43,7 +43,7 @@ UNSUPPORTED: dict[str, str] = {
                                                         "fps", "ki", "sp", "vs")},
 }  # fmt: skip
 
-_SHAPED = re.compile(r"\$?[a-z]{1,3}_")
+_SHAPED = re.compile(r"[a-z]{1,3}_|\$[a-zA-Z][a-zA-Z0-9]{0,31}_")
 
 
 @functools.cache

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 
 from .canonical import canonical_component, canonical_step
 from .compositing import DropShadow, Mask, Shadow
+from .dynamic import NO_HINTS, ClientHints, Conditional, Dynamic, resolve_dynamic
 from .errors import InvalidTransformation
+from .expressions import Env
 from .layers import Layer, Text
 from .plan import Component, Plan
 from .sizes import plan_box, resolve
@@ -46,7 +48,7 @@ from .steps import (
     Trim,
     Vignette,
 )
-from .values import Format, Gravity
+from .values import AUTO_GRAVITIES, CropMode, Format
 
 # ── the price list: render units (≈ CPU-ms) per megapixel of the canvas a step works on ─────
 #: decoding a source or layer asset
@@ -124,6 +126,8 @@ class _Walk:
     grown_by: str = ""
     #: how steps of a layer are named: `{step} in layer {layer}`
     within: str = ""
+    #: variables and hints for dynamic components and conditions (see `transform.dynamic`)
+    env: Env | None = None
 
     @property
     def mp(self) -> float:
@@ -171,7 +175,7 @@ def _resize(walk: _Walk, step: Resize, name: str) -> float:
     walk.canvas(sw, sh, name)
     walk.canvas(*box.out, name)
     cost = RESAMPLE * max(before, sw * sh * _MP) + PASS * walk.mp
-    if step.gravity is Gravity.AUTO:
+    if step.gravity in AUTO_GRAVITIES or step.crop is CropMode.AUTO:
         cost += SMARTCROP * sw * sh * _MP
     if box.out[0] > sw or box.out[1] > sh:  # padded: transparent unless a colour is given
         walk.alpha = walk.alpha or step.background is None
@@ -308,6 +312,9 @@ def _component(
         _layer(walk, component.layer, sizes, canonical_component(component))
         return
     for step in component.steps:
+        if isinstance(step, Conditional | Dynamic):
+            _control(walk, step, sizes)
+            continue
         if isinstance(step, BackgroundRemoval):
             walk.alpha = True  # the cut-out's cost is the matte job's, not the render's
             continue
@@ -315,6 +322,21 @@ def _component(
         if relative_to is not None:
             step = _relative(step, relative_to)
         walk.charge(_step(walk, step, name), name)
+
+
+def _control(
+    walk: _Walk, step: Conditional | Dynamic, sizes: Mapping[str, tuple[int, int]]
+) -> None:
+    """A condition or a dynamic component, decided on the sizes the walk has reached."""
+    if walk.env is None:
+        walk.env = Env(walk.width, walk.height)
+    if isinstance(step, Conditional):
+        holds = step.condition.holds(walk.env, walk.width, walk.height)
+        for component in step.then if holds else step.otherwise:
+            _component(walk, component, sizes)
+        return
+    resolved = resolve_dynamic(step, walk.env, walk.width, walk.height)
+    _component(walk, Component(resolved), sizes)
 
 
 def estimate(
@@ -325,12 +347,14 @@ def estimate(
     source_format: str = "",
     layer_sizes: Mapping[str, tuple[int, int]] | None = None,
     max_canvas: int = 2**62,
+    hints: ClientHints = NO_HINTS,
 ) -> Estimate:
     """The cost of rendering `plan` on a `width` × `height` source (`source_format` as the
     originals store names it: `jpg` carries no alpha), layer assets at `layer_sizes`."""
     sizes = layer_sizes or {}
     source_mp = width * height * _MP
     walk = _Walk(width, height, source_format != "jpg", max(max_canvas, width * height))
+    walk.env = Env(width, height, hint_width=hints.width, hint_dpr=hints.dpr)
     walk.charge(DECODE * source_mp, "the source")
     for component in plan.components:
         _component(walk, component, sizes)
@@ -351,6 +375,7 @@ def check_cost(
     max_canvas: int,
     source_format: str = "",
     layer_sizes: Mapping[str, tuple[int, int]] | None = None,
+    hints: ClientHints = NO_HINTS,
 ) -> Estimate:
     """The estimate, or InvalidTransformation (400) naming the component over the canvas
     limit or the one that costs most when the plan is over the budget."""
@@ -361,6 +386,7 @@ def check_cost(
         source_format=source_format,
         layer_sizes=layer_sizes,
         max_canvas=max_canvas,
+        hints=hints,
     )
     if est.units - est.baseline > budget:
         w, h = est.canvas

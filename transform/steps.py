@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 from .compositing import DropShadow, Mask, Shadow  # shadows and mask controls, issue 5
 from .registry import Qualifier, Range, Stage, action
@@ -252,7 +252,7 @@ EFFECTS: tuple[type, ...] = (
     Tint,
 )
 
-Step = (
+StaticStep: TypeAlias = (
     Resize
     | Rotate
     | RoundCorners
@@ -278,6 +278,12 @@ Step = (
     | DropShadow
     | Mask
 )
+if TYPE_CHECKING:  # control structures built by the chain parser (see `transform.dynamic`)
+    from .dynamic import Conditional, Dynamic
+
+    Step: TypeAlias = StaticStep | Dynamic | Conditional
+else:
+    Step = StaticStep
 
 __all__ = [
     "EFFECTS",

@@ -2,7 +2,7 @@
 
 The route is HTTP only: it hands the path, `Accept` and the client (its address, and its
 connection for noticing a disconnect) to `Delivery.serve` once and turns the `Served` it gets
-back into a response (ETag / 304, Vary, HEAD, attachment).
+back into a response (ETag / 304, Vary, Accept-CH, HEAD, attachment).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from alphacdn.clients import client_of
 from alphacdn.delivery import Delivery, Served
 from alphacdn.responses import safe_text
+from alphacdn.transform.dynamic import ACCEPT_CH
 
 
 def respond(served: Served, method: str, if_none_match: str | None) -> Response:
@@ -25,8 +26,11 @@ def respond(served: Served, method: str, if_none_match: str | None) -> Response:
         "X-Alphacdn-Cache": served.cache_status,
     }
     headers.update(served.extra_headers)
-    if served.negotiated:
-        headers["Vary"] = "Accept"
+    # browsers send the hints `w_auto`/`dpr_auto` read once asked to (on a page, or delegated)
+    headers["Accept-CH"] = ACCEPT_CH
+    vary = (("Accept",) if served.negotiated else ()) + served.vary
+    if vary:
+        headers["Vary"] = ", ".join(vary)
     if served.download_name is not None:
         headers["Content-Disposition"] = f'attachment; filename="{safe_text(served.download_name)}"'
     if _etag_matches(if_none_match, served.etag):
@@ -46,7 +50,9 @@ def route(delivery: Delivery) -> BaseRoute:
         # scope["path"] is the decoded path in full: request.url would re-split a `%3F`
         headers = request.headers
         client = client_of(request, trust_forwarded_for=delivery.trust_forwarded_for)
-        served = await delivery.serve(request.scope["path"], headers.get("accept", ""), client)
+        served = await delivery.serve(
+            request.scope["path"], headers.get("accept", ""), client, headers
+        )
         return respond(served, request.method, headers.get("if-none-match"))
 
     return Route("/{cloud}/image/{rest:path}", deliver, methods=["GET", "HEAD"])
