@@ -67,7 +67,7 @@ def run_components(
 
 @applies(Dynamic)
 def apply_dynamic(image: pyvips.Image, step: Dynamic, ctx: Context) -> pyvips.Image:
-    """Variables, expressions, `w_auto`/`dpr_auto`: resolved for this image, then applied."""
+    """`$var_…`, `w_iw_div_2`, `w_auto`, `dpr_auto`: resolved for this image, then applied."""
     assert ctx.env is not None, "the render keeps an Env"
     return run_steps(image, resolve_dynamic(step, ctx.env, image.width, image.height), ctx)
 

@@ -13,9 +13,11 @@ from typing import Any, TypeVar
 
 import pyvips
 
+from alphacdn.transform.dynamic import Conditional, Dynamic
 from alphacdn.transform.expressions import Env
 from alphacdn.transform.steps import Resize, Step, Trim
 from alphacdn.transform.values import CropMode
+from alphacdn.transform.vectorize import Vectorize
 
 from .load import MAX_SIDE
 
@@ -74,7 +76,9 @@ def apply_step(image: pyvips.Image, step: Step, ctx: Context) -> pyvips.Image:
     except KeyError:
         raise RuntimeError(f"no applier registered for {type(step).__name__}") from None
     out = fn(image, step, ctx)
-    if ctx.env is not None:
+    if ctx.env is not None and not isinstance(step, Dynamic | Conditional):
+        if not isinstance(step, Vectorize):
+            ctx.env.svg = None  # the pixels changed after the trace
         if isinstance(step, Resize):
             ctx.env.fixed_size = fixes_size(step)
         elif isinstance(step, Trim):

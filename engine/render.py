@@ -18,7 +18,7 @@ from alphacdn.transform.plan import Plan
 from alphacdn.transform.steps import BackgroundRemoval, Resize, Step
 from alphacdn.transform.values import Flag, Format
 
-from . import effects, geometry, masks, shadows  # noqa: F401  (registers their appliers)
+from . import accessibility, effects, geometry, masks, shadows, vectorize  # noqa: F401
 from .chain import run_components
 from .encode import (
     ALPHA_FORMATS,
@@ -151,7 +151,10 @@ def _render(
     if fmt is None:
         fmt = Format.PNG if uses_alpha(image) else Format.JPG
     out = plan.output
-    body = encode(image, fmt, quality=out.quality, preset=out.quality_preset, flags=out.flags)
+    if fmt is Format.SVG and ctx.env is not None and ctx.env.svg is not None:
+        body = ctx.env.svg.encode()  # the traced shapes themselves
+    else:
+        body = encode(image, fmt, quality=out.quality, preset=out.quality_preset, flags=out.flags)
     return Rendered(
         body=body,
         format=fmt,

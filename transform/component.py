@@ -20,7 +20,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import accessibility as _accessibility  # noqa: F401  (registers its effects)
 from . import irregular as _irregular  # noqa: F401  (registers the irregular grammars)
+from . import vectorize as _vectorize  # noqa: F401  (registers e_vectorize)
 from .fields import invalid, specs
 from .output import OUTPUT_CODES
 from .registry import ACTIONS, STAGES

@@ -59,6 +59,8 @@ class Env:
     hint_dpr: float | None = None
     #: the engine's note that the chain has fixed the output size (see `engine.shadows`)
     fixed_size: bool = False
+    #: the engine's SVG text when the last step was `e_vectorize` (see `engine.vectorize`)
+    svg: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -204,10 +204,18 @@ class Colorize:
 @action("e_tint")
 @dataclass(frozen=True, slots=True)
 class Tint:
-    """`e_tint[:<0-100>[:<color>]]`, default 60 and red (`co_` also sets the colour)."""
+    """`e_tint[:equalize][:<0-100>[:<color>[:<pos>p]…]]`, default 60 and red (`co_` also sets
+    the colour). Several colours make a gradient over the pixels' luma, at their positions
+    (percent of the luma range; evenly spread where not given). `equalize` stretches the
+    luma histogram first. Grammar in `transform.accessibility`."""
 
     amount: Annotated[int, Range(0, 100)] = 60
     color: Annotated[Color, Qualifier("co")] = RED
+    #: the first colour's position (percent), when given
+    position: Annotated[int, Range(0, 100)] | None = None
+    #: the gradient's further colours, each with its position (percent) when given
+    more: tuple[tuple[Color, int | None], ...] = ()
+    equalize: bool = False
 
 
 # ── background removal (issue 4): only as the first component ───────────────────────────────
@@ -279,9 +287,11 @@ StaticStep: TypeAlias = (
     | Mask
 )
 if TYPE_CHECKING:  # control structures built by the chain parser (see `transform.dynamic`)
+    from .accessibility import AssistColorblind
     from .dynamic import Conditional, Dynamic
+    from .vectorize import Vectorize
 
-    Step: TypeAlias = StaticStep | Dynamic | Conditional
+    Step: TypeAlias = StaticStep | Dynamic | Conditional | AssistColorblind | Vectorize
 else:
     Step = StaticStep
 

@@ -54,6 +54,8 @@ class Format(Enum):
     WEBP = "webp"
     AVIF = "avif"
     GIF = "gif"
+    #: vector output: the shapes `e_vectorize` traced (else the raster inside an SVG)
+    SVG = "svg"
     #: negotiated from `Accept` (and alpha) at delivery time
     AUTO = "auto"
 

@@ -53,7 +53,7 @@ def reference(tokens: list[str], env: Env, width: int, height: int) -> float:
         PY[t] if i % 2 else repr(float(values.get(long.get(t, t), t)))  # type: ignore[arg-type]
         for i, t in enumerate(tokens)
     )
-    return float(eval(text))  # noqa: S307 (our own generated arithmetic)
+    return float(eval(text))
 
 
 sizes = st.tuples(st.integers(1, 4000), st.integers(1, 4000))
@@ -109,7 +109,7 @@ def test_conditions_hold_as_python_says(
             py.append(joiner)
     condition = parse_condition("_".join(text), "if_x")
     assert parse_condition(condition.text(), "if_x") == condition
-    assert condition.holds(env, *size) == eval(" ".join(py))  # noqa: S307
+    assert condition.holds(env, *size) == eval(" ".join(py))
 
 
 @st.composite
@@ -126,8 +126,19 @@ def dynamic_chains(draw: st.DrawFn) -> str:
             comps.append(f"c_{draw(st.sampled_from(['fill', 'pad', 'crop', 'auto']))},"
                          f"{code}_{draw(expr)}")  # fmt: skip
         elif kind == "auto":
-            comps.append(draw(st.sampled_from(["c_scale,w_auto", "w_auto:50", "w_auto:100:300",
-                                               "dpr_auto", "c_fill,h_200,w_auto:20,dpr_auto"])))
+            comps.append(
+                draw(
+                    st.sampled_from(
+                        [
+                            "c_scale,w_auto",
+                            "w_auto:50",
+                            "w_auto:100:300",
+                            "dpr_auto",
+                            "c_fill,h_200,w_auto:20,dpr_auto",
+                        ]
+                    )
+                )
+            )
         elif kind == "if":
             cond = "_".join(draw(comparisons)[0]) + "_gt_" + draw(numbers)
             body = ["c_scale,w_" + draw(numbers.filter(lambda n: n not in ("0", "0.5", ".5")))]
@@ -137,8 +148,18 @@ def dynamic_chains(draw: st.DrawFn) -> str:
         elif kind == "if1":
             comps.append(f"if_w_lt_{draw(numbers)},e_blur:{draw(st.integers(1, 500))}")
         else:
-            comps.append(draw(st.sampled_from(["e_sepia", "c_fill,g_auto:subject,w_10,h_10",
-                                               "c_auto,g_auto:classic,ar_1.5,w_100", "f_auto"])))
+            comps.append(
+                draw(
+                    st.sampled_from(
+                        [
+                            "e_sepia",
+                            "c_fill,g_auto:subject,w_10,h_10",
+                            "c_auto,g_auto:classic,ar_1.5,w_100",
+                            "f_auto",
+                        ]
+                    )
+                )
+            )
     return "/".join(comps)
 
 
@@ -156,7 +177,9 @@ def test_dynamic_chains_round_trip(chain: str) -> None:
 
 
 def test_the_sdk_predominant_colour_placeholder() -> None:
-    plan = parse_chain("ar_1.0,b_auto,c_pad,w_iw_div_2/c_crop,g_north_east,h_1,w_1/c_fill,h_ih,w_iw")
+    plan = parse_chain(
+        "ar_1.0,b_auto,c_pad,w_iw_div_2/c_crop,g_north_east,h_1,w_1/c_fill,h_ih,w_iw"
+    )
     first = plan.components[0].steps[0]
     assert isinstance(first, Dynamic)
     env = Env(640, 480)

@@ -19,6 +19,7 @@ from alphacdn.transform import (
     parse_chain,
     parse_url,
 )
+from alphacdn.transform.accessibility import AssistColorblind
 from alphacdn.transform.compositing import DropShadow, Mask, Shadow
 from alphacdn.transform.fields import FieldSpec, specs
 from alphacdn.transform.plan import Component, Plan
@@ -29,7 +30,9 @@ from alphacdn.transform.steps import (
     Resize,
     Rotate,
     RoundCorners,
+    Tint,
 )
+from alphacdn.transform.vectorize import Vectorize
 from alphacdn.transform.values import Color, CropMode, Format, Gravity, QualityPreset
 
 NAMED = {"thumb": "c_fill,w_100,h_100", "gray": "e_grayscale/q_60", "both": "t_thumb/t_gray"}
@@ -146,6 +149,38 @@ IRREGULAR: dict[type, st.SearchStrategy[list[str]]] = {
         max_size=4,
         unique_by=lambda o: o.partition("_")[0],
     ).map(lambda opts: ["e_mask:" + ";".join(opts)]),
+    # issue 14: the multi-step tint, colour-blind assistance, vectorize (named or positional)
+    Tint: st.tuples(
+        st.sampled_from(["", "equalize:"]),
+        st.one_of(st.just(""), st.integers(0, 100).map(str)),
+        st.lists(st.tuples(colors, st.sampled_from(["", ":0p", ":40p", ":100p"])), max_size=3),
+        st.booleans(),
+    ).map(
+        lambda t: (
+            [("e_tint:" + t[0] + t[1] + "".join(":" + c + p for c, p in t[2])).rstrip(":")]
+            + (["co_blue"] if t[3] else [])
+        )
+    ),  # fmt: skip
+    AssistColorblind: st.one_of(
+        st.just(""), st.just(":xray"), st.integers(1, 100).map(lambda v: f":{v}")
+    ).map(lambda v: ["e_assist_colorblind" + v]),  # fmt: skip
+    Vectorize: st.one_of(
+        st.lists(st.sampled_from(["3", "30", "", "0.5"]), max_size=3).map(lambda p: ":".join(p)),
+        st.lists(
+            st.sampled_from(
+                [
+                    "colors:2",
+                    "detail:0.25",
+                    "detail:500",
+                    "despeckle:0.1",
+                    "paths:50",
+                    "corners:100",
+                ]
+            ),
+            max_size=4,
+            unique_by=lambda o: o.partition(":")[0],
+        ).map(lambda p: ":".join(p)),
+    ).map(lambda v: ["e_vectorize" + (":" + v if v else "")]),  # fmt: skip
     BackgroundRemoval: st.tuples(
         st.sampled_from(["", "fineedges_y", "fineedges_n"]),
         st.lists(st.sampled_from(sorted(HINT_CLASSES)), max_size=4),
