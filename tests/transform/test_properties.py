@@ -32,8 +32,8 @@ from alphacdn.transform.steps import (
     RoundCorners,
     Tint,
 )
-from alphacdn.transform.vectorize import Vectorize
 from alphacdn.transform.values import Color, CropMode, Format, Gravity, QualityPreset
+from alphacdn.transform.vectorize import Vectorize
 
 NAMED = {"thumb": "c_fill,w_100,h_100", "gray": "e_grayscale/q_60", "both": "t_thumb/t_gray"}
 
@@ -160,10 +160,10 @@ IRREGULAR: dict[type, st.SearchStrategy[list[str]]] = {
             [("e_tint:" + t[0] + t[1] + "".join(":" + c + p for c, p in t[2])).rstrip(":")]
             + (["co_blue"] if t[3] else [])
         )
-    ),  # fmt: skip
+    ),
     AssistColorblind: st.one_of(
         st.just(""), st.just(":xray"), st.integers(1, 100).map(lambda v: f":{v}")
-    ).map(lambda v: ["e_assist_colorblind" + v]),  # fmt: skip
+    ).map(lambda v: ["e_assist_colorblind" + v]),
     Vectorize: st.one_of(
         st.lists(st.sampled_from(["3", "30", "", "0.5"]), max_size=3).map(lambda p: ":".join(p)),
         st.lists(
@@ -180,7 +180,7 @@ IRREGULAR: dict[type, st.SearchStrategy[list[str]]] = {
             max_size=4,
             unique_by=lambda o: o.partition(":")[0],
         ).map(lambda p: ":".join(p)),
-    ).map(lambda v: ["e_vectorize" + (":" + v if v else "")]),  # fmt: skip
+    ).map(lambda v: ["e_vectorize" + (":" + v if v else "")]),
     BackgroundRemoval: st.tuples(
         st.sampled_from(["", "fineedges_y", "fineedges_n"]),
         st.lists(st.sampled_from(sorted(HINT_CLASSES)), max_size=4),
