@@ -73,8 +73,9 @@ def test_c_auto_and_g_auto_modes_fill_the_box_on_the_interesting_part() -> None:
     field = solid(400, 200, (128, 128, 128))
     image = field.insert(gradient(60, 60), 320, 70)
     source = png(image)
-    for chain in ("c_auto,h_100,w_100", "c_auto,g_auto,h_100,w_100",
-                  "c_fill,g_auto:subject,h_200,w_100", "c_fill,g_auto:classic,h_200,w_100"):  # fmt: skip
+    chains = ("c_auto,h_100,w_100", "c_auto,g_auto,h_100,w_100",
+              "c_fill,g_auto:subject,h_200,w_100", "c_fill,g_auto:classic,h_200,w_100")  # fmt: skip
+    for chain in chains:
         out = run(chain, source)
         assert (out.width, out.height) == ((100, 100) if "h_100" in chain else (100, 200))
         assert out.deviate() > 20, chain  # the texture is in, not the flat field
