@@ -238,8 +238,10 @@ class Delivery:
         `headers` (lower-case names) give the client hints a `w_auto`/`dpr_auto` URL reads."""
         p = self._parse(path)
         req = p.req
-        hints = NO_HINTS if p.hints == (False, False) else client_hints(p.hints, headers or {})
-        canonical_text = p.canonical + hints.key()
+        hints, canonical_text = NO_HINTS, p.canonical
+        if p.hints != (False, False):  # `w_auto` / `dpr_auto`: the resolved values join the key
+            hints = client_hints(p.hints, headers or {})
+            canonical_text += hints.key()
         if req.cloud not in self._clouds:
             raise NotFound(f"Unknown cloud name: {req.cloud}")
         accept = self._accept(accept_header)
@@ -280,7 +282,8 @@ class Delivery:
             else f"public, max-age={self._http.unversioned_max_age}"
         )
         if hit is not None:
-            return replace(_served(hit, "HIT", cache_control, req), vary=hints.vary())
+            served = _served(hit, "HIT", cache_control, req)
+            return served if hints is NO_HINTS else replace(served, vary=hints.vary())
         served = await self._render(
             asset, req.plan, canonical_text, fmt_key, accept, default_format, checked=True,
             client=client, hints=hints,
