@@ -251,6 +251,8 @@ def print_conditional(step: Conditional, print_component: object) -> str:
 
 def split_condition(text: str) -> tuple[Condition | None, str, str]:
     """(condition of an `if_…` param in the component, its param text, the other params)."""
+    if "if_" not in text:  # the hot path
+        return None, "", text
     tokens = [t for t in text.split(",") if t]
     conds = [t for t in tokens if t.startswith("if_")]
     if not conds:

@@ -29,7 +29,7 @@ SIZES = {
     "placeholder:predominant-color": SOURCE,
     "raw:predominant-color-legacy": SOURCE,
     "accessibility:darkmode": SOURCE,
-    "responsive:\"default\"": (640, 480),
+    'responsive:"default"': (640, 480),
     "responsive:200": (800, 600),
     "raw:g_auto:subject": (400, 300),
     "raw:g_auto:classic": (300, 300),
