@@ -18,13 +18,11 @@ import pyvips
 import vtracer
 
 from alphacdn.transform.errors import InvalidTransformation
-from alphacdn.transform.vectorize import Vectorize
+from alphacdn.transform.vectorize import MAX_TRACE_SIDE, Vectorize, trace_side
 
 from . import alpha as _alpha
 from .registry import Context, applies
 
-#: the longest side traced (Cloudinary scales larger images down to 1000 px)
-MAX_TRACE_SIDE = 1000
 #: the largest SVG delivered
 MAX_SVG_BYTES = 2_000_000
 #: pixels sampled to fit the palette
@@ -33,11 +31,6 @@ _KMEANS_ROUNDS = 8
 #: gaussian sigma (pixels of the traced size) applied before the palette
 _DENOISE = 1.0
 _SVG_OPEN = re.compile(r"<svg\b[^>]*>")
-
-
-def _trace_side(step: Vectorize, side: int) -> int:
-    want = step.detail * side if step.detail <= 1.0 else step.detail
-    return max(8, min(side, MAX_TRACE_SIDE, round(want)))
 
 
 def palette(pixels: np.ndarray, colors: int, seed: int = 0) -> np.ndarray:
@@ -64,8 +57,8 @@ def palette(pixels: np.ndarray, colors: int, seed: int = 0) -> np.ndarray:
 def trace(image: pyvips.Image, step: Vectorize, colors: int, speckle: float) -> str:
     """The SVG of an sRGB(A) image as the step asks, at the image's own size."""
     side = max(image.width, image.height)
-    small = image.resize(_trace_side(step, side) / side) if side > _trace_side(step, side) \
-        else image  # fmt: skip
+    traced = trace_side(step, side)
+    small = image.resize(traced / side) if side > traced else image
     # a light denoise first: sensor noise would otherwise become thousands of specks
     rgba = np.asarray(_alpha.with_alpha(small).gaussblur(_DENOISE).numpy(), dtype=np.float64)
     h, w = rgba.shape[:2]

@@ -49,6 +49,7 @@ from .steps import (
     Vignette,
 )
 from .values import AUTO_GRAVITIES, CropMode, Format
+from .vectorize import Vectorize, trace_side
 
 # ── the price list: render units (≈ CPU-ms) per megapixel of the canvas a step works on ─────
 #: decoding a source or layer asset
@@ -90,6 +91,11 @@ STEP: Mapping[type, float] = {
     Trim: 240.0,
     Rotate: 30.0,
 }
+#: `e_vectorize`, per megapixel traced: the palette and the trace, per colour and fixed (a trace
+#: over the SVG limit is traced again, simpler: priced twice). Measured 1.0 CPU-s for a 1 MP trace
+#: of a photo at 10 colours, 3.9 s at 30 colours without despeckle.
+VECTORIZE_FIXED = 800.0
+VECTORIZE_COLOR = 100.0
 #: a chain holds at most this many canvases before a step (text wrap, see `engine.layers`)
 _TEXT_WRAP = 4096
 _MP = 1e-6
@@ -248,6 +254,11 @@ def _step(walk: _Walk, step: Step, name: str) -> float:
         return _dropshadow(walk, step, name)
     if isinstance(step, Mask):
         return _mask(walk, step)
+    if isinstance(step, Vectorize):
+        side = max(walk.width, walk.height)
+        traced = trace_side(step, side) ** 2 * walk.width * walk.height / side**2 * _MP
+        per = VECTORIZE_FIXED + VECTORIZE_COLOR * step.colors
+        return 2 * traced * per + 4 * PASS * walk.mp * _bands(walk)
     if isinstance(step, Pixelate):
         return 2 * PASS * walk.mp * _bands(walk)
     if isinstance(step, (RoundCorners, Opacity)):

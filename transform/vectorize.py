@@ -22,6 +22,8 @@ from .fields import format_number, invalid, parse_float, parse_int
 from .registry import Range, action
 from .syntax import syntax
 
+#: the longest side traced (Cloudinary scales larger images down to 1000 px)
+MAX_TRACE_SIDE = 1000
 _NAMES = ("colors", "detail", "despeckle", "paths", "corners")
 _RANGES = {
     "colors": Range(2, 30),
@@ -82,6 +84,12 @@ def print_vectorize(step: Vectorize) -> str:
     return ":".join(parts)
 
 
+def trace_side(step: Vectorize, side: int) -> int:
+    """The longest side the image is traced at, for an image whose longest side is `side`."""
+    want = step.detail * side if step.detail <= 1.0 else step.detail
+    return max(8, min(side, MAX_TRACE_SIDE, round(want)))
+
+
 syntax(Vectorize, parse_vectorize, print_vectorize)
 
-__all__ = ["Vectorize", "parse_vectorize"]
+__all__ = ["MAX_TRACE_SIDE", "Vectorize", "parse_vectorize", "trace_side"]

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alphacdn.transform import InvalidTransformation, canonical, parse_chain
+from alphacdn.transform.cost import check_cost, estimate
 from alphacdn.transform.dynamic import (
     AutoWidth,
     ClientHints,
@@ -251,3 +252,22 @@ def test_w_auto_rounds_up_to_its_step_and_falls_back() -> None:
     assert resolve_dynamic(bare, Env(1000, 500), 1000, 500)[0] == Resize(1000)  # no hint: as is
     keys = {ClientHints(w, None, True, False).key() for w in (None, 600, 700)}
     assert len(keys) == 3  # resolved values are part of the key
+
+
+def test_the_cost_estimate_decides_conditions_and_expressions_on_its_sizes() -> None:
+    chain = parse_chain("if_w_gt_2000/e_blur:2000/if_end/c_scale,w_iw_mul_3")
+    small, large = estimate(chain, 1000, 800), estimate(chain, 3000, 2000)
+    assert small.largest == (3000, 2400)  # the expression resolved: three times the width
+    assert large.units > 10 * small.units  # only the large image takes the blur branch
+    with pytest.raises(InvalidTransformation, match="render budget"):
+        check_cost(chain, 3000, 2000, budget=4000, max_canvas=10**9)
+    check_cost(chain, 1000, 800, budget=4000, max_canvas=10**9)
+
+
+def test_vectorize_is_priced_by_what_it_traces() -> None:
+    cheap = estimate(parse_chain("e_vectorize/f_svg"), 1352, 900)
+    dear = estimate(parse_chain("e_vectorize:30:1000:0/f_svg"), 1352, 900)
+    assert dear.units - dear.baseline > 10 * (cheap.units - cheap.baseline)
+    with pytest.raises(InvalidTransformation, match="e_vectorize"):
+        check_cost(parse_chain("e_vectorize:30:1000:0/f_svg"), 1352, 900, budget=4000,
+                   max_canvas=10**9)  # fmt: skip
