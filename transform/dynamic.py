@@ -158,6 +158,7 @@ def split_dynamic(text: str) -> tuple[Dynamic | None, str]:
     dynamic = False
     params: dict[str, tuple[tuple[Part, ...], str]] = {}
     rest: list[str] = []
+    removal = ""
     for token in tokens:
         key, sep, value = token.partition("_")
         if key.startswith("$"):
@@ -171,12 +172,15 @@ def split_dynamic(text: str) -> tuple[Dynamic | None, str]:
             rest.append(token)
             continue
         parts = _parts(key, value, token)
-        if parts is not None and key == "e" and value.startswith("background_removal"):
-            raise invalid(token, "background removal takes no expressions")
+        if key == "e" and value.startswith("background_removal"):
+            removal = token
         dynamic = dynamic or parts is not None
         params[key] = (parts if parts is not None else (value,), token)
     if not assigns and not dynamic:
         return None, text
+    if removal:
+        raise invalid(removal, "background removal shares its component with no variables or "
+                      "expressions")  # fmt: skip
     step = Dynamic(tuple(assigns), tuple((k, params[k][0]) for k in sorted(params)))
     if step.params:  # the params must make a valid component whatever the values turn out
         probe = ",".join(code + "_" + ":".join(_probe(p) for p in parts)
