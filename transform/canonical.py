@@ -27,7 +27,7 @@ def canonical_component(component: Component) -> str:
     """One component's params, sorted; repeated codes (`a_hflip.90`) joined with `.` in order."""
     if component.layer is not None:  # a layer prints as its own run of components
         return print_layer(component.layer, canonical_component)
-    if component.steps and isinstance(component.steps[0], Dynamic | Conditional):
+    if component.steps and isinstance(component.steps[0], (Dynamic, Conditional)):
         # control structures print whole: a dynamic component, then (a single-component
         # condition aside) nothing else shares it
         first, *rest = component.steps

@@ -49,10 +49,10 @@ if TYPE_CHECKING:
 #: codes whose whole value may be an expression
 NUMERIC_CODES = frozenset({"w", "h", "x", "y", "z", "ar", "dpr", "o", "a", "r"})
 _PIXELS = frozenset({"w", "h", "x", "y"})
-#: anything that might be dynamic (a superset: `g_auto` passes and is then found static)
+#: anything that might be dynamic (a superset: what matches is then looked at param by param)
 _MAYBE = re.compile(
-    r"\$|auto|_(add|sub|mul|div|mod|pow)_|[_:](iw|ih|iar|w|h|ar|width|height|initial|aspect)"
-    r"(?=[,:_]|$)"
+    r"\$|(?:^|,)(?:w|dpr)_auto|_(?:add|sub|mul|div|mod|pow)_"
+    r"|[_:](?:iw|ih|iar|w|h|ar|width|height|initial|aspect)(?=[,:_]|$)"
 )
 #: default rounding step of `w_auto` (pixels)
 AUTO_WIDTH_STEP = 100

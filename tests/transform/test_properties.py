@@ -165,7 +165,12 @@ IRREGULAR: dict[type, st.SearchStrategy[list[str]]] = {
         st.just(""), st.just(":xray"), st.integers(1, 100).map(lambda v: f":{v}")
     ).map(lambda v: ["e_assist_colorblind" + v]),
     Vectorize: st.one_of(
-        st.lists(st.sampled_from(["3", "30", "", "0.5"]), max_size=3).map(lambda p: ":".join(p)),
+        st.tuples(
+            st.sampled_from(["3", "30", ""]),
+            st.sampled_from(["0.5", "300", ""]),
+            st.sampled_from(["0.1", "4", ""]),
+            st.integers(0, 3),
+        ).map(lambda t: ":".join(t[: t[3]])),
         st.lists(
             st.sampled_from(
                 [
