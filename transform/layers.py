@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from .colors import format_color
+from .dynamic import Conditional, Dynamic
 from .fields import invalid
 from .plan import Component, Plan
 from .resize import print_resize
@@ -163,6 +164,8 @@ def print_layer(layer: Layer, print_component: Callable[[Component], str]) -> st
         clash = any(t.partition("_")[0] in ("g", "x", "y") for t in first) or (
             isinstance(layer.source, Text) and any(t.startswith("co_") for t in first)
         )
+        # variables, expressions and `if_` blocks never share the opener (issue 14)
+        clash = clash or any(isinstance(s, (Dynamic, Conditional)) for s in rest[0].steps)
         if not clash:
             opener += first
             rest.pop(0)

@@ -157,6 +157,8 @@ def dynamic_chains(draw: st.DrawFn) -> str:
                             "c_fill,g_auto:subject,w_10,h_10",
                             "c_auto,g_auto:classic,ar_1.5,w_100",
                             "f_auto",
+                            "l_logo/c_scale,w_iw_div_4/fl_layer_apply",
+                            "l_logo/if_w_gt_10/h_$a/if_end/fl_layer_apply",
                         ]
                     )
                 )
