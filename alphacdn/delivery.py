@@ -359,8 +359,12 @@ class Delivery:
     async def render(
         self, asset: AssetRecord, plan: Plan, *, fmt_key: str, default_format: Format | None
     ) -> Served:
-        """The derived file of `plan` for `asset` (no `Accept`): from cache, or rendered once."""
-        return await self._render(asset, plan, canonical(plan), fmt_key, "", default_format)
+        """The derived file of `plan` for `asset` (no `Accept`, no client hints: a `w_auto`
+        chain renders its fallback, under the key a browser sending no hint asks for)."""
+        hints = client_hints(hints_read(plan.components), {})
+        return await self._render(
+            asset, plan, canonical(plan) + hints.key(), fmt_key, "", default_format, hints=hints
+        )
 
     async def allow_eager(self, asset: AssetRecord, chain: str, extension: str | None) -> None:
         """Allow `chain` (compared in canonical form) delivered as `extension` (None: the

@@ -104,3 +104,13 @@ def test_client_hints_size_w_auto_and_dpr_auto(server: Server) -> None:
     assert _image(still).width == 200 and still.headers["x-alphacdn-cache"] == "HIT"
     static = httpx.get(f"{server.url}/demo/image/upload/w_100/sample.png")
     assert "sec-ch" not in static.headers.get("vary", "").lower()
+
+
+def test_an_eager_w_auto_chain_is_the_no_hint_answer(server: Server) -> None:
+    result = upload_fixture(
+        "dog-bike.jpg", "eager-auto", eager=[{"raw_transformation": "c_scale,w_auto:100:200"}]
+    )
+    assert [e["status"] for e in result["eager"]] in (["processed"], [None]), result["eager"]
+    resp = httpx.get(f"{server.url}/demo/image/upload/c_scale,w_auto:100:200/eager-auto.jpg")
+    assert resp.status_code == 200 and _image(resp).width == 200
+    assert resp.headers["x-alphacdn-cache"] == "HIT"  # rendered at upload, under this key
