@@ -70,6 +70,7 @@ from alphacdn.transform import (
     verify_url_signature,
 )
 from alphacdn.transform.cost import check_cost
+from alphacdn.transform.dynamic import NO_HINTS, ClientHints, client_hints, hints_read
 from alphacdn.transform.errors import (
     CdnError,
     Forbidden,
@@ -126,6 +127,8 @@ class Served:
     cache_control: str = ""
     #: `fl_attachment`: the file name to download as, else None
     download_name: str | None = None
+    #: request headers besides `Accept` the bytes depend on (client hints)
+    vary: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,8 @@ class _Parsed:
     named_only: bool
     #: the named-transformation table the URL was parsed with; None when it uses none
     table: Mapping[str, str] | None
+    #: (reads the width hint, reads the DPR hint): `w_auto`, `dpr_auto`
+    hints: tuple[bool, bool] = (False, False)
 
 
 def accept_class(accept: str) -> str:
@@ -251,17 +256,27 @@ class Delivery:
 
     # ── the request side ─────────────────────────────────────────────────────────────────────
     async def serve(
-        self, path: str, accept_header: str, client: Client | None = None, query: str = ""
+        self,
+        path: str,
+        accept_header: str,
+        client: Client | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: str = "",
     ) -> Served:
         """The derived file for a (percent-decoded) delivery path and `Accept` header; a cold
         render counts against `client`'s slots and stops when every client waiting is gone.
+        `headers` (lower-case names) give the client hints a `w_auto`/`dpr_auto` URL reads;
         `query`: the request's query string (a plain fetch URL's own)."""
         p = self._parse(path, query if "/image/fetch/" in path else "")
         req = p.req
+        hints, canonical_text = NO_HINTS, p.canonical
+        if p.hints != (False, False):  # `w_auto` / `dpr_auto`: the resolved values join the key
+            hints = client_hints(p.hints, headers or {})
+            canonical_text += hints.key()
         if req.cloud not in self._clouds:
             raise NotFound(f"Unknown cloud name: {req.cloud}")
         if req.delivery_type == "fetch":
-            return await self._serve_fetch(p, accept_header, client)
+            return await self._serve_fetch(p, accept_header, client, canonical_text, hints)
         accept = self._accept(accept_header)
         default_format, fmt_key = requested_format(req, accept)
         signed = self._signature(req)
@@ -279,7 +294,7 @@ class Delivery:
             allowed = not guarded or self._strict_allows(p, asset)
             if not allowed or p.layered:  # layer versions join the key: the render path's
                 return asset, None, allowed
-            hit = self._derived.get(key_of(asset, p.canonical, fmt_key, NO_LAYERS))
+            hit = self._derived.get(key_of(asset, canonical_text, fmt_key, NO_LAYERS))
             return asset, hit, allowed
 
         try:
@@ -302,16 +317,27 @@ class Delivery:
             else f"public, max-age={self._http.unversioned_max_age}"
         )
         if hit is not None:
-            return _served(hit, "HIT", cache_control, req)
+            served = _served(hit, "HIT", cache_control, req)
+            return served if hints is NO_HINTS else replace(served, vary=hints.vary())
         served = await self._render(
-            asset, req.plan, p.canonical, fmt_key, accept, default_format, checked=True,
-            client=client,
+            asset, req.plan, canonical_text, fmt_key, accept, default_format, checked=True,
+            client=client, hints=hints,
         )  # fmt: skip
         return replace(
-            served, cache_control=cache_control, download_name=_download_name(req, served.extension)
+            served,
+            cache_control=cache_control,
+            download_name=_download_name(req, served.extension),
+            vary=hints.vary(),
         )
 
-    async def _serve_fetch(self, p: _Parsed, accept_header: str, client: Client | None) -> Served:
+    async def _serve_fetch(
+        self,
+        p: _Parsed,
+        accept_header: str,
+        client: Client | None,
+        canonical_text: str,
+        hints: ClientHints,
+    ) -> Served:
         """A `fetch` URL: allow-list (403), signature and strict mode (401), the remote source
         (cached for the TTL; 404 / 504 / 502 / 415 / 400 from the remote side), then a hit or
         the same render path as an original."""
@@ -337,21 +363,25 @@ class Delivery:
             known = fetched.known(req.public_id)
             if known is None or p.layered:
                 return known is not None, None
-            key = key_of(known.record(req.cloud), p.canonical, fmt_key, NO_LAYERS)
+            key = key_of(known.record(req.cloud), canonical_text, fmt_key, NO_LAYERS)
             return True, self._derived.get(key)
 
         checked, hit = await anyio.to_thread.run_sync(look)
         if hit is not None:
-            return _served(hit, "HIT", cache_control, req)
+            served = _served(hit, "HIT", cache_control, req)
+            return served if hints is NO_HINTS else replace(served, vary=hints.vary())
         # (revalidated after the TTL, an unchanged source finds its derived files again)
         source = await fetched.get(req.public_id)
         asset = source.record(req.cloud)
         served = await self._render(
-            asset, req.plan, p.canonical, fmt_key, accept, default_format, checked=checked,
-            client=client, source=source.body,
+            asset, req.plan, canonical_text, fmt_key, accept, default_format, checked=checked,
+            client=client, source=source.body, hints=hints,
         )  # fmt: skip
         return replace(
-            served, cache_control=cache_control, download_name=_download_name(req, served.extension)
+            served,
+            cache_control=cache_control,
+            download_name=_download_name(req, served.extension),
+            vary=hints.vary(),
         )
 
     def _parse(self, path: str, query: str = "") -> _Parsed:
@@ -372,6 +402,7 @@ class Delivery:
             bool(layer_public_ids(plan) or layer_remote_urls(plan)),
             bool(plan.named) and is_named_only(req.transformation),
             table if plan.named else None,
+            hints_read(plan.components),
         )
         if len(self._parsed) >= _PARSED_MAX:
             del self._parsed[next(iter(self._parsed))]  # the oldest
@@ -418,8 +449,12 @@ class Delivery:
     async def render(
         self, asset: AssetRecord, plan: Plan, *, fmt_key: str, default_format: Format | None
     ) -> Served:
-        """The derived file of `plan` for `asset` (no `Accept`): from cache, or rendered once."""
-        return await self._render(asset, plan, canonical(plan), fmt_key, "", default_format)
+        """The derived file of `plan` for `asset` (no `Accept`, no client hints: a `w_auto`
+        chain renders its fallback, under the key a browser sending no hint asks for)."""
+        hints = client_hints(hints_read(plan.components), {})
+        return await self._render(
+            asset, plan, canonical(plan) + hints.key(), fmt_key, "", default_format, hints=hints
+        )
 
     async def allow_eager(self, asset: AssetRecord, chain: str, extension: str | None) -> None:
         """Allow `chain` (compared in canonical form) delivered as `extension` (None: the
@@ -441,6 +476,7 @@ class Delivery:
         checked: bool = False,
         client: Client | None = None,
         source: bytes | None = None,
+        hints: ClientHints = NO_HINTS,
     ) -> Served:
         """From cache, or rendered once (single flight across processes) and stored.
         `checked`: the caller already missed the cache for this plan without layers.
@@ -477,6 +513,7 @@ class Delivery:
             else engine.frames_rendered(
                 pages, asset.format, plan.output.format or default_format, plan.output
             ),
+            hints=hints,
         )
 
         extra: dict[str, str] = {}
@@ -513,6 +550,7 @@ class Delivery:
                     max_side=self._max_side,
                     load_asset=load_asset,
                     stop=stop,
+                    hints=hints,
                 )
             finally:
                 timer.cancel()

@@ -19,7 +19,6 @@ from alphacdn.transform.steps import (
     Saturation,
     Sepia,
     Sharpen,
-    Tint,
     Trim,
     Vignette,
 )
@@ -30,31 +29,31 @@ from .registry import Context, applies
 _SEPIA = [[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]]
 
 
-def _on_colour(image: pyvips.Image, fn: Callable[[pyvips.Image], pyvips.Image]) -> pyvips.Image:
+def on_colour(image: pyvips.Image, fn: Callable[[pyvips.Image], pyvips.Image]) -> pyvips.Image:
     """Apply `fn` to the RGB bands (float or uchar in, clipped to uchar out), alpha untouched."""
     rgb = fn(image[0:3]).cast("uchar")
     out = rgb.bandjoin(image[3]) if image.hasalpha() else rgb
     return out.copy(interpretation="srgb")
 
 
-def _luma(rgb: pyvips.Image) -> pyvips.Image:
+def luma(rgb: pyvips.Image) -> pyvips.Image:
     """Rec. 601 luma of an sRGB image, one float band."""
     return rgb.recomb([[0.299, 0.587, 0.114]])
 
 
-def _mix(a: pyvips.Image, b: pyvips.Image | list[float], amount: float) -> pyvips.Image:
+def mix(a: pyvips.Image, b: pyvips.Image | list[float], amount: float) -> pyvips.Image:
     other = b * amount if isinstance(b, pyvips.Image) else [v * amount for v in b]
     return a * (1 - amount) + other
 
 
-def _rgb(color: Color) -> list[float]:
+def rgb_of(color: Color) -> list[float]:
     return [float(color.r), float(color.g), float(color.b)]
 
 
 @applies(Grayscale)
 def apply_grayscale(image: pyvips.Image, step: Grayscale, ctx: Context) -> pyvips.Image:
     """`e_grayscale`."""
-    return _on_colour(image, lambda rgb: _luma(rgb).bandjoin([_luma(rgb), _luma(rgb)]))
+    return on_colour(image, lambda rgb: luma(rgb).bandjoin([luma(rgb), luma(rgb)]))
 
 
 @applies(BlackWhite)
@@ -63,16 +62,16 @@ def apply_blackwhite(image: pyvips.Image, step: BlackWhite, ctx: Context) -> pyv
     level = step.threshold * 255 / 100
 
     def threshold(rgb: pyvips.Image) -> pyvips.Image:
-        bw = (_luma(rgb) > level).ifthenelse(255, 0)
+        bw = (luma(rgb) > level).ifthenelse(255, 0)
         return bw.bandjoin([bw, bw])
 
-    return _on_colour(image, threshold)
+    return on_colour(image, threshold)
 
 
 @applies(Sepia)
 def apply_sepia(image: pyvips.Image, step: Sepia, ctx: Context) -> pyvips.Image:
     """`e_sepia[:<1-100>]`: the classic sepia matrix, blended by strength."""
-    return _on_colour(image, lambda rgb: _mix(rgb, rgb.recomb(_SEPIA), step.strength / 100))
+    return on_colour(image, lambda rgb: mix(rgb, rgb.recomb(_SEPIA), step.strength / 100))
 
 
 def _sigma(image: pyvips.Image, strength: int) -> float:
@@ -101,19 +100,19 @@ def apply_sharpen(image: pyvips.Image, step: Sharpen, ctx: Context) -> pyvips.Im
         )
         return out.colourspace("srgb")
 
-    return _on_colour(image, sharpen)
+    return on_colour(image, sharpen)
 
 
 @applies(Brightness)
 def apply_brightness(image: pyvips.Image, step: Brightness, ctx: Context) -> pyvips.Image:
     """`e_brightness[:<-99-100>]`: add level % of half the range (100 = +128)."""
-    return _on_colour(image, lambda rgb: rgb + step.level * 1.28)
+    return on_colour(image, lambda rgb: rgb + step.level * 1.28)
 
 
 @applies(Contrast)
 def apply_contrast(image: pyvips.Image, step: Contrast, ctx: Context) -> pyvips.Image:
     """`e_contrast[:<-100-100>]`: scale around mid-grey by 1 + level / 100."""
-    return _on_colour(image, lambda rgb: (rgb - 128) * (1 + step.level / 100) + 128)
+    return on_colour(image, lambda rgb: (rgb - 128) * (1 + step.level / 100) + 128)
 
 
 @applies(Saturation)
@@ -125,13 +124,13 @@ def apply_saturation(image: pyvips.Image, step: Saturation, ctx: Context) -> pyv
         lch = lch * [1.0, 1 + step.level / 100, 1.0]
         return lch.copy(interpretation="lch").colourspace("srgb")
 
-    return _on_colour(image, saturate)
+    return on_colour(image, saturate)
 
 
 @applies(Negate)
 def apply_negate(image: pyvips.Image, step: Negate, ctx: Context) -> pyvips.Image:
     """`e_negate`: invert the colours."""
-    return _on_colour(image, lambda rgb: rgb.invert())
+    return on_colour(image, lambda rgb: rgb.invert())
 
 
 @applies(Pixelate)
@@ -145,7 +144,7 @@ def apply_pixelate(image: pyvips.Image, step: Pixelate, ctx: Context) -> pyvips.
     blocks = src.shrink(size, size).zoom(size, size).embed(0, 0, w, h, extend="copy")
     if image.hasalpha():
         blocks = blocks.unpremultiply()
-    return _on_colour(image, lambda rgb: blocks[0:3])
+    return on_colour(image, lambda rgb: blocks[0:3])
 
 
 @applies(Vignette)
@@ -155,7 +154,7 @@ def apply_vignette(image: pyvips.Image, step: Vignette, ctx: Context) -> pyvips.
     cx, cy = image.width / 2, image.height / 2
     d2 = ((xy[0] - cx) / cx) ** 2 / 2 + ((xy[1] - cy) / cy) ** 2 / 2
     gain = 1 - step.strength / 100 * d2
-    return _on_colour(image, lambda rgb: rgb * gain)
+    return on_colour(image, lambda rgb: rgb * gain)
 
 
 @applies(Trim)
@@ -178,18 +177,7 @@ def apply_trim(image: pyvips.Image, step: Trim, ctx: Context) -> pyvips.Image:
 @applies(Colorize)
 def apply_colorize(image: pyvips.Image, step: Colorize, ctx: Context) -> pyvips.Image:
     """`e_colorize[:<0-100>],co_<color>`: blend towards the colour by level %."""
-    return _on_colour(image, lambda rgb: _mix(rgb, _rgb(step.color), step.level / 100))
+    return on_colour(image, lambda rgb: mix(rgb, rgb_of(step.color), step.level / 100))
 
 
-@applies(Tint)
-def apply_tint(image: pyvips.Image, step: Tint, ctx: Context) -> pyvips.Image:
-    """`e_tint[:<0-100>[:<color>]]`: blend with the colour scaled by the pixel's luma."""
-
-    def tint(rgb: pyvips.Image) -> pyvips.Image:
-        tinted = _luma(rgb) / 255 * _rgb(step.color)
-        return _mix(rgb, tinted, step.amount / 100)
-
-    return _on_colour(image, tint)
-
-
-__all__: list[str] = []
+__all__ = ["luma", "mix", "on_colour", "rgb_of"]

@@ -17,6 +17,8 @@ assume sRGB); `fl_keep_iptc` keeps IPTC and XMP. JPEGs are progressive above 100
 
 from __future__ import annotations
 
+import base64
+
 import pyvips
 
 from alphacdn.transform.errors import InvalidTransformation
@@ -39,8 +41,9 @@ CONTENT_TYPES: dict[Format, str] = {
     Format.WEBP: "image/webp",
     Format.AVIF: "image/avif",
     Format.GIF: "image/gif",
+    Format.SVG: "image/svg+xml",
 }
-ALPHA_FORMATS = frozenset({Format.PNG, Format.WEBP, Format.AVIF, Format.GIF})
+ALPHA_FORMATS = frozenset({Format.PNG, Format.WEBP, Format.AVIF, Format.GIF, Format.SVG})
 #: source formats delivered as themselves when the URL names no format
 WEB_FORMATS: dict[str, Format] = {
     "jpg": Format.JPG,
@@ -130,6 +133,9 @@ def encode(
     ~1 s with trellis)."""
     if fmt is Format.AUTO:
         raise ValueError("resolve f_auto with negotiate_format() before encoding")
+    if fmt is Format.SVG:  # a raster inside an SVG (`e_vectorize` output is encoded by render)
+        png = encode(image, Format.PNG, quality=quality, preset=preset, flags=flags)
+        return raster_svg(png, image.width, image.height)
     side = MAX_SIDE.get(fmt)
     height = frame_height(image)
     if side is not None and max(image.width, height) > side:
@@ -169,6 +175,16 @@ def encode(
         palette = quality is None and preset in (QualityPreset.ECO, QualityPreset.LOW)
         return bytes(image.pngsave_buffer(compression=6, palette=palette, keep=keep))
     return bytes(image.gifsave_buffer(keep=keep))
+
+
+def raster_svg(png: bytes, width: int, height: int) -> bytes:
+    """An SVG document holding a PNG (what `f_svg` delivers without `e_vectorize`)."""
+    data = base64.b64encode(png).decode()
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}"><image width="{width}" height="{height}" '
+        f'href="data:image/png;base64,{data}"/></svg>'
+    ).encode()
 
 
 __all__ = [

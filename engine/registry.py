@@ -13,7 +13,11 @@ from typing import Any, TypeVar
 
 import pyvips
 
-from alphacdn.transform.steps import Step
+from alphacdn.transform.dynamic import Conditional, Dynamic
+from alphacdn.transform.expressions import Env
+from alphacdn.transform.steps import Resize, Step, Trim
+from alphacdn.transform.values import CropMode
+from alphacdn.transform.vectorize import Vectorize
 
 from .load import MAX_SIDE
 
@@ -38,6 +42,8 @@ class Context:
     watch: Callable[[pyvips.Image], pyvips.Image] | None = None
     #: `fl_getinfo`: steps note what they decided here (e.g. the `g_auto` crop); else None
     notes: dict[str, Any] | None = None
+    #: the chain's running state: variables, the original's size, client hints, fixed size
+    env: Env | None = None
 
     def transparent_ok(self, image: pyvips.Image) -> bool:
         """Whether new empty areas (padding, rotation corners) may be transparent."""
@@ -71,7 +77,27 @@ def apply_step(image: pyvips.Image, step: Step, ctx: Context) -> pyvips.Image:
         fn = APPLIERS[type(step)]
     except KeyError:
         raise RuntimeError(f"no applier registered for {type(step).__name__}") from None
-    return fn(image, step, ctx)
+    out = fn(image, step, ctx)
+    if ctx.env is not None and not isinstance(step, Dynamic | Conditional):
+        if not isinstance(step, Vectorize):
+            ctx.env.svg = None  # the pixels changed after the trace
+        if isinstance(step, Resize):
+            ctx.env.fixed_size = fixes_size(step)
+        elif isinstance(step, Trim):
+            ctx.env.fixed_size = False
+    return out
 
 
-__all__ = ["APPLIERS", "Applier", "Context", "applies", "apply_step"]
+#: crop modes that deliver exactly the size asked for when both sides are given
+_EXACT = frozenset({CropMode.SCALE, CropMode.FILL, CropMode.PAD, CropMode.LPAD, CropMode.CROP,
+                    CropMode.THUMB, CropMode.FILL_PAD, CropMode.AUTO})  # fmt: skip
+
+
+def fixes_size(step: Resize) -> bool:
+    """Whether a resize fixes the output size (a card of w × h): later steps that would grow
+    the canvas (`e_dropshadow`) must then make room inside it."""
+    sides = (step.width is not None) + (step.height is not None)
+    return step.crop in _EXACT and (sides == 2 or (sides == 1 and step.aspect_ratio is not None))
+
+
+__all__ = ["APPLIERS", "Applier", "Context", "applies", "apply_step", "fixes_size"]

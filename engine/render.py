@@ -15,11 +15,14 @@ from dataclasses import dataclass
 
 import pyvips
 
+from alphacdn.transform.dynamic import NO_HINTS, ClientHints
+from alphacdn.transform.expressions import Env
 from alphacdn.transform.plan import Plan
 from alphacdn.transform.steps import BackgroundRemoval, Resize, Step
 from alphacdn.transform.values import Flag, Format
 
-from . import effects, geometry, getinfo, masks, outline, shadows  # noqa: F401  (appliers)
+from . import accessibility, effects, geometry, getinfo, masks, outline, shadows, vectorize  # noqa: F401
+from .chain import run_components
 from .encode import (
     ALPHA_FORMATS,
     CONTENT_TYPES,
@@ -30,14 +33,10 @@ from .encode import (
     uses_alpha,
 )
 from .frames import frame_height, frame_range, is_animation, join_frames, load_frames
-from .layers import apply_layer
 from .load import MAX_SIDE, SourceInfo, load, probe_checked
-from .registry import Context, applies, apply_step
+from .registry import Context, applies
 from .resize import plan_box, resolve
 from .stop import RenderStop, RenderStopped
-
-#: intermediate images up to this size are kept in memory between steps
-_MATERIALIZE_PIXELS = 16_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,41 +79,8 @@ def _shrink_on_load(
     return box.scaled, [resolved, *steps[1:]]
 
 
-def _aspect(image: pyvips.Image, steps: tuple[Step, ...]) -> float | None:
-    """The width / height a component's resize asks for (for `a_auto_right/left`)."""
-    for step in steps:
-        if isinstance(step, Resize):
-            r = resolve(step, image.width, image.height)
-            if isinstance(r.width, int) and isinstance(r.height, int):
-                return r.width / r.height
-    return None
-
-
 def _first_steps(plan: Plan) -> list[Step]:
     return list(plan.components[0].steps) if plan.components else []
-
-
-def _apply(
-    image: pyvips.Image,
-    plan: Plan,
-    first: list[Step],
-    ctx: Context,
-    watch: Callable[[pyvips.Image], pyvips.Image],
-) -> pyvips.Image:
-    """Run the plan's components on one decoded image (`first`: the first component's steps,
-    its leading resize already resolved against the source when it shrank on load)."""
-    for index, component in enumerate(plan.components):
-        steps = tuple(first) if index == 0 else component.steps
-        comp_ctx = dataclasses.replace(ctx, target_aspect=_aspect(image, steps))
-        if component.layer is not None:  # a layer component has no steps of its own
-            image = watch(apply_layer(image, component.layer, comp_ctx).copy_memory())
-        for step in steps:
-            image = apply_step(image, step, comp_ctx)
-            if image.width * image.height <= _MATERIALIZE_PIXELS:
-                # steps that read pixels (trim, smartcrop, alpha checks) would otherwise
-                # re-run the whole lazy chain before them each time
-                image = watch(image.copy_memory())
-    return image
 
 
 def render(
@@ -127,14 +93,20 @@ def render(
     max_side: int = MAX_SIDE,
     load_asset: Callable[[str], bytes] | None = None,
     stop: RenderStop | None = None,
+    hints: ClientHints = NO_HINTS,
 ) -> Rendered:
     """Decode `source`, apply the plan's steps in order and encode the result. With `stop`,
-    raise `RenderStopped` once it is stopped (libvips work under way is killed)."""
+    raise `RenderStopped` once it is stopped (libvips work under way is killed). `hints`: the
+    request's client hints for `w_auto`/`dpr_auto` (resolved by the caller, part of its key)."""
     if stop is None:
-        return _render(source, plan, accept, default_format, max_pixels, max_side, load_asset, None)
+        return _render(
+            source, plan, accept, default_format, max_pixels, max_side, load_asset, None, hints
+        )
     try:
         stop.check()
-        return _render(source, plan, accept, default_format, max_pixels, max_side, load_asset, stop)
+        return _render(
+            source, plan, accept, default_format, max_pixels, max_side, load_asset, stop, hints
+        )
     except RenderStopped:
         raise
     except Exception as exc:
@@ -156,6 +128,7 @@ def _render(
     max_side: int,
     load_asset: Callable[[str], bytes] | None,
     stop: RenderStop | None,
+    hints: ClientHints,
 ) -> Rendered:
     def watch(image: pyvips.Image) -> pyvips.Image:
         if stop is None:
@@ -192,27 +165,35 @@ def _render(
         load_asset=None if load_asset is None or not animation else functools.cache(load_asset),
         watch=None if stop is None else watch,
         notes=getinfo.start(info, image) if info_wanted else None,
+        env=Env(info.width, info.height, hint_width=hints.width, hint_dpr=hints.dpr),
     )
     if ctx.load_asset is None:
         ctx = dataclasses.replace(ctx, load_asset=load_asset)
     if animation:
+
+        def one_frame(index: int) -> pyvips.Image:
+            # each frame runs the chain afresh: its own variables, sizes and decisions
+            frame = image if index == 0 else watch(source_frames.frame(index))
+            env = Env(info.width, info.height, hint_width=hints.width, hint_dpr=hints.dpr)
+            return run_components(frame, plan.components, dataclasses.replace(ctx, env=env), first)
+
         delay, plays = plan.output.delay, plan.output.loop
         image = join_frames(
-            [
-                _apply(image if i == 0 else watch(source_frames.frame(i)), plan, first, ctx, watch)
-                for i in range(len(source_frames))
-            ],
+            [one_frame(i) for i in range(len(source_frames))],
             [delay] * len(source_frames) if delay is not None else source_frames.delays,
             plays if plays is not None else source_frames.loop,
         )
     else:
-        image = _apply(image, plan, first, ctx, watch)
+        image = run_components(image, plan.components, ctx, first)
     if stop is not None:
         stop.check()
     if fmt is None:
         fmt = Format.PNG if uses_alpha(image) else Format.JPG
     out = plan.output
-    body = encode(image, fmt, quality=out.quality, preset=out.quality_preset, flags=out.flags)
+    if fmt is Format.SVG and ctx.env is not None and ctx.env.svg is not None:
+        body = ctx.env.svg.encode()  # the traced shapes themselves
+    else:
+        body = encode(image, fmt, quality=out.quality, preset=out.quality_preset, flags=out.flags)
     content_type = CONTENT_TYPES[fmt]
     if ctx.notes is not None:  # `fl_getinfo`: the facts, not the pixels
         body, content_type = getinfo.finish(ctx.notes, image, fmt.value, body), getinfo.CONTENT_TYPE

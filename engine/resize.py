@@ -26,6 +26,8 @@ ANCHORS: dict[Gravity, tuple[float, float]] = {
     Gravity.WEST: (0.0, 0.5),
     Gravity.CENTER: (0.5, 0.5),
     Gravity.AUTO: (0.5, 0.5),
+    Gravity.AUTO_SUBJECT: (0.5, 0.5),
+    Gravity.AUTO_CLASSIC: (0.5, 0.5),
     Gravity.EAST: (1.0, 0.5),
     Gravity.SOUTH_WEST: (0.0, 1.0),
     Gravity.SOUTH: (0.5, 1.0),
@@ -58,8 +60,19 @@ def _note_auto(ctx: Context, image: pyvips.Image, out: pyvips.Image, how: str,
 def _crop(image: pyvips.Image, step: Resize, cw: int, ch: int, ctx: Context) -> pyvips.Image:
     if (cw, ch) == (image.width, image.height):
         return image
-    if step.gravity is Gravity.AUTO:
-        # a cut-out: centre on its subject's box; else libvips attention
+    gravity = step.gravity
+    if (
+        step.crop is CropMode.AUTO
+        and gravity is Gravity.CENTER
+        and step.x is None
+        and step.y is None
+    ):
+        gravity = Gravity.AUTO  # c_auto: g_auto unless a gravity is given
+    if gravity is Gravity.AUTO_CLASSIC:
+        return image.smartcrop(cw, ch, interesting="entropy")
+    if gravity in (Gravity.AUTO, Gravity.AUTO_SUBJECT):
+        # a cut-out: centre on its subject's box; else libvips attention (saliency: skin,
+        # saturated colour, edges)
         on_subject = subject.subject_crop(image, cw, ch)
         if on_subject is not None:
             _note_auto(ctx, image, on_subject, "subject")
@@ -69,7 +82,6 @@ def _crop(image: pyvips.Image, step: Resize, cw: int, ch: int, ctx: Context) -> 
         )
         _note_auto(ctx, image, out, "attention", (found["attention_x"], found["attention_y"]))
         return out
-    gravity = step.gravity
     if step.crop is CropMode.CROP and gravity is Gravity.CENTER and (step.x or step.y):
         gravity = Gravity.NORTH_WEST  # c_crop with x/y and no gravity: top-left coordinates
     ax, ay = ANCHORS[gravity]

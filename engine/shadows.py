@@ -1,6 +1,8 @@
 """Shadows from the alpha: `e_shadow` (Cloudinary's offset shadow) and `e_dropshadow` (a soft
 shadow cast on the ground by a light from a direction). Both grow the canvas so that nothing is
-clipped; new areas are transparent (JPEG output flattens them on white)."""
+clipped; new areas are transparent (JPEG output flattens them on white). When an earlier resize
+fixed the output size (`c_fill,w_400,h_400`: a card in a grid), `e_dropshadow` keeps that size:
+the subject moves, or shrinks, to make room for its shadow inside the frame (`fit_in_frame`)."""
 
 from __future__ import annotations
 
@@ -151,7 +153,43 @@ def apply_dropshadow(image: pyvips.Image, step: DropShadow, ctx: Context) -> pyv
     rect = (rect[0], rect[1], rect[0] + shadow.width, rect[1] + shadow.height)
     canvas = _union((0, 0, image.width, image.height), rect)
     _check_canvas(canvas, ctx)
-    return composite_shadow(image, _place(shadow, rect, canvas), canvas)
+    out = composite_shadow(image, _place(shadow, rect, canvas), canvas)
+    if (
+        ctx.env is not None
+        and ctx.env.fixed_size
+        and (out.width, out.height)
+        != (
+            image.width,
+            image.height,
+        )
+    ):
+        return fit_in_frame(out, (-canvas[0], -canvas[1]), image.width, image.height)
+    return out
 
 
-__all__ = ["apply_dropshadow", "apply_shadow", "composite_shadow"]
+def fit_in_frame(
+    image: pyvips.Image, origin: tuple[int, int], width: int, height: int
+) -> pyvips.Image:
+    """A grown canvas back into the `width` × `height` frame the chain fixed (a card in a grid):
+    its content (subject and shadow: alpha above the subject threshold) is moved as little as
+    possible from where the frame was (`origin`, in the canvas) to fit, and shrunk only when
+    moving is not enough. Nothing visible is clipped."""
+    box = subject_box(image[3])
+    if box is None:
+        return image.crop(*origin, width, height)
+    left, top, bw, bh = box
+    if bw > width or bh > height:
+        scale = min(width / bw, height / bh)
+        content = image.crop(left, top, bw, bh).resize(scale)
+        w, h = min(width, content.width), min(height, content.height)
+        content = content.crop(0, 0, w, h)
+        # centred across, on the frame's bottom when the height was the limit (the ground)
+        x = (width - w) // 2
+        y = (height - h) // 2 if bh * scale < height - 1 else height - h
+        return content.embed(x, y, width, height, background=[0, 0, 0, 0])
+    x = min(max(origin[0], left + bw - width), left)
+    y = min(max(origin[1], top + bh - height), top)
+    return image.embed(-x, -y, width, height, background=[0, 0, 0, 0])
+
+
+__all__ = ["apply_dropshadow", "apply_shadow", "composite_shadow", "fit_in_frame"]

@@ -10,6 +10,7 @@ can produce.
 
 from __future__ import annotations
 
+from .dynamic import Conditional, Dynamic, print_conditional, print_dynamic
 from .layers import print_layer
 from .output import print_output
 from .plan import Component, Plan
@@ -26,6 +27,17 @@ def canonical_component(component: Component) -> str:
     """One component's params, sorted; repeated codes (`a_hflip.90`) joined with `.` in order."""
     if component.layer is not None:  # a layer prints as its own run of components
         return print_layer(component.layer, canonical_component)
+    if component.steps and isinstance(component.steps[0], (Dynamic, Conditional)):
+        # control structures print whole: a dynamic component, then (a single-component
+        # condition aside) nothing else shares it
+        first, *rest = component.steps
+        if isinstance(first, Conditional):
+            head = print_conditional(first, canonical_component)
+        elif isinstance(first, Dynamic):
+            head = print_dynamic(first)
+        if not rest:
+            return head
+        return head + "," + canonical_component(Component(tuple(rest)))
     values: dict[str, list[str]] = {}
     for step in component.steps:
         for token in print_resize(step) if isinstance(step, Resize) else print_step(step):

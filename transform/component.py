@@ -20,7 +20,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import accessibility as _accessibility  # noqa: F401  (registers its effects)
 from . import irregular as _irregular  # noqa: F401  (registers the irregular grammars)
+from . import vectorize as _vectorize  # noqa: F401  (registers e_vectorize)
 from .fields import invalid, specs
 from .output import LOOP_EFFECT, OUTPUT_CODES
 from .registry import ACTIONS, STAGES
@@ -34,7 +36,7 @@ UNSUPPORTED: dict[str, str] = {
     "l": "layers (l_) are parsed by the chain, not by one component",
     "u": "underlays (u_) are parsed by the chain, not by one component",
     "d": "default images (d_) are not supported",
-    "if": "conditional transformations (if_) are not supported",
+    "if": "conditions (if_) are not allowed here",
     "fn": "custom functions (fn_) are not supported",
     "dn": "density (dn_) is not supported",
     "cs": "colour spaces (cs_) are not supported",
@@ -42,7 +44,7 @@ UNSUPPORTED: dict[str, str] = {
                                                         "fps", "ki", "sp", "vs")},
 }  # fmt: skip
 
-_SHAPED = re.compile(r"\$?[a-z]{1,3}_")
+_SHAPED = re.compile(r"[a-z]{1,3}_|\$[a-zA-Z][a-zA-Z0-9]{0,31}_")
 
 
 @functools.cache

@@ -25,7 +25,7 @@ from .plan import Component
 from .remote import Remote
 from .resize import parse_resize
 from .steps import BackgroundRemoval, Resize
-from .values import CropMode, Gravity
+from .values import AUTO_GRAVITIES, CropMode
 
 #: flags that belong to layers, not to the delivered file
 _LAYER_FLAGS = ("layer_apply", "relative", "no_overflow", "tiled", "cutter", "text_no_trim")
@@ -56,7 +56,7 @@ def _placement(tokens: list[str], overflow: bool, where: str) -> Placement:
     step, _ = parse_resize(quals)
     if step is None:  # all defaults: centred
         return Placement(overflow=overflow)
-    if step.gravity is Gravity.AUTO:
+    if step.gravity in AUTO_GRAVITIES:
         raise invalid(where, "g_auto cannot place a layer")
     return Placement(step.gravity, step.x, step.y, overflow)
 

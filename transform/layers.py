@@ -31,6 +31,7 @@ from enum import Enum
 
 from .blend import BlendMode, print_blend
 from .colors import format_color
+from .dynamic import Conditional, Dynamic
 from .errors import InvalidRequest
 from .fields import invalid, parse_int
 from .plan import Component, Plan
@@ -268,6 +269,8 @@ def print_layer(layer: Layer, print_component: Callable[[Component], str]) -> st
                 and any(t.partition("_")[0] in ("c", "w", "h", "ar", "dpr") for t in first)
             )
         )
+        # variables, expressions and `if_` blocks never share the opener (issue 14)
+        clash = clash or any(isinstance(s, (Dynamic, Conditional)) for s in rest[0].steps)
         if not clash:
             opener += first
             rest.pop(0)

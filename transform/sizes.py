@@ -16,7 +16,14 @@ from .steps import Resize
 from .values import CropMode, Length
 
 _PADS = (CropMode.PAD, CropMode.LPAD, CropMode.MPAD)
-_CROPS = (CropMode.FILL, CropMode.LFILL, CropMode.CROP, CropMode.THUMB, CropMode.FILL_PAD)
+_CROPS = (
+    CropMode.FILL,
+    CropMode.AUTO,
+    CropMode.LFILL,
+    CropMode.CROP,
+    CropMode.THUMB,
+    CropMode.FILL_PAD,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +108,7 @@ def plan_box(step: Resize, width: int, height: int) -> Box:
     if mode in (CropMode.FIT, CropMode.LIMIT, CropMode.MFIT):
         s = {CropMode.FIT: fit, CropMode.LIMIT: min(fit, 1.0), CropMode.MFIT: max(fit, 1.0)}[mode]
         return Box(_scaled(width, height, s), _scaled(width, height, s))
-    if mode in (CropMode.FILL, CropMode.THUMB):
+    if mode in (CropMode.FILL, CropMode.THUMB, CropMode.AUTO):
         # thumb is fill around the gravity, zoomed in by `z_` (2.0 = twice as close)
         s = cover * (step.zoom or 1.0) if mode is CropMode.THUMB else cover
         sw, sh = _scaled(width, height, s)

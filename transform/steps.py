@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 from .compositing import DropShadow, Mask, Shadow  # shadows and mask controls, issue 5
 from .registry import Qualifier, Range, Stage, action
@@ -209,10 +209,18 @@ class Colorize:
 @action("e_tint")
 @dataclass(frozen=True, slots=True)
 class Tint:
-    """`e_tint[:<0-100>[:<color>]]`, default 60 and red (`co_` also sets the colour)."""
+    """`e_tint[:equalize][:<0-100>[:<color>[:<pos>p]…]]`, default 60 and red (`co_` also sets
+    the colour). Several colours make a gradient over the pixels' luma, at their positions
+    (percent of the luma range; evenly spread where not given). `equalize` stretches the
+    luma histogram first. Grammar in `transform.accessibility`."""
 
     amount: Annotated[int, Range(0, 100)] = 60
     color: Annotated[Color, Qualifier("co")] = RED
+    #: the first colour's position (percent), when given
+    position: Annotated[int, Range(0, 100)] | None = None
+    #: the gradient's further colours, each with its position (percent) when given
+    more: tuple[tuple[Color, int | None], ...] = ()
+    equalize: bool = False
 
 
 # ── background removal (issue 4): only as the first component ───────────────────────────────
@@ -257,7 +265,7 @@ EFFECTS: tuple[type, ...] = (
     Tint,
 )
 
-Step = (
+StaticStep: TypeAlias = (
     Resize
     | Rotate
     | RoundCorners
@@ -284,6 +292,14 @@ Step = (
     | Mask
     | Outline
 )
+if TYPE_CHECKING:  # control structures built by the chain parser (see `transform.dynamic`)
+    from .accessibility import AssistColorblind
+    from .dynamic import Conditional, Dynamic
+    from .vectorize import Vectorize
+
+    Step: TypeAlias = StaticStep | Dynamic | Conditional | AssistColorblind | Vectorize
+else:
+    Step = StaticStep
 
 __all__ = [
     "EFFECTS",

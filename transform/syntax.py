@@ -8,7 +8,9 @@ field; other actions always print their value.
 
 Irregular grammars register a pair with `@syntax(StepClass)`: `parse(value, param) -> step | None`
 and `print(step) -> value`; their `Qualifier` fields are still read from (and printed as) the
-component's qualifier params (`co_` of `e_outline`).
+component's qualifier params (`co_` of `e_outline`), set on the parsed step.
+`syntax_with_qualifiers` instead hands the parser the qualifiers' values as its defaults, which
+the step's own value overrides (`e_tint`).
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ Print = Callable[[Any], str]
 
 @dataclass(frozen=True, slots=True)
 class _Syntax:
-    parse: Parse
+    parse: Callable[..., Any]
     print: Print
+    qualifiers: bool = False
 
 
 _OVERRIDES: dict[type, _Syntax] = {}
@@ -40,6 +43,14 @@ _OVERRIDES: dict[type, _Syntax] = {}
 def syntax(cls: type, parse: Parse, print_: Print) -> None:
     """Give `cls` an irregular param grammar (used by modules that define such actions)."""
     _OVERRIDES[cls] = _Syntax(parse, print_)
+
+
+def syntax_with_qualifiers(
+    cls: type, parse: Callable[[str, str, dict[str, Any]], Any], print_: Print
+) -> None:
+    """As `syntax`, for a grammar whose `Qualifier` fields also come from qualifier params:
+    `parse(value, param, {field: value})` gets them as its defaults (its value wins)."""
+    _OVERRIDES[cls] = _Syntax(parse, print_, True)
 
 
 def parse_value(spec: FieldSpec, text: str, param: str) -> Any:
@@ -109,14 +120,17 @@ def parse_step(cls: type, value: str, param: str, quals: Mapping[str, tuple[str,
 
     Returns None when the param is a no-op (e.g. `r_0`). `quals` maps a qualifier code to
     (its value, its param text)."""
-    if cls in _OVERRIDES:
-        return _with_qualifiers(_OVERRIDES[cls].parse(value, param), quals)
     fields = specs(cls)
     kwargs: dict[str, Any] = {}
     for spec in fields:
         if spec.qualifier and spec.qualifier in quals:
             qvalue, qparam = quals[spec.qualifier]
             kwargs[spec.name] = parse_value(spec, qvalue, qparam)
+    if cls in _OVERRIDES:
+        override = _OVERRIDES[cls]
+        if override.qualifiers:  # the qualifiers' values are its defaults
+            return override.parse(value, param, kwargs)
+        return _with_qualifiers(override.parse(value, param), quals)
     parts = _parts(value)
     if len(parts) > len(fields):
         raise invalid(param, f"takes at most {len(fields)} value(s)")
@@ -164,4 +178,11 @@ def print_step(step: Any) -> list[str]:
     return tokens
 
 
-__all__ = ["parse_step", "parse_value", "print_step", "print_value", "syntax"]
+__all__ = [
+    "parse_step",
+    "parse_value",
+    "print_step",
+    "print_value",
+    "syntax",
+    "syntax_with_qualifiers",
+]

@@ -31,10 +31,11 @@ from .values import Format
 
 #: extension → delivered format name (`Format` value)
 EXTENSIONS: dict[str, str] = {"jpg": "jpg", "jpeg": "jpg", "jpe": "jpg", "png": "png",
-                              "webp": "webp", "avif": "avif", "gif": "gif"}  # fmt: skip
+                              "webp": "webp", "avif": "avif", "gif": "gif",
+                              "svg": "svg"}  # fmt: skip
 #: image extensions Cloudinary knows and we do not deliver: a 400 rather than a silent original
 UNSUPPORTED_EXTENSIONS = frozenset(
-    {"tif", "tiff", "bmp", "heic", "heif", "svg", "ico", "jp2", "jxl", "jxr", "wdp", "psd",
+    {"tif", "tiff", "bmp", "heic", "heif", "ico", "jp2", "jxl", "jxr", "wdp", "psd",
      "pdf", "eps", "ai", "tga", "arw", "cr2", "dng", "nef", "flif", "bw", "djvu", "ps"}
 )  # fmt: skip
 #: delivery types served from stored originals (`private` and `authenticated` only signed:
@@ -103,7 +104,7 @@ def _public_id(segments: list[str]) -> tuple[str, str | None, str]:
         extension: str | None = EXTENSIONS[lower]
     elif dot and stem and lower in UNSUPPORTED_EXTENSIONS:
         raise InvalidTransformation(f"Invalid transformation component: .{ext} (unsupported "
-                                    "format; use jpg, png, webp, avif or gif)")  # fmt: skip
+                                    "format; use jpg, png, webp, avif, gif or svg)")  # fmt: skip
     else:
         extension, ext = None, ""
     if any(s in (".", "..") or _CONTROL.search(s) for s in segments):

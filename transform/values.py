@@ -22,6 +22,8 @@ class CropMode(Enum):
     FILL_PAD = "fill_pad"
     CROP = "crop"
     THUMB = "thumb"
+    #: `c_auto`: fill the box around the most interesting region (default gravity `g_auto`)
+    AUTO = "auto"
 
 
 class Gravity(Enum):
@@ -36,6 +38,14 @@ class Gravity(Enum):
     SOUTH_EAST = "south_east"
     #: salient region (libvips attention), or the matte's subject box when a matte exists
     AUTO = "auto"
+    #: `g_auto:subject`: the subject (a cut-out's alpha), else the most salient region
+    AUTO_SUBJECT = "auto:subject"
+    #: `g_auto:classic`: the busiest region (libvips entropy), no subject detection
+    AUTO_CLASSIC = "auto:classic"
+
+
+#: every `g_auto` variant
+AUTO_GRAVITIES = frozenset({Gravity.AUTO, Gravity.AUTO_SUBJECT, Gravity.AUTO_CLASSIC})
 
 
 class Format(Enum):
@@ -44,6 +54,8 @@ class Format(Enum):
     WEBP = "webp"
     AVIF = "avif"
     GIF = "gif"
+    #: vector output: the shapes `e_vectorize` traced (else the raster inside an SVG)
+    SVG = "svg"
     #: negotiated from `Accept` (and alpha) at delivery time
     AUTO = "auto"
 
@@ -99,6 +111,7 @@ GRAY = Color(128, 128, 128)
 RED = Color(255, 0, 0)
 
 __all__ = [
+    "AUTO_GRAVITIES",
     "BLACK",
     "GRAY",
     "RED",

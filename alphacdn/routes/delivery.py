@@ -3,7 +3,7 @@
 
 The route is HTTP only: it hands the path, `Accept` and the client (its address, and its
 connection for noticing a disconnect) to `Delivery.serve` once and turns the `Served` it gets
-back into a response (ETag / 304, Vary, HEAD, attachment).
+back into a response (ETag / 304, Vary, Accept-CH, HEAD, attachment).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from alphacdn.clients import client_of
 from alphacdn.delivery import Delivery, Served
 from alphacdn.responses import safe_text
+from alphacdn.transform.dynamic import ACCEPT_CH
 
 
 def respond(served: Served, method: str, if_none_match: str | None) -> Response:
@@ -26,8 +27,11 @@ def respond(served: Served, method: str, if_none_match: str | None) -> Response:
         "X-Alphacdn-Cache": served.cache_status,
     }
     headers.update(served.extra_headers)
-    if served.negotiated:
-        headers["Vary"] = "Accept"
+    # browsers send the hints `w_auto`/`dpr_auto` read once asked to (on a page, or delegated)
+    headers["Accept-CH"] = ACCEPT_CH
+    vary = (("Accept",) if served.negotiated else ()) + served.vary
+    if vary:
+        headers["Vary"] = ", ".join(vary)
     if served.download_name is not None:
         headers["Content-Disposition"] = f'attachment; filename="{safe_text(served.download_name)}"'
     if _etag_matches(if_none_match, served.etag):
@@ -49,7 +53,7 @@ def route(delivery: Delivery) -> BaseRoute:
         client = client_of(request, trust_forwarded_for=delivery.trust_forwarded_for)
         query = request.scope.get("query_string", b"").decode("latin-1")
         served = await delivery.serve(
-            request.scope["path"], headers.get("accept", ""), client, query
+            request.scope["path"], headers.get("accept", ""), client, headers=headers, query=query
         )
         return respond(served, request.method, headers.get("if-none-match"))
 

@@ -27,6 +27,7 @@ from alphacdn.transform import canonical, parse_chain
 from tests.conftest import MODELS_DIR
 from tests.e2e.conftest import configure_sdk
 from tests.e2e.server import Server
+from tests.transform.test_expressions import dynamic_chains
 from tests.transform.test_properties import ALPHABET, chains
 
 ASSET = "dot"
@@ -175,3 +176,15 @@ def test_safe_text_escapes_and_bounds() -> None:
     long = safe_text("start " + "é" * 1000 + " (too long)")
     assert len(long) == MAX_ECHO
     assert long.startswith("start \\xe9") and "..." in long and long.endswith(" (too long)")
+
+
+@settings(common, max_examples=150)
+@given(dynamic_chains(), st.sampled_from(["", "w_auto", "dpr_auto"]), st.sampled_from(
+    [{}, {"sec-ch-width": "333", "sec-ch-dpr": "2"}, {"width": "0"}, {"dpr": "x"}]))  # fmt: skip
+def test_generated_dynamic_chains_never_5xx(
+    client: TestClient, chain: str, extra: str, hints: dict[str, str]
+) -> None:
+    """Variables, expressions, conditions and client hints (issue 14) never answer 5xx."""
+    chain = f"{chain}/{extra}" if extra else chain
+    resp = client.get(f"/demo/image/upload/{chain}/{ASSET}.png", headers=hints)
+    assert resp.status_code < 500, (chain, resp.text)

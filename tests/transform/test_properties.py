@@ -19,6 +19,7 @@ from alphacdn.transform import (
     parse_chain,
     parse_url,
 )
+from alphacdn.transform.accessibility import AssistColorblind
 from alphacdn.transform.compositing import DropShadow, Mask, Shadow
 from alphacdn.transform.fields import FieldSpec, specs
 from alphacdn.transform.plan import Component, Plan
@@ -30,8 +31,10 @@ from alphacdn.transform.steps import (
     Resize,
     Rotate,
     RoundCorners,
+    Tint,
 )
 from alphacdn.transform.values import Color, CropMode, Format, Gravity, QualityPreset
+from alphacdn.transform.vectorize import Vectorize
 
 NAMED = {"thumb": "c_fill,w_100,h_100", "gray": "e_grayscale/q_60", "both": "t_thumb/t_gray"}
 
@@ -157,6 +160,43 @@ IRREGULAR: dict[type, st.SearchStrategy[list[str]]] = {
         max_size=4,
         unique_by=lambda o: o.partition("_")[0],
     ).map(lambda opts: ["e_mask:" + ";".join(opts)]),
+    # issue 14: the multi-step tint, colour-blind assistance, vectorize (named or positional)
+    Tint: st.tuples(
+        st.sampled_from(["", "equalize:"]),
+        st.one_of(st.just(""), st.integers(0, 100).map(str)),
+        st.lists(st.tuples(colors, st.sampled_from(["", ":0p", ":40p", ":100p"])), max_size=3),
+        st.booleans(),
+    ).map(
+        lambda t: (
+            [("e_tint:" + t[0] + t[1] + "".join(":" + c + p for c, p in t[2])).rstrip(":")]
+            + (["co_blue"] if t[3] else [])
+        )
+    ),
+    AssistColorblind: st.one_of(
+        st.just(""), st.just(":xray"), st.integers(1, 100).map(lambda v: f":{v}")
+    ).map(lambda v: ["e_assist_colorblind" + v]),
+    Vectorize: st.one_of(
+        st.tuples(
+            st.sampled_from(["3", "30", ""]),
+            st.sampled_from(["0.5", "300", ""]),
+            st.sampled_from(["0.1", "4", ""]),
+            st.integers(0, 3),
+        ).map(lambda t: ":".join(t[: t[3]])),
+        st.lists(
+            st.sampled_from(
+                [
+                    "colors:2",
+                    "detail:0.25",
+                    "detail:500",
+                    "despeckle:0.1",
+                    "paths:50",
+                    "corners:100",
+                ]
+            ),
+            max_size=4,
+            unique_by=lambda o: o.partition(":")[0],
+        ).map(lambda p: ":".join(p)),
+    ).map(lambda v: ["e_vectorize" + (":" + v if v else "")]),
     BackgroundRemoval: st.tuples(
         st.sampled_from(["", "fineedges_y", "fineedges_n"]),
         st.lists(st.sampled_from(sorted(HINT_CLASSES)), max_size=4),

@@ -92,7 +92,7 @@ def test_named_transformations_in_urls() -> None:
         ("/", NotFound, "delivery URL"),
         ("/demo/image/upload/dog.tif", InvalidTransformation, "unsupported format"),
         ("/demo/image/upload/dog.HEIC", InvalidTransformation, "unsupported format"),
-        ("/demo/image/upload/dog.svg", InvalidTransformation, ".svg"),
+        ("/demo/image/upload/dog.tiff", InvalidTransformation, ".tiff"),
         ("/demo/image/upload/zz_1/dog.jpg", InvalidTransformation, "zz_1"),
         ("/demo/image/upload/my_photos/dog.jpg", InvalidTransformation, "my_photos"),
         ("/demo/image/upload/e_blur:abc/v1/dog.jpg", InvalidTransformation, "e_blur:abc"),
