@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -30,11 +30,14 @@ from alphacdn.cache import (
     LocalOriginals,
     SingleFlight,
 )
+from alphacdn.cors import Cors
 from alphacdn.delivery import Delivery
 from alphacdn.jobs.runner import JobKind, JobRunner
 from alphacdn.jobs.upload_jobs import UploadJobs
 from alphacdn.mattes import KIND, Mattes, matte_models
+from alphacdn.mattes.preview import Previews
 from alphacdn.named import NamedTransformations
+from alphacdn.presets import UploadPresets
 from alphacdn.removebg.routes import removebg_routes
 from alphacdn.removebg_deps import AppRemoveBgDeps
 from alphacdn.responses import cdn_error_handler, error_response, unexpected_error_handler
@@ -67,6 +70,18 @@ def create_app(settings: Settings) -> Starlette:
     flight = SingleFlight(Claims(c.state_dir / "flight"))
     # background work: the job loop, and mattes (the only way to a cut-out)
     runner = JobRunner(JobStore(c.state_dir / "jobs"), settings.jobs)
+    models = matte_models(settings.models)
+    previews = (
+        Previews(
+            models,
+            settings.jobs.matte_preview,
+            max_source_pixels=settings.engine.max_source_pixels,
+            max_source_side=settings.engine.max_source_side,
+            waiting_max=settings.jobs.queue_max,
+        )
+        if settings.jobs.matte_preview
+        else None
+    )
     mattes = Mattes(
         model=settings.models.default_model,
         settings=settings.jobs,
@@ -79,7 +94,8 @@ def create_app(settings: Settings) -> Starlette:
         runner=runner,
         # claims as long as a job's lease, renewed while a matte is made
         flight=SingleFlight(Claims(c.state_dir / "matte-flight"), ttl=settings.jobs.lease_seconds),
-        models=matte_models(settings.models),
+        models=models,
+        previews=previews,
     )
     # the flows
     delivery_flow = Delivery(
@@ -100,6 +116,7 @@ def create_app(settings: Settings) -> Starlette:
         max_source_side=settings.engine.max_source_side,
         assets=assets,
         named=named,
+        presets=UploadPresets(c.state_dir / "upload_presets.json", settings.http.upload_presets),
         after_upload=upload_jobs.after_upload,
     )
     # the remove.bg-style and tasks APIs, on the same mattes; tasks are jobs
@@ -118,6 +135,8 @@ def create_app(settings: Settings) -> Starlette:
     missing = mattes.missing_message()
     if missing:
         log.warning("background removal unavailable until the model is installed: %s", missing)
+    if previews is not None and (missing_preview := previews.missing_message()):
+        log.warning("preview cut-outs unavailable (423 instead): %s", missing_preview)
     warm_up = settings.models.warm_up and not missing
 
     @contextlib.asynccontextmanager
@@ -148,6 +167,7 @@ def create_app(settings: Settings) -> Starlette:
             405: method_not_allowed_handler,
         },
         lifespan=lifespan,
+        cors_origins=settings.http.cors_origins,
     )
 
 
@@ -240,10 +260,18 @@ class NoSniff:
 
 class _NoSniffApp(Starlette):
     """Starlette with `NoSniff` outermost: outside the server-error middleware too, so a 500
-    carries the header as well (`middleware=` would sit inside it)."""
+    carries the header as well (`middleware=` would sit inside it); `Cors` (when origins are
+    configured) just inside it, so errors and 423s carry CORS headers too."""
+
+    def __init__(self, *args: Any, cors_origins: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cors_origins = cors_origins
 
     def build_middleware_stack(self) -> ASGIApp:
-        return NoSniff(super().build_middleware_stack())
+        stack = super().build_middleware_stack()
+        if self.cors_origins:
+            stack = Cors(stack, self.cors_origins)
+        return NoSniff(stack)
 
 
 async def not_found_handler(request: Request, exc: Exception) -> Response:

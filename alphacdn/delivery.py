@@ -46,6 +46,7 @@ from alphacdn.cache import (
 )
 from alphacdn.clients import Client, ClientBusy, ClientSlots, until_gone
 from alphacdn.layer_assets import NO_LAYERS, LayerAssets, resolve_layers
+from alphacdn.mattes.preview import PREVIEW_HEADER
 from alphacdn.named import NamedTransformations
 from alphacdn.settings import EngineSettings, HttpSettings
 from alphacdn.transform import (
@@ -272,7 +273,9 @@ class Delivery:
             client=client,
         )  # fmt: skip
         return replace(
-            served, cache_control=cache_control, download_name=_download_name(req, served.extension)
+            served,
+            cache_control=served.cache_control or cache_control,  # a preview's is no-store
+            download_name=_download_name(req, served.extension),
         )
 
     def _parse(self, path: str) -> _Parsed:
@@ -438,6 +441,21 @@ class Delivery:
                         "retry later",
                         retry_after=max(1, round(self._timeout / 2)),
                     ) from None
+
+        if PREVIEW_HEADER in extra:
+            # a preview cut-out (ALPHACDN_MATTE_PREVIEW): rendered for this request alone and
+            # never stored, so the next request gets the real matte's render
+            result = await pixels(_Wanted())
+            return Served(
+                body=result.body,
+                content_type=result.content_type,
+                etag='"preview-' + hashlib.sha256(result.body).hexdigest()[:24] + '"',
+                extension=result.format.value,
+                negotiated=result.negotiated,
+                cache_status="PREVIEW",
+                extra_headers=extra,
+                cache_control="no-store",
+            )
 
         async def store(result: engine.Rendered) -> Entry:
             self.renders += 1

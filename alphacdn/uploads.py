@@ -16,6 +16,7 @@ from alphacdn.bodies import BodyTooLarge, read_bounded, replaying
 from alphacdn.cache import AssetRecord
 from alphacdn.named import NamedTransformations
 from alphacdn.net import FetchError, fetch_url
+from alphacdn.presets import UploadPresets
 from alphacdn.settings import HttpSettings
 from alphacdn.transform.errors import InvalidRequest, PayloadTooLarge
 
@@ -35,6 +36,8 @@ class Uploads:
     max_source_side: int
     assets: Assets
     named: NamedTransformations
+    #: upload presets (`upload_preset`), the unsigned ones for browser uploads
+    presets: UploadPresets
     #: upload-time work queued after the original is stored
     after_upload: UploadHook
 

@@ -43,6 +43,11 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "trust_forwarded_for": ("true", True),
     "public_url": ("https://cdn.example.com/", "https://cdn.example.com"),
     "metrics_token": ("s3cret", "s3cret"),
+    "cors_origins": (
+        "http://localhost:5173,https://shop.example.com/",
+        ["http://localhost:5173", "https://shop.example.com"],
+    ),
+    "upload_presets": (None, {"shop": {"unsigned": True, "folder": "products"}}),
     "data_dir": ("/tmp/alphacdn-sample", "/tmp/alphacdn-sample"),
     "cache_size": ("500MiB", 500 * 1024**2),
     "max_source_pixels": ("12MP", "12MP"),
@@ -69,6 +74,7 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "job_lease_seconds": ("90", 90),
     "job_retry_seconds": ("5", 5),
     "matte_wait": ("20", 20),
+    "matte_preview": ("u2netp", "u2netp"),
     "job_poll_seconds": ("1.5", 1.5),
     "task_retention_seconds": ("3600", 3600),
 }
