@@ -182,6 +182,8 @@ def test_cors_preflight_and_headers(shop: Server) -> None:
     assert "Origin" in got.headers["vary"]
     assert "Retry-After" in got.headers["access-control-expose-headers"]
     assert got.headers["timing-allow-origin"] == SHOP
+    # an <img> sends no Origin: resource timing still sees the sizes
+    assert httpx.get(image).headers["timing-allow-origin"] == SHOP
     assert (
         "access-control-allow-origin"
         not in httpx.get(image, headers={"Origin": "http://x.y"}).headers
