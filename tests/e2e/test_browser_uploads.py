@@ -108,6 +108,27 @@ def test_unsigned_upload_through_an_unsigned_preset(shop: Server) -> None:
     assert again.get("existing") is True and again["format"] == "jpg"
 
 
+def test_an_unsigned_preset_with_background_removal(shop: Server) -> None:
+    configure_sdk(shop)
+    cloudinary.api.create_upload_preset(
+        name="cutouts", unsigned=True, folder="cut", background_removal="cloudinary_ai"
+    )
+    assert cloudinary.api.upload_preset("cutouts")["settings"]["background_removal"] == (
+        "cloudinary_ai"
+    )
+    result = cloudinary.uploader.unsigned_upload(str(TIGER), "cutouts", public_id="tiger")
+    assert result["public_id"] == "cut/tiger"
+    assert result["info"]["background_removal"]["cloudinary_ai"]["status"] == "pending"
+    # the asset becomes its PNG cut-out (a new version), as with a signed upload
+    deadline = time.monotonic() + 60
+    while cloudinary.api.resource("cut/tiger")["format"] != "png":
+        assert time.monotonic() < deadline, "upload-time removal never finished"
+        time.sleep(0.3)
+    assert "bad" in _bad_request(
+        lambda: cloudinary.api.create_upload_preset(name="x", background_removal="bad")
+    )
+
+
 def test_config_file_presets_and_allowed_formats(shop: Server) -> None:
     configure_sdk(shop)
     ok = cloudinary.uploader.unsigned_upload(str(TIGER), "from_config")
