@@ -37,6 +37,7 @@ from alphacdn.mattes.job import KIND, MatteJob, content_id, content_matte_key
 from alphacdn.mattes.preview import PREVIEW_HEADER, Previews
 from alphacdn.models.detector import Detection
 from alphacdn.models.matting import MATTE_MAX_PIXELS, MatteModels, MatteOutcome, Salient
+from alphacdn.setting_values import MAX_MATTE_WAIT
 from alphacdn.settings import JobSettings
 from alphacdn.transform.errors import InvalidImage, MatteInProgress, ServiceUnavailable
 from alphacdn.transform.steps import BackgroundRemoval
@@ -119,10 +120,14 @@ class Mattes:
         matte is ready (then served) or the wait is over (then 423 as usual): it wakes when a job
         of this process finishes, and looks again every second for a job of another worker.
 
-        With previews on, a matte likely to take longer than that wait is not waited for, and a
-        wait that ends without it does not answer 423: both get the small model's preview
-        cut-out now, its headers marking it (`X-Alphacdn-Preview`), never cached. A preview that
-        cannot be made (its model missing, too many waiting) leaves the 423."""
+        With previews on (the storefront setting), no request answers 423 while a preview can
+        be made: with a wait > 0, a request waits for the real matte when that is likely ready
+        within the wait plus the time a preview would take (so a preview is not made when the
+        real cut-out comes as soon), and is held that long at most; one whose matte would take
+        longer, or whose hold ends without it, gets the small model's preview cut-out (headers
+        marking it: `X-Alphacdn-Preview`), which is never cached. With a wait of 0 every request
+        for a matte in progress gets the preview at once. A preview that cannot be made (its
+        model missing, too many waiting) leaves the 423."""
         key = self.key(asset.etag, removal)
         wait = self.settings.matte_wait_seconds
 
@@ -135,9 +140,10 @@ class Mattes:
             return await look()
         except _Pending as exc:
             pending: MatteInProgress = exc
-            if wait > 0 and exc.eta <= wait:
+            hold = min(MAX_MATTE_WAIT, wait + self.previews.eta(asset.etag)) if wait > 0 else 0
+            if hold > 0 and exc.eta <= hold:
                 try:
-                    return await self.holds.hold(key, wait, look)
+                    return await self.holds.hold(key, hold, look)
                 except MatteInProgress as again:
                     pending = again
         preview = await self.previews.make(

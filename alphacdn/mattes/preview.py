@@ -11,6 +11,7 @@ view gets the real cut-out.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -27,6 +28,8 @@ PREVIEW_HEADER = "X-Alphacdn-Preview"
 PREVIEW_SIDE = 640
 #: previews kept per process (a product's responsive widths share one)
 _KEPT = 32
+#: weight of the newest preview in the moving average of a preview's seconds
+_EMA_WEIGHT = 0.3
 
 
 class Previews:
@@ -53,6 +56,20 @@ class Previews:
         self._flying: dict[str, anyio.Event] = {}
         #: previews made by this process (exposed in /metrics)
         self.made = 0
+        #: moving average of a preview's seconds (decode, model, refinement, encode)
+        self._seconds: float | None = None
+
+    def eta(self, etag: str) -> float:
+        """Seconds until a preview of `etag` would be ready if asked now: 0 when one is kept,
+        else one preview's measured seconds for it and for each one running or waiting."""
+        if etag in self._kept:
+            return 0.0
+        each = self._seconds
+        if each is None:  # nothing measured yet: the model's own figure, plus the rest
+            each = self.models.estimated_seconds(self.model) + 0.2
+        stats = self._slot.statistics()
+        ahead = stats.borrowed_tokens + stats.tasks_waiting
+        return each * (ahead + 1)
 
     def missing_message(self) -> str | None:
         """None if the preview model is installed, else the message naming the install
@@ -78,10 +95,14 @@ class Previews:
         done = self._flying[etag] = anyio.Event()
         try:
             async with self._slot:
+                t0 = time.perf_counter()
                 png = await anyio.to_thread.run_sync(lambda: self._run(read()))
+                took = time.perf_counter() - t0
         finally:
             del self._flying[etag]
             done.set()
+        prev = self._seconds
+        self._seconds = took if prev is None else prev + _EMA_WEIGHT * (took - prev)
         self.made += 1
         self._kept[etag] = png
         while len(self._kept) > _KEPT:
