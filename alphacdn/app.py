@@ -107,6 +107,7 @@ def create_app(settings: Settings) -> Starlette:
         eager=eager,
         flight=flight,
         mattes=mattes.get,
+        matte_ready=mattes.ready,
     )
     assets = Assets(originals, derived)
     upload_jobs = UploadJobs(settings.http, assets, named, delivery_flow, mattes)

@@ -21,6 +21,7 @@ single flight's claim is released).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -76,6 +77,11 @@ from alphacdn.transform.values import Flag, Format
 #: `(asset, removal) -> (cut-out PNG bytes, extra response headers)`; raises MatteInProgress
 #: (423)
 MatteSource = Callable[[AssetRecord, BackgroundRemoval], Awaitable[tuple[bytes, dict[str, str]]]]
+#: waits (at most the given seconds) until the real matte of (asset, removal) is made: True,
+#: or False when it was not (failed, wait over)
+MatteReady = Callable[[AssetRecord, BackgroundRemoval, float], Awaitable[bool]]
+#: how long the render of a previewed URL waits for its real matte in the background
+_PREVIEW_FOLLOW_UP = 120.0
 
 #: parsed URLs kept per process (a hit then costs a dict lookup instead of a parse)
 _PARSED_MAX = 4096
@@ -109,6 +115,8 @@ class Served:
     cache_control: str = ""
     #: `fl_attachment`: the file name to download as, else None
     download_name: str | None = None
+    #: work to run after the answer is sent (a preview's follow-up render), else None
+    after: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +202,10 @@ class Delivery:
         eager: EagerStore,
         flight: SingleFlight,
         mattes: MatteSource,
+        matte_ready: MatteReady | None = None,
     ) -> None:
+        """`matte_ready`: lets the render of a URL answered with a preview cut-out be made and
+        stored once the real matte is there, so the next view is a cache hit."""
         self._http = http
         #: per-client limits key on the last `X-Forwarded-For` address (behind a proxy)
         self.trust_forwarded_for = http.trust_forwarded_for
@@ -207,6 +218,7 @@ class Delivery:
         self._eager = eager
         self._flight = flight
         self._mattes = mattes
+        self._matte_ready = matte_ready
         self._render_limiter = anyio.CapacityLimiter(engine_settings.render_threads)
         self._budget = engine_settings.render_budget
         self._max_canvas = engine_settings.max_canvas_pixels
@@ -444,8 +456,20 @@ class Delivery:
 
         if PREVIEW_HEADER in extra:
             # a preview cut-out (ALPHACDN_MATTE_PREVIEW): rendered for this request alone and
-            # never stored, so the next request gets the real matte's render
+            # never stored; once the answer is sent, the URL's real render is made and stored
+            # when its matte is ready, so the next view is a hit
             result = await pixels(_Wanted())
+            removal = plan.removal
+            ready = self._matte_ready
+
+            async def follow_up() -> None:
+                if ready is None or removal is None:
+                    return
+                if not await ready(asset, removal, _PREVIEW_FOLLOW_UP):
+                    return
+                with contextlib.suppress(CdnError):
+                    await self._render(asset, plan, canonical_text, fmt_key, accept, default_format)
+
             return Served(
                 body=result.body,
                 content_type=result.content_type,
@@ -455,6 +479,7 @@ class Delivery:
                 cache_status="PREVIEW",
                 extra_headers=extra,
                 cache_control="no-store",
+                after=follow_up,
             )
 
         async def store(result: engine.Rendered) -> Entry:
@@ -617,6 +642,7 @@ def asset_tag_of(asset: AssetRecord) -> str:
 __all__ = [
     "ClientGone",
     "Delivery",
+    "MatteReady",
     "MatteSource",
     "Served",
     "accept_class",

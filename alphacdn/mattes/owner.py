@@ -39,7 +39,12 @@ from alphacdn.models.detector import Detection
 from alphacdn.models.matting import MATTE_MAX_PIXELS, MatteModels, MatteOutcome, Salient
 from alphacdn.setting_values import MAX_MATTE_WAIT
 from alphacdn.settings import JobSettings
-from alphacdn.transform.errors import InvalidImage, MatteInProgress, ServiceUnavailable
+from alphacdn.transform.errors import (
+    CdnError,
+    InvalidImage,
+    MatteInProgress,
+    ServiceUnavailable,
+)
 from alphacdn.transform.steps import BackgroundRemoval
 
 #: weight of the newest job in the moving average of refinement + I/O seconds per pixel
@@ -153,6 +158,16 @@ class Mattes:
         if preview is None:
             raise pending
         return preview, {PREVIEW_HEADER: self.previews.model}
+
+    async def ready(self, asset: AssetRecord, removal: BackgroundRemoval, wait: float) -> bool:
+        """Wait at most `wait` seconds until the real matte is made: True, or False when it
+        was not (its job failed, or the wait is over). Never a preview."""
+        key = self.key(asset.etag, removal)
+        try:
+            await self.holds.hold(key, wait, lambda: self._look(asset, removal, key))
+        except CdnError:
+            return False
+        return True
 
     async def _look(
         self, asset: AssetRecord, removal: BackgroundRemoval, key: str

@@ -7,6 +7,7 @@ back into a response (ETag / 304, Vary, HEAD, attachment).
 
 from __future__ import annotations
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -47,7 +48,10 @@ def route(delivery: Delivery) -> BaseRoute:
         headers = request.headers
         client = client_of(request, trust_forwarded_for=delivery.trust_forwarded_for)
         served = await delivery.serve(request.scope["path"], headers.get("accept", ""), client)
-        return respond(served, request.method, headers.get("if-none-match"))
+        response = respond(served, request.method, headers.get("if-none-match"))
+        if served.after is not None:  # a preview's follow-up render, once the answer is sent
+            response.background = BackgroundTask(served.after)
+        return response
 
     return Route("/{cloud}/image/{rest:path}", deliver, methods=["GET", "HEAD"])
 

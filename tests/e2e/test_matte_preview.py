@@ -47,6 +47,7 @@ def test_first_view_is_a_marked_uncached_preview_then_the_real_cutout(previewing
     configure_sdk(previewing)
     upload_fixture("tiger-on-backdrop.jpg", "tiger")
     url = f"{previewing.url}/demo/image/upload/e_background_removal/c_scale,w_300/v1/tiger.png"
+    renders = httpx.get(previewing.url + "/metrics").json()["renders"]
     first = httpx.get(url, timeout=60)
     assert first.status_code == 200, first.text
     assert first.headers["x-alphacdn-preview"] == "u2netp"
@@ -55,14 +56,19 @@ def test_first_view_is_a_marked_uncached_preview_then_the_real_cutout(previewing
     preview = _alpha(first.content)
     assert 0.05 < (preview > 0.5).mean() < 0.95  # a cut-out, not an empty or full matte
 
+    # once the matte is made, the URL's real render is made and stored without another request
+    deadline = time.monotonic() + 60
+    while httpx.get(previewing.url + "/metrics").json()["renders"] == renders:
+        assert time.monotonic() < deadline, "the previewed URL was never rendered for real"
+        time.sleep(0.2)
     final = _final(url)
+    assert final.headers["x-alphacdn-cache"] == "HIT"
     assert "immutable" in final.headers["cache-control"]
     real = _alpha(final.content)
     assert real.shape == preview.shape  # no layout shift when the real one replaces it
     # the same subject: the masks agree on most pixels (u2netp both, refined differently)
     assert ((real > 0.5) == (preview > 0.5)).mean() > 0.9
     assert previewing.jobs()["previews"] >= 1
-    # the preview was never stored: the final render is a new one, then a cache hit
     again = httpx.get(url, timeout=30)
     assert again.headers["x-alphacdn-cache"] == "HIT"
     assert again.content == final.content
