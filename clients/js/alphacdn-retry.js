@@ -21,9 +21,10 @@
 // preview instead of a 423, and this helper then has nothing to do.
 
 const DEFAULTS = {
-  // give up after this many retries of one image, or this many seconds in all
-  maxRetries: 30,
-  maxSeconds: 120,
+  // give up after this many retries of one image, or this many seconds in all (a queue of
+  // mattes on a busy server can take minutes)
+  maxRetries: 60,
+  maxSeconds: 300,
   // bounds of the wait between tries, whatever Retry-After says (seconds)
   minDelay: 0.5,
   maxDelay: 10,
