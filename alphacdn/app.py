@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -23,13 +23,16 @@ from alphacdn import engine
 from alphacdn.assets import Assets
 from alphacdn.backends import open_backends
 from alphacdn.cache import BackendUnavailable, DerivedStore, SingleFlight
+from alphacdn.cors import Cors
 from alphacdn.delivery import Delivery
 from alphacdn.fetched import FetchedSources
 from alphacdn.jobs.runner import JobKind, JobRunner
 from alphacdn.jobs.upload_jobs import UploadJobs
 from alphacdn.mattes import KIND, Mattes, matte_models
+from alphacdn.mattes.preview import Previews
 from alphacdn.mattes.remote import RemoteCutouts
 from alphacdn.named import NamedTransformations
+from alphacdn.presets import UploadPresets
 from alphacdn.removebg.routes import removebg_routes
 from alphacdn.removebg_deps import AppRemoveBgDeps
 from alphacdn.responses import (
@@ -75,6 +78,19 @@ def create_app(settings: Settings) -> Starlette:
     flight = SingleFlight(backends.render_claims)
     # background work: the job loop, and mattes (the only way to a cut-out)
     runner = JobRunner(backends.jobs, settings.jobs)
+    models = matte_models(settings.models)
+    previews = (
+        Previews(
+            models,
+            settings.jobs.matte_preview,
+            max_source_pixels=settings.engine.max_source_pixels,
+            max_source_side=settings.engine.max_source_side,
+            waiting_max=settings.jobs.queue_max,
+        )
+        # a web replica never loads a model: no previews there (the plain 423)
+        if settings.jobs.matte_preview and role != "web"
+        else None
+    )
     mattes = Mattes(
         model=settings.models.default_model,
         settings=settings.jobs,
@@ -87,7 +103,8 @@ def create_app(settings: Settings) -> Starlette:
         runner=runner,
         # claims as long as a job's lease, renewed while a matte is made
         flight=SingleFlight(backends.matte_claims, ttl=settings.jobs.lease_seconds),
-        models=matte_models(settings.models),
+        models=models,
+        previews=previews,
     )
     # remote sources of the fetch delivery type and l_fetch: layers (cached beside derived files)
     fetched = FetchedSources(
@@ -113,6 +130,7 @@ def create_app(settings: Settings) -> Starlette:
         mattes=mattes.get,
         fetched=fetched,
         mattes_now=mattes.get_now,
+        matte_ready=mattes.ready,
     )
     assets = Assets(originals, derived)
     upload_jobs = UploadJobs(settings.http, assets, named, delivery_flow, mattes)
@@ -122,6 +140,7 @@ def create_app(settings: Settings) -> Starlette:
         max_source_side=settings.engine.max_source_side,
         assets=assets,
         named=named,
+        presets=UploadPresets(c.state_dir / "upload_presets.json", settings.http.upload_presets),
         after_upload=upload_jobs.after_upload,
         fetched=fetched,
     )
@@ -144,6 +163,8 @@ def create_app(settings: Settings) -> Starlette:
     missing = mattes.missing_message()
     if missing:
         log.warning("background removal unavailable until the model is installed: %s", missing)
+    if previews is not None and (missing_preview := previews.missing_message()):
+        log.warning("preview cut-outs unavailable (423 instead): %s", missing_preview)
     warm_up = settings.models.warm_up and not missing and role != "web"
 
     @contextlib.asynccontextmanager
@@ -183,6 +204,7 @@ def create_app(settings: Settings) -> Starlette:
             405: method_not_allowed_handler,
         },
         lifespan=lifespan,
+        cors_origins=settings.http.cors_origins,
     )
 
 
@@ -281,10 +303,18 @@ class NoSniff:
 
 class _NoSniffApp(Starlette):
     """Starlette with `NoSniff` outermost: outside the server-error middleware too, so a 500
-    carries the header as well (`middleware=` would sit inside it)."""
+    carries the header as well (`middleware=` would sit inside it); `Cors` (when origins are
+    configured) just inside it, so errors and 423s carry CORS headers too."""
+
+    def __init__(self, *args: Any, cors_origins: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cors_origins = cors_origins
 
     def build_middleware_stack(self) -> ASGIApp:
-        return NoSniff(super().build_middleware_stack())
+        stack = super().build_middleware_stack()
+        if self.cors_origins:
+            stack = Cors(stack, self.cors_origins)
+        return NoSniff(stack)
 
 
 async def not_found_handler(request: Request, exc: Exception) -> Response:

@@ -29,6 +29,7 @@ single flight's claim is released).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -58,6 +59,7 @@ from alphacdn.cache import (
 from alphacdn.clients import Client, ClientBusy, ClientSlots, until_gone
 from alphacdn.fetched import FetchedSources
 from alphacdn.layer_assets import NO_LAYERS, LayerAssets, resolve_layers
+from alphacdn.mattes.preview import PREVIEW_HEADER
 from alphacdn.named import NamedTransformations
 from alphacdn.settings import EngineSettings, HttpSettings
 from alphacdn.transform import (
@@ -94,6 +96,11 @@ MatteSource = Callable[[AssetRecord, BackgroundRemoval], Awaitable[tuple[bytes, 
 MatteNow = Callable[
     [AssetRecord, BackgroundRemoval, bytes], Awaitable[tuple[bytes, dict[str, str]]]
 ]
+#: waits (at most the given seconds) until the real matte of (asset, removal) is made: True,
+#: or False when it was not (failed, wait over)
+MatteReady = Callable[[AssetRecord, BackgroundRemoval, float], Awaitable[bool]]
+#: how long the render of a previewed URL waits for its real matte in the background
+_PREVIEW_FOLLOW_UP = 120.0
 
 #: parsed URLs kept per process (a hit then costs a dict lookup instead of a parse)
 _PARSED_MAX = 4096
@@ -129,6 +136,8 @@ class Served:
     download_name: str | None = None
     #: request headers besides `Accept` the bytes depend on (client hints)
     vary: tuple[str, ...] = ()
+    #: work to run after the answer is sent (a preview's follow-up render), else None
+    after: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +233,10 @@ class Delivery:
         mattes: MatteSource,
         fetched: FetchedSources | None = None,
         mattes_now: MatteNow | None = None,
+        matte_ready: MatteReady | None = None,
     ) -> None:
+        """`matte_ready`: lets the render of a URL answered with a preview cut-out be made and
+        stored once the real matte is there, so the next view is a cache hit."""
         self._http = http
         #: per-client limits key on the last `X-Forwarded-For` address (behind a proxy)
         self.trust_forwarded_for = http.trust_forwarded_for
@@ -240,6 +252,7 @@ class Delivery:
         #: the `fetch` delivery type's sources (None: fetch is off, 403)
         self._fetched = fetched
         self._mattes_now = mattes_now
+        self._matte_ready = matte_ready
         self._render_limiter = anyio.CapacityLimiter(engine_settings.render_threads)
         self._budget = engine_settings.render_budget
         self._max_canvas = engine_settings.max_canvas_pixels
@@ -325,7 +338,7 @@ class Delivery:
         )  # fmt: skip
         return replace(
             served,
-            cache_control=cache_control,
+            cache_control=served.cache_control or cache_control,  # a preview's is no-store
             download_name=_download_name(req, served.extension),
             vary=hints.vary(),
         )
@@ -575,6 +588,34 @@ class Delivery:
                         retry_after=max(1, round(self._timeout / 2)),
                     ) from None
 
+        if PREVIEW_HEADER in extra:
+            # a preview cut-out (ALPHACDN_MATTE_PREVIEW): rendered for this request alone and
+            # never stored; once the answer is sent, the URL's real render is made and stored
+            # when its matte is ready, so the next view is a hit
+            result = await pixels(_Wanted())
+            removal = plan.removal
+            ready = self._matte_ready
+
+            async def follow_up() -> None:
+                if ready is None or removal is None:
+                    return
+                if not await ready(asset, removal, _PREVIEW_FOLLOW_UP):
+                    return
+                with contextlib.suppress(CdnError):
+                    await self._render(asset, plan, canonical_text, fmt_key, accept, default_format)
+
+            return Served(
+                body=result.body,
+                content_type=result.content_type,
+                etag='"preview-' + hashlib.sha256(result.body).hexdigest()[:24] + '"',
+                extension=result.format.value,
+                negotiated=result.negotiated,
+                cache_status="PREVIEW",
+                extra_headers=extra,
+                cache_control="no-store",
+                after=follow_up,
+            )
+
         async def store(result: engine.Rendered) -> Entry:
             self.renders += 1
             meta: dict[str, Any] = {
@@ -736,6 +777,7 @@ __all__ = [
     "ClientGone",
     "Delivery",
     "MatteNow",
+    "MatteReady",
     "MatteSource",
     "Served",
     "accept_class",

@@ -11,8 +11,10 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+from alphacdn.presets import preset_settings
 from alphacdn.transform.booleans import parse_bool
 
 #: the longest ALPHACDN_MATTE_WAIT accepted: a held request keeps its connection open
@@ -32,6 +34,12 @@ def text(raw: str) -> str:
     if not value:
         raise ValueError("a non-empty text")
     return value
+
+
+def optional_text(raw: str) -> str:
+    """A text, or "" for `off` / `none` / `false` / `0` (the feature is off)."""
+    value = text(raw)
+    return "" if value.lower() in ("off", "none", "false", "0", "no") else value
 
 
 def public_url(raw: str) -> str:
@@ -294,6 +302,42 @@ def names(raw: str) -> tuple[str, ...]:
     if not found or not all(re.fullmatch(r"[A-Za-z0-9_]+", n) for n in found):
         raise ValueError("a comma-separated list of names (e.g. CUDAExecutionProvider)")
     return found
+
+
+_PRESET_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def upload_presets(value: object) -> Mapping[str, Mapping[str, Any]]:
+    """TOML: a table of preset name = table of its settings (`unsigned`, `folder`, `tags`, …);
+    each becomes {"unsigned": bool, "settings": {…}} (see `alphacdn.presets`)."""
+    what = "a table of upload presets, each a table of settings"
+    if not isinstance(value, dict) or not all(isinstance(p, dict) for p in value.values()):
+        raise ValueError(what)
+    presets: dict[str, Mapping[str, Any]] = {}
+    for name, table in value.items():
+        if not _PRESET_NAME.fullmatch(name):
+            raise ValueError(f"{what} ({name!r} is not a preset name: letters, digits, _ -)")
+        try:
+            unsigned, settings = preset_settings(table)
+        except ValueError as exc:
+            raise ValueError(f"{what} (preset {name}: {exc})") from None
+        presets[name] = {"unsigned": unsigned, "settings": settings}
+    return presets
+
+
+def origins(raw: str) -> tuple[str, ...]:
+    """`*`, or comma-separated origins `scheme://host[:port]` (no path)."""
+    what = "`*` or comma-separated origins such as https://shop.example.com,http://localhost:5173"
+    found = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if not found:
+        raise ValueError(what)
+    for origin in found:
+        if origin == "*":
+            continue
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
+            raise ValueError(what)
+    return ("*",) if "*" in found else found
 
 
 def scalar_text(value: object) -> str:

@@ -170,6 +170,21 @@ PUBLIC_URL = Var(
     "the server's public base URL for the URLs it writes (upload responses, webhooks), e.g. "
     "https://cdn.example.com; unset: the address the server is bound to (never the Host header)",
 )
+CORS_ORIGINS = Var(
+    "ALPHACDN_CORS_ORIGINS",
+    v.origins,
+    "browser origins allowed to call the upload API, the remove.bg API and delivery "
+    "cross-origin (CORS, preflight included): comma-separated, or `*`; unset: no CORS headers",
+)
+UPLOAD_PRESETS = Var(
+    None,
+    v.upload_presets,
+    "upload presets: a table per preset name with `unsigned`, `folder`, `tags`, `eager`, "
+    "`eager_async`, `background_removal`, `allowed_formats`, `notification_url`, "
+    "`disallow_public_id` (the admin API adds more)",
+    toml="upload_presets",
+    parse_toml=v.upload_presets,
+)
 METRICS_TOKEN = Var(
     "ALPHACDN_METRICS_TOKEN",
     v.text,
@@ -321,6 +336,14 @@ MATTE_WAIT = Var(
     "seconds a delivery request for a matte in progress may wait for it before answering "
     "423 (0 = at once, as Cloudinary does; e.g. 20 lets an <img> get the cut-out)",
 )
+MATTE_PREVIEW = Var(
+    "ALPHACDN_MATTE_PREVIEW",
+    v.optional_text,
+    "storefront setting: a small model (u2netp) whose instant preview cut-out answers a "
+    "background-removal URL whose matte would not be ready within ALPHACDN_MATTE_WAIT, "
+    "instead of the 423 (marked `X-Alphacdn-Preview`, `Cache-Control: no-store`); off = 423",
+    shown_default="off",
+)
 
 JOB_POLL_SECONDS = Var(
     "ALPHACDN_JOB_POLL_SECONDS",
@@ -400,6 +423,12 @@ class HttpSettings:
     allow_dev_keys: bool = field(default=False, metadata=ALLOW_DEV_KEYS.meta)
     #: base of the URLs the server writes (None: its bound address; never the Host header)
     public_url: str | None = field(default=None, metadata=PUBLIC_URL.meta)
+    #: origins answered with CORS headers (("*",): any; (): none)
+    cors_origins: tuple[str, ...] = field(default=(), metadata=CORS_ORIGINS.meta)
+    #: configured upload presets: name -> {"unsigned": bool, "settings": {...}}
+    upload_presets: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=dict, metadata=UPLOAD_PRESETS.meta
+    )
     #: `Authorization: Bearer <token>` reads /metrics from any address (loopback always can)
     metrics_token: str | None = field(default=None, metadata=METRICS_TOKEN.meta)
 
@@ -527,6 +556,8 @@ class JobSettings:
     #: how long a delivery request for a matte in progress may wait for it before answering
     #: 423 (0 = at once, as Cloudinary does)
     matte_wait_seconds: float = field(default=0.0, metadata=MATTE_WAIT.meta)
+    #: the small model of preview cut-outs answered instead of a 423 ("" = off)
+    matte_preview: str = field(default="", metadata=MATTE_PREVIEW.meta)
     #: how often an idle job runner looks for jobs submitted by other worker processes
     poll_seconds: float = field(default=0.25, metadata=JOB_POLL_SECONDS.meta)
     #: finished `/v2/tasks` tasks (record, input and result files) are removed after this long

@@ -17,6 +17,7 @@ from alphacdn.cache import AssetRecord
 from alphacdn.fetched import FetchedSources
 from alphacdn.named import NamedTransformations
 from alphacdn.net import FetchError, fetch_url
+from alphacdn.presets import UploadPresets
 from alphacdn.settings import HttpSettings
 from alphacdn.transform.errors import InvalidRequest, PayloadTooLarge
 
@@ -36,6 +37,8 @@ class Uploads:
     max_source_side: int
     assets: Assets
     named: NamedTransformations
+    #: upload presets (`upload_preset`), the unsigned ones for browser uploads
+    presets: UploadPresets
     #: upload-time work queued after the original is stored
     after_upload: UploadHook
     #: the fetch delivery type's sources (the admin API forgets fetched URLs)

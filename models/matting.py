@@ -27,7 +27,7 @@ import numpy.typing as npt
 from .detector import Detection, Detector
 from .fetch import ModelMissing
 from .hints import select_by_hints
-from .refine import make_cutout
+from .refine import make_cutout, resize_float
 from .sessions import Matter
 
 U8 = npt.NDArray[np.uint8]
@@ -216,6 +216,19 @@ class MatteModels:
             timings=timings,
         )
         return Made(outcome, salient, inferred, detected)
+
+    def preview(self, picture: Picture, model: str, side: int) -> bytes:
+        """A quick cut-out PNG of `picture` at matte resolution, for showing while the real one
+        is made: `model` (a small one) on a copy at most `side` long, guided upsampling and
+        decontamination there (no settle, no fine edges, no hints), then scaled up."""
+        full = picture.rgb()
+        height, width = full.shape[:2]
+        small, factor = picture.rgb_within(side)
+        rgba = make_cutout(self.matter, model, small, fine_edges=False, settled=False).rgba
+        if factor < 1.0:
+            scaled = resize_float(rgba.astype(np.float32), width, height)
+            rgba = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+        return self.codec.encode(np.ascontiguousarray(rgba))
 
     def _salient(
         self, picture: Picture, model: str, fine_edges: bool, job_timings: Mapping[str, float]

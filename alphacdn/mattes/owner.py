@@ -35,10 +35,17 @@ from alphacdn.mattes.entries import (
 from alphacdn.mattes.errors import MatteTooLarge
 from alphacdn.mattes.holds import Holds
 from alphacdn.mattes.job import KIND, MatteJob, content_id, content_matte_key
+from alphacdn.mattes.preview import PREVIEW_HEADER, Previews
 from alphacdn.models.detector import Detection
 from alphacdn.models.matting import MATTE_MAX_PIXELS, MatteModels, MatteOutcome, Salient
+from alphacdn.setting_values import MAX_MATTE_WAIT
 from alphacdn.settings import JobSettings
-from alphacdn.transform.errors import InvalidImage, MatteInProgress, ServiceUnavailable
+from alphacdn.transform.errors import (
+    CdnError,
+    InvalidImage,
+    MatteInProgress,
+    ServiceUnavailable,
+)
 from alphacdn.transform.steps import BackgroundRemoval
 
 if TYPE_CHECKING:
@@ -67,9 +74,11 @@ class Mattes:
         runner: JobRunner,
         flight: SingleFlight,
         models: MatteModels,
+        previews: Previews | None = None,
     ) -> None:
         """`cache_size` is the setting the matte cache's share is taken from (named when a
-        matte is too large); `flight` deduplicates runs per matte key."""
+        matte is too large); `flight` deduplicates runs per matte key; `previews`: the
+        instant cut-outs answered instead of a 423 (`ALPHACDN_MATTE_PREVIEW`), None: off."""
         self.model = model
         self.settings = settings
         self.cache_size = cache_size
@@ -81,6 +90,7 @@ class Mattes:
         self.runner = runner
         self.flight = flight
         self.models = models
+        self.previews = previews
         #: inference slots of this process, shared by jobs and direct callers
         self._slots = anyio.CapacityLimiter(max(1, settings.concurrency))
         #: matte jobs run per asset tag in this process (exposed in /metrics)
@@ -116,6 +126,7 @@ class Mattes:
             "matte_jobs": dict(self.job_runs),
             "model_runs": dict(self.model_runs),
             "models_loaded": self.models.matter.loaded(),
+            "previews": self.previews.made if self.previews is not None else 0,
         }
 
     # ── get: the delivery side ──────────────────────────────────────────────────────────────
@@ -126,12 +137,51 @@ class Mattes:
 
         With `jobs.matte_wait_seconds` > 0 a request for a matte in progress is held until the
         matte is ready (then served) or the wait is over (then 423 as usual): it wakes when a job
-        of this process finishes, and looks again every second for a job of another worker."""
+        of this process finishes, and looks again every second for a job of another worker.
+
+        With previews on (the storefront setting), no request answers 423 while a preview can
+        be made: with a wait > 0, a request waits for the real matte when that is likely ready
+        within the wait plus the time a preview would take (so a preview is not made when the
+        real cut-out comes as soon), and is held that long at most; one whose matte would take
+        longer, or whose hold ends without it, gets the small model's preview cut-out (headers
+        marking it: `X-Alphacdn-Preview`), which is never cached. With a wait of 0 every request
+        for a matte in progress gets the preview at once. A preview that cannot be made (its
+        model missing, too many waiting) leaves the 423."""
         key = self.key(asset.etag, removal)
         wait = self.settings.matte_wait_seconds
-        if wait <= 0:
+
+        async def look() -> tuple[bytes, dict[str, str]]:
             return await self._look(asset, removal, key)
-        return await self.holds.hold(key, wait, lambda: self._look(asset, removal, key))
+
+        if self.previews is None:
+            return await (self.holds.hold(key, wait, look) if wait > 0 else look())
+        try:
+            return await look()
+        except _Pending as exc:
+            pending: MatteInProgress = exc
+            hold = min(MAX_MATTE_WAIT, wait + self.previews.eta(asset.etag)) if wait > 0 else 0
+            if hold > 0 and exc.eta <= hold:
+                try:
+                    return await self.holds.hold(key, hold, look)
+                except MatteInProgress as again:
+                    pending = again
+        preview = await self.previews.make(
+            asset.etag,
+            lambda: self.originals.read(asset.cloud, asset.public_id, version=asset.version),
+        )
+        if preview is None:
+            raise pending
+        return preview, {PREVIEW_HEADER: self.previews.model}
+
+    async def ready(self, asset: AssetRecord, removal: BackgroundRemoval, wait: float) -> bool:
+        """Wait at most `wait` seconds until the real matte is made: True, or False when it
+        was not (its job failed, or the wait is over). Never a preview."""
+        key = self.key(asset.etag, removal)
+        try:
+            await self.holds.hold(key, wait, lambda: self._look(asset, removal, key))
+        except CdnError:
+            return False
+        return True
 
     async def _look(
         self, asset: AssetRecord, removal: BackgroundRemoval, key: str
@@ -247,19 +297,22 @@ class Mattes:
 
     def _in_progress(
         self, asset: AssetRecord, removal: BackgroundRemoval, record: JobRecord, depth: int
-    ) -> MatteInProgress:
+    ) -> _Pending:
         per_job = self.estimated_seconds(removal.fine_edges, asset.width * asset.height)
         if record.status == "running":
             started = record.started_at if record.started_at is not None else record.updated_at
+            eta = max(0.0, per_job - (time.time() - started))
             # half the estimated remainder: the estimate is a moving average and often long
             # on a busy machine; a few cheap extra polls beat sleeping past the finish
-            wait = max(1, math.ceil((per_job - (time.time() - started)) / 2))
+            wait = max(1, math.ceil(eta / 2))
         else:
+            eta = per_job * max(1, depth) / max(1, self.settings.concurrency)
             wait = self.retry_after(depth, per_job)
-        return MatteInProgress(
+        return _Pending(
             f"Background removal in progress for {asset.public_id} ({record.status}); "
             "retry shortly",
             retry_after=wait,
+            eta=eta,
         )
 
     def estimated_seconds(self, fine_edges: bool, pixels: int) -> float:
@@ -513,6 +566,14 @@ class _Unavailable(ServiceUnavailable):
     def __init__(self, public: str) -> None:
         super().__init__(public)
         self.job_result = {"status": 503}
+
+
+class _Pending(MatteInProgress):
+    """A 423 that also carries the estimated seconds until the matte is ready."""
+
+    def __init__(self, public: str, *, retry_after: int, eta: float) -> None:
+        super().__init__(public, retry_after=retry_after)
+        self.eta = eta
 
 
 __all__ = ["Mattes"]

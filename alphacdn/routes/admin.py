@@ -7,6 +7,11 @@ GET    /v1_1/<cloud>/transformations                      list named transformat
 POST   /v1_1/<cloud>/transformations                      create (name, transformation)
 PUT    /v1_1/<cloud>/transformations                      update (transformation, unsafe_update)
 DELETE /v1_1/<cloud>/transformations                      delete (transformation=<name>)
+GET    /v1_1/<cloud>/upload_presets                       list upload presets
+POST   /v1_1/<cloud>/upload_presets                       create (name, unsigned, settings)
+GET    /v1_1/<cloud>/upload_presets/<name>                one preset
+PUT    /v1_1/<cloud>/upload_presets/<name>                update (given settings replace)
+DELETE /v1_1/<cloud>/upload_presets/<name>                delete
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import base64
 import binascii
 import hmac
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,6 +30,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alphacdn.access import STORED_TYPES, asset_type
+from alphacdn.jobs.upload_jobs import parse_removal_param
+from alphacdn.presets import UploadPreset, preset_settings
 from alphacdn.transform import parse_chain
 from alphacdn.transform.errors import InvalidRequest, NotFound, Unauthorized
 from alphacdn.transform.named import named_name, named_reference
@@ -216,6 +224,67 @@ async def transformations(uploads: Uploads, request: Request) -> Response:
     return JSONResponse({"message": "created" if request.method == "POST" else "updated"})
 
 
+#: what the SDK's `create_upload_preset` / `update_upload_preset` send besides settings
+_NOT_SETTINGS = ("name", "timestamp", "live", "upload_preset", "api_key", "signature")
+
+
+def _preset(uploads: Uploads, name: str, given: dict[str, Any]) -> UploadPreset:
+    """A preset from an admin call's parameters: 400 naming a bad setting, an eager chain the
+    grammar refuses, or a bad background_removal value."""
+    try:
+        unsigned, settings = preset_settings(
+            {k: v for k, v in given.items() if k not in _NOT_SETTINGS}
+        )
+    except ValueError as exc:
+        raise InvalidRequest(f"Invalid upload preset setting {exc}") from None
+    table = uploads.named.table()
+    for chain in str(settings.get("eager", "")).split("|"):
+        if chain:
+            parse_chain(chain.rsplit("/", 1)[0] if _has_format(chain) else chain, named=table)
+    if settings.get("background_removal"):
+        parse_removal_param(str(settings["background_removal"]))
+    return UploadPreset(name, unsigned, settings)
+
+
+def _has_format(chain: str) -> bool:
+    return chain.rpartition("/")[2] in ("jpg", "jpeg", "png", "webp", "avif", "gif")
+
+
+async def upload_presets(uploads: Uploads, request: Request) -> Response:
+    """The upload presets: list, create; one preset: get, update, delete."""
+    _authorize(uploads, request)
+    p = await _params(request)
+    presets = uploads.presets
+    name = request.path_params.get("name")
+    if name is None:
+        if request.method == "GET":
+            return JSONResponse({"presets": [x.json() for x in presets.all()]})
+        if request.method != "POST":
+            raise InvalidRequest(f"{request.method} needs an upload preset name in the path")
+        new_name = str(p.get("name") or "") or secrets.token_hex(4)
+        if presets.get(new_name) is not None:
+            raise InvalidRequest(f"Upload preset {new_name} already exists")
+        presets.set(_preset(uploads, new_name, p))
+        return JSONResponse({"message": "created", "name": new_name})
+    found = presets.get(name)
+    if request.method == "DELETE":
+        if not presets.delete(name):
+            raise NotFound(
+                f"Upload preset {name} not found"
+                if found is None
+                else f"Upload preset {name} is set in the config file; remove it there"
+            )
+        return JSONResponse({"message": "deleted"})
+    if found is None:
+        raise NotFound(f"Upload preset {name} not found")
+    if request.method == "GET":
+        return JSONResponse(found.json())
+    # PUT: the given settings replace the preset's, the rest stay
+    merged = {"unsigned": found.unsigned, **found.settings, **p}
+    presets.set(_preset(uploads, name, merged))
+    return JSONResponse({"message": "updated"})
+
+
 Endpoint = Callable[[Uploads, Request], Awaitable[Response]]
 
 
@@ -237,6 +306,8 @@ def routes(uploads: Uploads) -> list[BaseRoute]:
         Route(f"{v}/resources/image/{{type}}", bound(delete_resources), methods=["DELETE"]),
         Route(f"{v}/resources/image/{{type}}/{{public_id:path}}", bound(get_resource)),
         Route(f"{v}/transformations", bound(transformations), methods=every),
+        Route(f"{v}/upload_presets", bound(upload_presets), methods=["GET", "POST"]),
+        Route(f"{v}/upload_presets/{{name}}", bound(upload_presets), methods=every[:1] + every[2:]),
     ]
 
 
@@ -247,4 +318,5 @@ __all__ = [
     "list_resources",
     "routes",
     "transformations",
+    "upload_presets",
 ]

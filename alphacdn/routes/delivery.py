@@ -8,6 +8,7 @@ back into a response (ETag / 304, Vary, Accept-CH, HEAD, attachment).
 
 from __future__ import annotations
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -55,7 +56,10 @@ def route(delivery: Delivery) -> BaseRoute:
         served = await delivery.serve(
             request.scope["path"], headers.get("accept", ""), client, headers=headers, query=query
         )
-        return respond(served, request.method, headers.get("if-none-match"))
+        response = respond(served, request.method, headers.get("if-none-match"))
+        if served.after is not None:  # a preview's follow-up render, once the answer is sent
+            response.background = BackgroundTask(served.after)
+        return response
 
     return Route("/{cloud}/image/{rest:path}", deliver, methods=["GET", "HEAD"])
 

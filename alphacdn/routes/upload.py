@@ -2,7 +2,8 @@
 
 Form fields (multipart or urlencoded): `file` (multipart file, data URI, base64, or a remote
 URL when enabled), `public_id`, `folder`, `overwrite`, `tags`, `invalidate`, `api_key`,
-`timestamp`, `signature` (`signature_algorithm`), plus the extension points `eager`,
+`timestamp`, `signature` (`signature_algorithm`), `upload_preset` (an unsigned one
+needs no signature: see `alphacdn.presets`), `allowed_formats`, plus the extension points `eager`,
 `eager_async`, `eager_notification_url`, `notification_url`, `background_removal` handled by
 upload hooks (see `alphacdn.uploads`).
 """
@@ -65,6 +66,37 @@ async def _form(request: Request, limit: int) -> tuple[dict[str, Any], bytes | N
             params[name] = value
     await form.close()
     return params, file_bytes
+
+
+def _authorized(uploads: Uploads, params: dict[str, Any]) -> dict[str, Any]:
+    """A signed upload's parameters (its preset, if any, filling the rest), or an unsigned
+    upload's through its unsigned preset; refused as Cloudinary refuses them otherwise."""
+    name = str(params.get("upload_preset") or "")
+    signed = "signature" in params or (bool(params.get("api_key")) and not name)
+    if signed:
+        check_signature(uploads.http, params)
+    elif not name:
+        raise InvalidRequest("Upload preset must be specified when using unsigned upload")
+    if not name:
+        return params
+    preset = uploads.presets.get(name)
+    if preset is None:
+        raise InvalidRequest(f"Upload preset not found: {name[:100]}")
+    if not signed and not preset.unsigned:
+        raise InvalidRequest("Upload preset must be whitelisted for unsigned uploads")
+    return preset.apply(params, signed=signed)
+
+
+def _check_format(params: dict[str, Any], fmt: str) -> None:
+    """`allowed_formats` (a call's or its preset's): 400 for a format not in the list."""
+    allowed = params.get("allowed_formats")
+    if not allowed:
+        return
+    names = allowed if isinstance(allowed, list) else str(allowed).split(",")
+    same = {"jpeg": "jpg", "tiff": "tif", "heif": "heic"}
+    wanted = {same.get(n.strip().lower(), n.strip().lower()) for n in names if n.strip()}
+    if same.get(fmt.lower(), fmt.lower()) not in wanted:
+        raise InvalidRequest(f"Image file format {fmt} not allowed")
 
 
 def check_signature(http: HttpSettings, params: dict[str, Any]) -> None:
@@ -141,7 +173,7 @@ async def upload(uploads: Uploads, request: Request) -> Response:
     if cloud not in http.clouds:
         raise NotFound(f"Unknown cloud name: {cloud}")
     params, file_bytes = await _form(request, http.max_upload_bytes)
-    check_signature(http, params)
+    params = _authorized(uploads, params)
     data = await _file_data(uploads, params, file_bytes)
     if len(data) > http.max_upload_bytes:
         raise PayloadTooLarge(
@@ -150,6 +182,7 @@ async def upload(uploads: Uploads, request: Request) -> Response:
     info = await anyio.to_thread.run_sync(
         lambda: _verify(data, uploads.max_source_pixels, uploads.max_source_side)
     )
+    _check_format(params, info.format)
     public_id = _public_id(params)
     kind = upload_type(params)
     tags = params.get("tags") or []
