@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyvips
 
 from alphacdn.transform.steps import Step
 
 from .load import MAX_SIDE
+
+if TYPE_CHECKING:  # faces.py registers appliers here
+    from .faces import FaceTrack
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,8 @@ class Context:
     watch: Callable[[pyvips.Image], pyvips.Image] | None = None
     #: `fl_getinfo`: steps note what they decided here (e.g. the `g_auto` crop); else None
     notes: dict[str, Any] | None = None
+    #: detected faces, followed through the steps (`engine.faces`); None: none asked for
+    faces: FaceTrack | None = None
 
     def transparent_ok(self, image: pyvips.Image) -> bool:
         """Whether new empty areas (padding, rotation corners) may be transparent."""

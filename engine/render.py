@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pyvips
 
 from alphacdn.transform.plan import Plan
-from alphacdn.transform.steps import BackgroundRemoval, Resize, Step
-from alphacdn.transform.values import Flag, Format
+from alphacdn.transform.steps import BackgroundRemoval, Resize, Rotate, Step
+from alphacdn.transform.values import FACE_GRAVITIES, Flag, Format
 
 from . import effects, geometry, getinfo, masks, outline, shadows  # noqa: F401  (appliers)
 from .encode import (
@@ -29,6 +29,7 @@ from .encode import (
     negotiate_format,
     uses_alpha,
 )
+from .faces import FaceTrack
 from .frames import frame_height, frame_range, is_animation, join_frames, load_frames
 from .layers import apply_layer
 from .load import MAX_SIDE, SourceInfo, load, probe_checked
@@ -36,6 +37,8 @@ from .registry import Context, applies, apply_step
 from .resize import plan_box, resolve
 from .stop import RenderStop, RenderStopped
 
+#: a face box as fractions (x1, y1, x2, y2) of the upright source
+FaceBox = tuple[float, float, float, float]
 #: intermediate images up to this size are kept in memory between steps
 _MATERIALIZE_PIXELS = 16_000_000
 
@@ -75,6 +78,8 @@ def _shrink_on_load(
     against the source (relative lengths must refer to the source, not the shrunk image)."""
     if not steps or not isinstance(steps[0], Resize):
         return None, steps
+    if steps[0].gravity in FACE_GRAVITIES:  # framed on the face: sizes depend on where it is
+        return None, steps
     resolved = resolve(steps[0], info.width, info.height)
     box = plan_box(resolved, info.width, info.height)
     return box.scaled, [resolved, *steps[1:]]
@@ -107,9 +112,16 @@ def _apply(
         steps = tuple(first) if index == 0 else component.steps
         comp_ctx = dataclasses.replace(ctx, target_aspect=_aspect(image, steps))
         if component.layer is not None:  # a layer component has no steps of its own
+            before = (image.width, image.height)
             image = watch(apply_layer(image, component.layer, comp_ctx).copy_memory())
+            if ctx.faces is not None and (image.width, image.height) != before:
+                ctx.faces.forget()
         for step in steps:
+            before = (image.width, image.height)
             image = apply_step(image, step, comp_ctx)
+            moved = isinstance(step, Rotate) or (image.width, image.height) != before
+            if ctx.faces is not None and moved and not isinstance(step, Resize):
+                ctx.faces.forget()  # moved pixels: face steps after it fall back
             if image.width * image.height <= _MATERIALIZE_PIXELS:
                 # steps that read pixels (trim, smartcrop, alpha checks) would otherwise
                 # re-run the whole lazy chain before them each time
@@ -127,14 +139,18 @@ def render(
     max_side: int = MAX_SIDE,
     load_asset: Callable[[str], bytes] | None = None,
     stop: RenderStop | None = None,
+    faces: Sequence[FaceBox] | None = None,
 ) -> Rendered:
     """Decode `source`, apply the plan's steps in order and encode the result. With `stop`,
-    raise `RenderStopped` once it is stopped (libvips work under way is killed)."""
+    raise `RenderStopped` once it is stopped (libvips work under way is killed). `faces`: the
+    faces the wiring found in the source, as fractions (x1, y1, x2, y2) of its upright size
+    (None: not looked for; face steps then fall back as with no face)."""
+    args = (source, plan, accept, default_format, max_pixels, max_side, load_asset)
     if stop is None:
-        return _render(source, plan, accept, default_format, max_pixels, max_side, load_asset, None)
+        return _render(*args, None, faces)
     try:
         stop.check()
-        return _render(source, plan, accept, default_format, max_pixels, max_side, load_asset, stop)
+        return _render(*args, stop, faces)
     except RenderStopped:
         raise
     except Exception as exc:
@@ -156,6 +172,7 @@ def _render(
     max_side: int,
     load_asset: Callable[[str], bytes] | None,
     stop: RenderStop | None,
+    faces: Sequence[FaceBox] | None = None,
 ) -> Rendered:
     def watch(image: pyvips.Image) -> pyvips.Image:
         if stop is None:
@@ -192,14 +209,28 @@ def _render(
         load_asset=None if load_asset is None or not animation else functools.cache(load_asset),
         watch=None if stop is None else watch,
         notes=getinfo.start(info, image) if info_wanted else None,
+        faces=None if faces is None else FaceTrack.of(faces),
     )
+    if ctx.notes is not None and faces is not None:
+        ctx.notes["faces"] = [
+            {"x": round(x1 * info.width), "y": round(y1 * info.height),
+             "width": round((x2 - x1) * info.width), "height": round((y2 - y1) * info.height)}
+            for x1, y1, x2, y2 in faces
+        ]  # fmt: skip
     if ctx.load_asset is None:
         ctx = dataclasses.replace(ctx, load_asset=load_asset)
     if animation:
         delay, plays = plan.output.delay, plan.output.loop
         image = join_frames(
             [
-                _apply(image if i == 0 else watch(source_frames.frame(i)), plan, first, ctx, watch)
+                _apply(
+                    image if i == 0 else watch(source_frames.frame(i)),
+                    plan,
+                    first,
+                    # each frame follows the faces of the first from the start
+                    ctx if ctx.faces is None else dataclasses.replace(ctx, faces=ctx.faces.copy()),
+                    watch,
+                )
                 for i in range(len(source_frames))
             ],
             [delay] * len(source_frames) if delay is not None else source_frames.delays,

@@ -47,7 +47,7 @@ from .steps import (
     Trim,
     Vignette,
 )
-from .values import Format, Gravity
+from .values import FACE_GRAVITIES, Format, Gravity
 
 # ── the price list: render units (≈ CPU-ms) per megapixel of the canvas a step works on ─────
 #: decoding a source or layer asset
@@ -172,8 +172,8 @@ def _resize(walk: _Walk, step: Resize, name: str) -> float:
     walk.canvas(sw, sh, name)
     walk.canvas(*box.out, name)
     cost = RESAMPLE * max(before, sw * sh * _MP) + PASS * walk.mp
-    if step.gravity is Gravity.AUTO:
-        cost += SMARTCROP * sw * sh * _MP
+    if step.gravity is Gravity.AUTO or step.gravity in FACE_GRAVITIES:  # faces: attention
+        cost += SMARTCROP * sw * sh * _MP  # is their fallback (or plain g_auto's)
     if box.out[0] > sw or box.out[1] > sh:  # padded: transparent unless a colour is given
         walk.alpha = walk.alpha or step.background is None
     return cost * _bands(walk)

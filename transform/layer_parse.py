@@ -24,7 +24,7 @@ from .layers import (
 from .plan import Component
 from .resize import parse_resize
 from .steps import BackgroundRemoval, Resize
-from .values import CropMode, Gravity
+from .values import FACE_GRAVITIES, CropMode, Gravity
 
 #: flags that belong to layers, not to the delivered file
 _LAYER_FLAGS = ("layer_apply", "relative", "no_overflow", "tiled", "cutter", "text_no_trim")
@@ -55,8 +55,8 @@ def _placement(tokens: list[str], overflow: bool, where: str) -> Placement:
     step, _ = parse_resize(quals)
     if step is None:  # all defaults: centred
         return Placement(overflow=overflow)
-    if step.gravity is Gravity.AUTO:
-        raise invalid(where, "g_auto cannot place a layer")
+    if step.gravity is Gravity.AUTO or step.gravity in FACE_GRAVITIES:
+        raise invalid(where, f"g_{step.gravity.value} cannot place a layer")
     return Placement(step.gravity, step.x, step.y, overflow)
 
 

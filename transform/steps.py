@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Annotated
 
 from .compositing import DropShadow, Mask, Shadow  # shadows and mask controls, issue 5
+from .faces import BlurFaces, PixelateFaces  # face effects, issue 17
 from .registry import Qualifier, Range, Stage, action
 from .shapes import Outline  # outlines, issue 17
 from .values import BLACK, GRAY, RED, WHITE, AutoColor, Color, CropMode, Gravity, Length
@@ -283,6 +284,8 @@ Step = (
     | DropShadow
     | Mask
     | Outline
+    | PixelateFaces
+    | BlurFaces
 )
 
 __all__ = [
