@@ -31,6 +31,7 @@ from alphacdn.cache import (
     SingleFlight,
 )
 from alphacdn.delivery import Delivery
+from alphacdn.faces import Faces
 from alphacdn.jobs.runner import JobKind, JobRunner
 from alphacdn.jobs.upload_jobs import UploadJobs
 from alphacdn.mattes import KIND, Mattes, matte_models
@@ -81,6 +82,15 @@ def create_app(settings: Settings) -> Starlette:
         flight=SingleFlight(Claims(c.state_dir / "matte-flight"), ttl=settings.jobs.lease_seconds),
         models=matte_models(settings.models),
     )
+    # faces (g_face, g_faces, c_thumb, e_pixelate_faces …): found once per content
+    faces = Faces(
+        models_dir=settings.models.models_dir,
+        store=derived,
+        originals=originals,
+        max_source_pixels=settings.engine.max_source_pixels,
+        max_source_side=settings.engine.max_source_side,
+        threads=settings.models.ort_threads,
+    )
     # the flows
     delivery_flow = Delivery(
         http=settings.http,
@@ -91,6 +101,7 @@ def create_app(settings: Settings) -> Starlette:
         eager=eager,
         flight=flight,
         mattes=mattes.get,
+        faces=lambda asset, required: faces.get(asset, required=required),
     )
     assets = Assets(originals, derived)
     upload_jobs = UploadJobs(settings.http, assets, named, delivery_flow, mattes)

@@ -66,6 +66,7 @@ from alphacdn.transform.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
+from alphacdn.transform.faces import face_steps
 from alphacdn.transform.layers import layer_public_ids
 from alphacdn.transform.named import is_named_only
 from alphacdn.transform.plan import Output
@@ -76,6 +77,11 @@ from alphacdn.transform.values import Flag, Format
 #: `(asset, removal) -> (cut-out PNG bytes, extra response headers)`; raises MatteInProgress
 #: (423)
 MatteSource = Callable[[AssetRecord, BackgroundRemoval], Awaitable[tuple[bytes, dict[str, str]]]]
+#: the faces of an asset's original as fractions of its upright size (`alphacdn.faces`):
+#: `(asset, required) -> boxes`, None when not looked for (no model and not `required`)
+FaceSource = Callable[
+    [AssetRecord, bool], Awaitable[list[tuple[float, float, float, float]] | None]
+]
 
 #: parsed URLs kept per process (a hit then costs a dict lookup instead of a parse)
 _PARSED_MAX = 4096
@@ -196,6 +202,7 @@ class Delivery:
         eager: EagerStore,
         flight: SingleFlight,
         mattes: MatteSource,
+        faces: FaceSource | None = None,
     ) -> None:
         self._http = http
         #: per-client limits key on the last `X-Forwarded-For` address (behind a proxy)
@@ -209,6 +216,7 @@ class Delivery:
         self._eager = eager
         self._flight = flight
         self._mattes = mattes
+        self._faces = faces
         self._render_limiter = anyio.CapacityLimiter(engine_settings.render_threads)
         self._budget = engine_settings.render_budget
         self._max_canvas = engine_settings.max_canvas_pixels
@@ -411,6 +419,11 @@ class Delivery:
             )
             render_plan = plan
         load_asset = layers.loader(self._originals)
+        # faces: found once per content (cached), before a slot; the render only reads them
+        explicit, hint = face_steps(render_plan)
+        faces = None
+        if self._faces is not None and (explicit or hint):
+            faces = await self._faces(asset, explicit)
 
         def run(stop: engine.RenderStop) -> engine.Rendered:
             # the timer kills libvips work under way; the render checks between steps too
@@ -427,6 +440,7 @@ class Delivery:
                     max_side=self._max_side,
                     load_asset=load_asset,
                     stop=stop,
+                    faces=faces,
                 )
             finally:
                 timer.cancel()
@@ -611,6 +625,7 @@ def asset_tag_of(asset: AssetRecord) -> str:
 __all__ = [
     "ClientGone",
     "Delivery",
+    "FaceSource",
     "MatteSource",
     "Served",
     "accept_class",

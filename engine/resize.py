@@ -71,7 +71,9 @@ def _crop(
         box = faces.focus(ctx, step.gravity, image.width, image.height)
         assert box is not None
         x, y = faces.window_on(box, image.width, image.height, cw, ch)
-        return image.crop(x, y, cw, ch), x, y
+        out = image.crop(x, y, cw, ch)
+        _note_auto(ctx, image, out, "face", origin=(x, y))
+        return out, x, y
     if step.gravity is Gravity.AUTO:
         # a cut-out: centre on its subject's box; else on the faces; else libvips attention
         if subject.has_transparency(image):
@@ -163,8 +165,10 @@ def _face_frame(image: pyvips.Image, step: Resize, box: faces.Box, ctx: Context)
         assert not isinstance(tw, float) and not isinstance(th, float)
         aspect = tw / th if tw and th else None
         region = faces.region_around(
-            box, width, height, aspect, faces.THUMB_ROOM / zoom, (tw or 1, th or 1)
-        )
+            # never blown up past the source, unless `z_` asks to come closer
+            box, width, height, aspect, faces.THUMB_ROOM / zoom,
+            (round((tw or 1) / zoom), round((th or 1) / zoom)),
+        )  # fmt: skip
         rw, rh = region[2], region[3]
         size = (
             tw or max(1, round(rw * (th or rh) / rh)),

@@ -16,6 +16,7 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,7 @@ __all__ = [
     "anchors",
     "decode_faces",
     "faces_from_json",
+    "faces_in",
     "faces_to_json",
 ]
 
@@ -179,3 +181,21 @@ def faces_from_json(text: str) -> list[Face]:
     """Inverse of `faces_to_json`."""
     rows: list[list[float]] = json.loads(text)
     return [Face((float(r[0]), float(r[1]), float(r[2]), float(r[3])), float(r[4])) for r in rows]
+
+
+class _Picture(Protocol):
+    def rgb_within(self, side: int) -> tuple[npt.NDArray[np.uint8], float]: ...
+
+
+#: faces are looked for on a copy at most this long (the model's input is 256²)
+DETECT_SIDE = 1024
+
+
+def faces_in(picture: _Picture, detector: FaceDetector) -> list[Face]:
+    """The faces of a decoded source (`engine.Picture`), as fractions of its upright size."""
+    rgb, _ = picture.rgb_within(DETECT_SIDE)
+    height, width = rgb.shape[:2]
+    return [
+        Face((f.box[0] / width, f.box[1] / height, f.box[2] / width, f.box[3] / height), f.score)
+        for f in detector.detect(rgb)
+    ]
