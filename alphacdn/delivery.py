@@ -421,6 +421,7 @@ class Delivery:
         load_asset = layers.loader(self._originals)
         # faces: found once per content (cached), before a slot; the render only reads them
         explicit, hint = face_steps(render_plan)
+        hint = hint and plan.removal is None  # a cut-out's g_auto goes for its subject
         faces = None
         if self._faces is not None and (explicit or hint):
             faces = await self._faces(asset, explicit)
