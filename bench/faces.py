@@ -108,8 +108,8 @@ def quality(detector: FaceDetector, photos: Path) -> None:
     for name in labels:
         found[name], took = detect_all(detector, (photos / name).read_bytes())
         seconds.append(took)
-    print(f"## Dev photos ({len(labels)} photos, "
-          f"{sum(len(v['faces']) for v in labels.values())} labelled faces, IoU ≥ {at})\n")  # fmt: skip
+    count = sum(len(v["faces"]) for v in labels.values())
+    print(f"## Dev photos ({len(labels)} photos, {count} labelled faces, IoU ≥ {at})\n")
     print("| threshold | TP | FP | FN | precision | recall |\n|---|---|---|---|---|---|")
     for t in THRESHOLDS:
         tp = fp = fn = 0
@@ -171,16 +171,20 @@ def latency(photos: Path, rounds: int) -> None:
                         assert resp.status_code == 200, resp.headers.get("x-cld-error")
                         return took
 
+                    face_id, centre_id = ids
                     order: list[tuple[str, Callable[[], float]]] = [
-                        ("g_center", lambda: timed(ids[1], width=300, height=300)),
-                        ("g_face", lambda: timed(ids[0], gravity="face", width=300, height=300)),
+                        ("g_center", lambda c=centre_id: timed(c, width=300, height=300)),
+                        (
+                            "g_face",
+                            lambda f=face_id: timed(f, gravity="face", width=300, height=300),
+                        ),
                     ]
                     if r % 2:
                         order.reverse()
                     for key, fn in order:
                         times[key].append(fn())
                     times["g_face, faces cached"].append(
-                        timed(ids[0], gravity="face", width=301, height=301)
+                        timed(face_id, gravity="face", width=301, height=301)
                     )
         finally:
             server.stop()

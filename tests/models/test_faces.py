@@ -10,6 +10,7 @@ import onnxruntime as ort
 import pytest
 
 from alphacdn.models import MODELS
+from alphacdn.models import faces as faces_module
 from alphacdn.models.faces import (
     INPUT_SIZE,
     Face,
@@ -151,3 +152,20 @@ def test_single_face_of_a_landscape_portrait(detector: FaceDetector) -> None:
     x1, y1, x2, y2 = faces[0].box
     w = _rgb(E2E / "portrait-longhair.jpg").shape[1]
     assert 0.4 * w < (x1 + x2) / 2 < 0.6 * w and y2 - y1 > 20
+
+
+@pytest.mark.model
+def test_small_faces_are_found_by_the_tiles(
+    detector: FaceDetector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rgb = _rgb(HERE / "two-women.jpg")[::4, ::4]  # 80×120: faces ~35 px across
+    canvas = np.full((750, 1000, 3), 128, np.uint8)
+    canvas[400:520, 650:730] = rgb
+    faces = detector.detect(canvas)
+    assert len(faces) == 2, faces
+    for face in faces:
+        assert 650 <= face.box[0] < face.box[2] <= 730
+        assert 400 <= face.box[1] < face.box[3] <= 520
+    # ~9 px in the whole-image view: without the tiles they are missed
+    monkeypatch.setattr(faces_module, "TILE_ABOVE", 10**9)
+    assert detector.detect(canvas) == []
