@@ -13,7 +13,7 @@ image as it is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pyvips
@@ -114,7 +114,7 @@ def region_around(
         rw = max(bw, bh * aspect)
         rh = rw / aspect
         if rw < least[0] or rh < least[1]:  # never blow a small face up past the source
-            rw, rh = max(rw, least[0], least[1] * aspect), 0.0
+            rw = max(rw, least[0], least[1] * aspect)
             rh = rw / aspect
     shrink = min(1.0, width / rw, height / rh)
     rw, rh = rw * shrink, rh * shrink
@@ -131,7 +131,10 @@ def _grown(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
     return x1, y1, max(0, x2 - x1), max(0, y2 - y1)
 
 
-def _each_face(ctx: Context, image: pyvips.Image, change: object) -> pyvips.Image:
+def _each_face(
+    ctx: Context, image: pyvips.Image, change: Callable[[pyvips.Image], pyvips.Image]
+) -> pyvips.Image:
+    """`change` applied to each face's (grown) region; the image as it is without faces."""
     track = ctx.faces
     if track is None:
         return image
@@ -139,16 +142,15 @@ def _each_face(ctx: Context, image: pyvips.Image, change: object) -> pyvips.Imag
         x, y, w, h = _grown(box, image.width, image.height)
         if w < 2 or h < 2:
             continue
-        region = image.crop(x, y, w, h)
-        assert callable(change)
-        image = image.insert(change(region), x, y)
+        image = image.insert(change(image.crop(x, y, w, h)), x, y)
     return image
 
 
-def _premultiplied(region: pyvips.Image, fn: object) -> pyvips.Image:
+def _premultiplied(
+    region: pyvips.Image, fn: Callable[[pyvips.Image], pyvips.Image]
+) -> pyvips.Image:
     """Apply `fn` to the region, premultiplied when it has alpha (transparent pixels lend no
     colour), and back to uchar."""
-    assert callable(fn)
     if not region.hasalpha():
         return fn(region).cast("uchar")
     out = fn(region.premultiply()).unpremultiply()

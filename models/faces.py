@@ -47,6 +47,8 @@ REGRESSIONS = ("Identity_2:0", "Identity_3:0")
 #: 0.75 / recall 0.86 (0.6: 0.60 / 0.86); the false positives are animal faces (0.5-0.81).
 #: Without tiles, recall was 0.71 at best (faces under ~20 px in the 256² view were missed).
 SCORE_THRESHOLD = 0.75
+#: the best this many boxes of one pass are merged (the merge is quadratic)
+MAX_CANDIDATES = 100
 #: boxes of one face overlapping this much are merged
 MERGE_IOU = 0.3
 #: images longer than this (px) are also looked at in 2×2 tiles of this share of each side
@@ -96,7 +98,7 @@ def decode_faces(
     cx, cy = reg[:, 0] + _ANCHORS[keep, 0], reg[:, 1] + _ANCHORS[keep, 1]
     w, h = reg[:, 2], reg[:, 3]
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-    order = np.argsort(-prob[keep])
+    order = np.argsort(-prob[keep])[:MAX_CANDIDATES]
     candidates = [
         (tuple(float(v) for v in boxes[i]), float(prob[keep][i]))
         for i in order
