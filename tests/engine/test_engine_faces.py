@@ -156,3 +156,14 @@ def test_getinfo_lists_the_faces() -> None:
     info = json.loads(render(scene(), plan, max_pixels=MAX_PIXELS, faces=[BIG]).body)
     assert info["faces"] == [{"x": 300, "y": 40, "width": 40, "height": 40}]
     assert info["g_auto"][0]["by"] == "face"
+
+
+def test_a_layer_does_not_take_the_base_faces() -> None:
+    layer = solid(100, 100, (0, 0, 255)).draw_rect(RED, 40, 0, 20, 20, fill=True)
+    plan = parse_chain("l_pic,c_crop,g_face,w_20,h_20/fl_layer_apply,g_north_west/f_png")
+    body = render(
+        scene(), plan, max_pixels=MAX_PIXELS, faces=[BIG], load_asset=lambda _: png(layer)
+    ).body
+    out = decode(body)
+    # no face of its own: north (x 40..60, y 0..20), not the base's face box (x 70..90, y 3..23)
+    assert px(out, 10, 10) == RED and px(out, 1, 1) == RED
