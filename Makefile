@@ -29,9 +29,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# the suite needs the small models only (u2netp for mattes, centernet for hints), and the real
-# S3 and Redis servers its store tests run against (Debian radosgw, redis-server: installed with
-# apt-get when missing; the tests start them on loopback)
+# the suite needs the small models only (u2netp for mattes, centernet for hints, blazeface for
+# faces), and the real S3 and Redis servers its store tests run against (Debian radosgw,
+# redis-server: installed with apt-get when missing; the tests start them on loopback)
 test: install lint typecheck
 	scripts/services/radosgw.sh install build/services/radosgw
 	scripts/services/redis.sh install build/services/redis
