@@ -84,6 +84,9 @@ def _crop(
                 _note_auto(ctx, image, out, "subject", origin=(x, y))
                 return out, x, y
         box = faces.focus(ctx, Gravity.AUTO, image.width, image.height)
+        if box is not None and (box[2] - box[0] > cw or box[3] - box[1] > ch):
+            # the faces do not fit together: the largest one
+            box = faces.focus(ctx, Gravity.AUTO_FACE, image.width, image.height)
         if box is not None:
             x, y = faces.window_on(box, image.width, image.height, cw, ch)
             out = image.crop(x, y, cw, ch)

@@ -125,6 +125,8 @@ def test_plain_auto_gravity_takes_faces_as_a_hint() -> None:
     assert red_box(out) == (40, 200, 60, 220)  # the window on the face (x 0..100)
     other = run("c_fill,g_auto,w_100,h_300", [BIG])  # x 270..370: the big square
     assert red_box(other) == (30, 40, 70, 80)
+    both = run("c_fill,g_auto,w_100,h_300", [SMALL, BIG])  # both do not fit: the larger
+    assert red_box(both) == (30, 40, 70, 80)
 
 
 def test_pixelate_and_blur_faces_change_only_faces() -> None:
