@@ -143,7 +143,10 @@ def create_app(settings: Settings) -> Starlette:
 
     routes: list[BaseRoute] = [
         Route("/health", health(settings)),
-        Route("/metrics", metrics(delivery_flow, derived, mattes, settings.http.metrics_token)),
+        Route(
+            "/metrics",
+            metrics(delivery_flow, derived, mattes, settings.http.metrics_token, faces),
+        ),
         *upload.routes(uploads),
         *download.routes(uploads, delivery_flow),
         *admin.routes(uploads),
@@ -177,7 +180,11 @@ def health(settings: Settings) -> Endpoint:
 
 
 def metrics(
-    delivery_flow: Delivery, derived: DerivedStore, mattes: Mattes, token: str | None
+    delivery_flow: Delivery,
+    derived: DerivedStore,
+    mattes: Mattes,
+    token: str | None,
+    faces: Faces | None = None,
 ) -> Endpoint:
     """`GET /metrics`: per-process counters (plain JSON): renders done, cache volume, jobs.
 
@@ -201,6 +208,8 @@ def metrics(
             "pid": os.getpid(),
             "renders": delivery_flow.renders,
             "derived_bytes": derived.volume(),
+            # face detections run by this process (once per original content)
+            "face_detections": faces.runs if faces is not None else 0,
             "jobs": {
                 "completed": runner.completed,
                 "failed": runner.failed,

@@ -143,3 +143,29 @@ def test_bad_face_values_are_400_naming_the_component(
     resp = get(delivery_url("women", **options))
     assert resp.status_code == 400
     assert named in resp.headers["x-cld-error"]
+
+
+def test_detected_once_per_content(server: Server) -> None:
+    def detections() -> int:
+        return int(httpx.get(f"{server.url}/metrics", timeout=10).json()["face_detections"])
+
+    fresh = server.data_dir / "fresh.jpg"  # bytes no other test uploads: nothing cached
+    fresh.write_bytes(pyvips.Image.new_from_file(str(WOMEN)).jpegsave_buffer(Q=77, keep="none"))
+    cloudinary.uploader.upload(str(fresh), public_id="fresh")
+    cloudinary.uploader.upload(str(fresh), public_id="fresh/twin")
+    before = detections()
+    for options in (
+        {"crop": "thumb", "gravity": "face", "width": 60, "height": 60},
+        {"crop": "fill", "gravity": "faces", "width": 90, "height": 50},
+        {"effect": "blur_faces:800"},
+        {"crop": "fill", "gravity": "auto", "width": 70, "height": 70},
+    ):
+        image(get(delivery_url("fresh", **options)))
+    image(get(delivery_url("fresh/twin", crop="crop", gravity="face")))  # the same bytes
+    assert detections() == before + 1
+    other = server.data_dir / "other.jpg"
+    other.write_bytes(pyvips.Image.new_from_file(str(WOMEN)).jpegsave_buffer(Q=66, keep="none"))
+    cloudinary.uploader.upload(str(other), public_id="other")
+    image(get(delivery_url("other", crop="fill", gravity="north", width=50, height=50)))
+    image(get(delivery_url("other", effect="pixelate:9")))
+    assert detections() == before + 1  # plans without faces never run the detector
