@@ -29,11 +29,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# the suite needs the small models only (u2netp for mattes, centernet for hints), the real
-# S3 and Redis servers its store tests run against and the nginx its edge tests put in front
-# of the replicas (Debian radosgw, redis-server, nginx: installed with apt-get when missing; the
-# tests start them on loopback), and for the React gallery's browser test Debian's chromium
-# plus the example's npm packages (registry, cached in build/)
+# the suite needs the small models only (u2netp for mattes, centernet for hints, blazeface for
+# faces), the real S3 and Redis servers its store tests run against and the nginx its edge
+# tests put in front of the replicas (Debian radosgw, redis-server, nginx: installed with apt-get
+# when missing; the tests start them on loopback), and for the React gallery's browser test
+# Debian's chromium plus the example's npm packages (registry, cached in build/)
 test: install lint typecheck
 	scripts/services/radosgw.sh install build/services/radosgw
 	scripts/services/redis.sh install build/services/redis

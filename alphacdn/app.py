@@ -25,6 +25,7 @@ from alphacdn.backends import open_backends
 from alphacdn.cache import BackendUnavailable, DerivedStore, SingleFlight
 from alphacdn.cors import Cors
 from alphacdn.delivery import Delivery
+from alphacdn.faces import Faces
 from alphacdn.fetched import FetchedSources
 from alphacdn.jobs.runner import JobKind, JobRunner
 from alphacdn.jobs.upload_jobs import UploadJobs
@@ -118,6 +119,15 @@ def create_app(settings: Settings) -> Starlette:
     remote_cutouts = RemoteCutouts(mattes, backends.task_blobs)
     if role == "web":
         mattes.remote = remote_cutouts
+    # faces (g_face, g_faces, c_thumb, e_pixelate_faces …): found once per content
+    faces = Faces(
+        models_dir=settings.models.models_dir,
+        store=derived,
+        originals=originals,
+        max_source_pixels=settings.engine.max_source_pixels,
+        max_source_side=settings.engine.max_source_side,
+        threads=settings.models.ort_threads,
+    )
     # the flows
     delivery_flow = Delivery(
         http=settings.http,
@@ -131,6 +141,7 @@ def create_app(settings: Settings) -> Starlette:
         fetched=fetched,
         mattes_now=mattes.get_now,
         matte_ready=mattes.ready,
+        faces=lambda asset, required: faces.get(asset, required=required),
     )
     assets = Assets(originals, derived)
     upload_jobs = UploadJobs(settings.http, assets, named, delivery_flow, mattes)
@@ -185,7 +196,9 @@ def create_app(settings: Settings) -> Starlette:
         routes += [
             Route(
                 "/metrics",
-                metrics(delivery_flow, derived, mattes, fetched, settings.http.metrics_token),
+                metrics(
+                    delivery_flow, derived, mattes, fetched, settings.http.metrics_token, faces
+                ),
             ),
             *upload.routes(uploads),
             *download.routes(uploads, delivery_flow),
@@ -227,6 +240,7 @@ def metrics(
     mattes: Mattes,
     fetched: FetchedSources,
     token: str | None,
+    faces: Faces | None = None,
 ) -> Endpoint:
     """`GET /metrics`: per-process counters (plain JSON): renders done, cache volume, jobs,
     remote fetches (downloads and revalidations answered 304).
@@ -252,6 +266,8 @@ def metrics(
             "renders": delivery_flow.renders,
             "derived_bytes": derived.volume(),
             "fetches": {"downloaded": fetched.downloaded, "revalidated": fetched.revalidated},
+            # face detections run by this process (once per original content)
+            "face_detections": faces.runs if faces is not None else 0,
             "jobs": {
                 "completed": runner.completed,
                 "failed": runner.failed,

@@ -81,6 +81,7 @@ from alphacdn.transform.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
+from alphacdn.transform.faces import face_steps
 from alphacdn.transform.layers import layer_public_ids, layer_remote_urls
 from alphacdn.transform.named import is_named_only
 from alphacdn.transform.plan import Output
@@ -101,6 +102,11 @@ MatteNow = Callable[
 MatteReady = Callable[[AssetRecord, BackgroundRemoval, float], Awaitable[bool]]
 #: how long the render of a previewed URL waits for its real matte in the background
 _PREVIEW_FOLLOW_UP = 120.0
+#: the faces of an asset's original as fractions of its upright size (`alphacdn.faces`):
+#: `(asset, required) -> boxes`, None when not looked for (no model and not `required`)
+FaceSource = Callable[
+    [AssetRecord, bool], Awaitable[list[tuple[float, float, float, float]] | None]
+]
 
 #: parsed URLs kept per process (a hit then costs a dict lookup instead of a parse)
 _PARSED_MAX = 4096
@@ -234,6 +240,7 @@ class Delivery:
         fetched: FetchedSources | None = None,
         mattes_now: MatteNow | None = None,
         matte_ready: MatteReady | None = None,
+        faces: FaceSource | None = None,
     ) -> None:
         """`matte_ready`: lets the render of a URL answered with a preview cut-out be made and
         stored once the real matte is there, so the next view is a cache hit."""
@@ -253,6 +260,7 @@ class Delivery:
         self._fetched = fetched
         self._mattes_now = mattes_now
         self._matte_ready = matte_ready
+        self._faces = faces
         self._render_limiter = anyio.CapacityLimiter(engine_settings.render_threads)
         self._budget = engine_settings.render_budget
         self._max_canvas = engine_settings.max_canvas_pixels
@@ -547,6 +555,13 @@ class Delivery:
                 )
             render_plan = plan
         load_asset = layers.loader(self._originals)
+        # faces: found once per content (cached), before a slot; the render only reads them
+        explicit, hint = face_steps(render_plan)
+        hint = hint and plan.removal is None  # a cut-out's g_auto goes for its subject
+        faces = None
+        # (a fetched source is not an original: its face steps fall back as with no face)
+        if self._faces is not None and (explicit or hint) and source is None:
+            faces = await self._faces(asset, explicit)
 
         def run(stop: engine.RenderStop) -> engine.Rendered:
             # the timer kills libvips work under way; the render checks between steps too
@@ -564,6 +579,7 @@ class Delivery:
                     load_asset=load_asset,
                     stop=stop,
                     hints=hints,
+                    faces=faces,
                 )
             finally:
                 timer.cancel()
@@ -776,6 +792,7 @@ def asset_tag_of(asset: AssetRecord) -> str:
 __all__ = [
     "ClientGone",
     "Delivery",
+    "FaceSource",
     "MatteNow",
     "MatteReady",
     "MatteSource",

@@ -10,7 +10,7 @@ import pyvips
 
 from alphacdn.transform.dynamic import Conditional, Dynamic, resolve_dynamic
 from alphacdn.transform.plan import Component
-from alphacdn.transform.steps import Resize, Step
+from alphacdn.transform.steps import Resize, Rotate, Step
 
 from .layers import apply_layer
 from .registry import Context, applies, apply_step
@@ -41,10 +41,15 @@ def _keep(image: pyvips.Image, ctx: Context) -> pyvips.Image:
 
 
 def run_steps(image: pyvips.Image, steps: Sequence[Step], ctx: Context) -> pyvips.Image:
-    """One component's steps, in order."""
+    """One component's steps, in order. A step that moves pixels (a rotation, or any size
+    change but a resize's, which follows the faces itself) makes later face steps fall back."""
     comp_ctx = dataclasses.replace(ctx, target_aspect=target_aspect(image, steps))
     for step in steps:
+        before = (image.width, image.height)
         image = _keep(apply_step(image, step, comp_ctx), ctx)
+        moved = isinstance(step, Rotate) or (image.width, image.height) != before
+        if ctx.faces is not None and moved and not isinstance(step, (Resize, Dynamic, Conditional)):
+            ctx.faces.forget()
     return image
 
 
@@ -57,9 +62,12 @@ def run_components(
     """Each component in turn (`first`: the first component's steps, already resolved)."""
     for index, component in enumerate(components):
         if component.layer is not None:  # a layer component has no steps of its own
+            before = (image.width, image.height)
             image = apply_layer(image, component.layer, ctx).copy_memory()
             if ctx.watch is not None:
                 image = ctx.watch(image)
+            if ctx.faces is not None and (image.width, image.height) != before:
+                ctx.faces.forget()
         steps = first if index == 0 and first is not None else component.steps
         image = run_steps(image, steps, ctx)
     return image

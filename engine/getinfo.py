@@ -55,7 +55,8 @@ def finish(notes: dict[str, Any], image: pyvips.Image, fmt: str, body: bytes) ->
     subject = _box(image)
     if subject is not None:
         notes["output_subject"] = subject
-    ordered = {k: notes[k] for k in ("input", "output", "subject", "output_subject", "g_auto")
+    ordered = {k: notes[k] for k in ("input", "output", "subject", "output_subject", "faces",
+                                  "g_auto")
                if k in notes}  # fmt: skip
     return json.dumps(ordered, separators=(",", ":")).encode()
 

@@ -262,7 +262,8 @@ def place(
 
 def apply_layer(base: pyvips.Image, layer: Layer, ctx: Context) -> pyvips.Image:
     """Load or draw the layer, apply its components, then place it on `base`."""
-    inner = dataclasses.replace(ctx, alpha_output=True, target_aspect=None)
+    # the base's faces are not the layer's: face steps inside a layer fall back (no face)
+    inner = dataclasses.replace(ctx, alpha_output=True, target_aspect=None, faces=None)
     image = _source(layer, ctx)
     for index, component in enumerate(layer.components):
         if component.layer is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyvips
 
@@ -20,6 +20,9 @@ from alphacdn.transform.values import CropMode
 from alphacdn.transform.vectorize import Vectorize
 
 from .load import MAX_SIDE
+
+if TYPE_CHECKING:  # faces.py registers appliers here
+    from .faces import FaceTrack
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,8 @@ class Context:
     notes: dict[str, Any] | None = None
     #: the chain's running state: variables, the original's size, client hints, fixed size
     env: Env | None = None
+    #: detected faces, followed through the steps (`engine.faces`); None: none asked for
+    faces: FaceTrack | None = None
 
     def transparent_ok(self, image: pyvips.Image) -> bool:
         """Whether new empty areas (padding, rotation corners) may be transparent."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pyvips
@@ -19,7 +19,7 @@ from alphacdn.transform.dynamic import NO_HINTS, ClientHints
 from alphacdn.transform.expressions import Env
 from alphacdn.transform.plan import Plan
 from alphacdn.transform.steps import BackgroundRemoval, Resize, Step
-from alphacdn.transform.values import Flag, Format
+from alphacdn.transform.values import FACE_GRAVITIES, Flag, Format
 
 from . import accessibility, effects, geometry, getinfo, masks, outline, shadows, vectorize  # noqa: F401
 from .chain import run_components
@@ -32,11 +32,15 @@ from .encode import (
     negotiate_format,
     uses_alpha,
 )
+from .faces import FaceTrack
 from .frames import frame_height, frame_range, is_animation, join_frames, load_frames
 from .load import MAX_SIDE, SourceInfo, load, probe_checked
 from .registry import Context, applies
 from .resize import plan_box, resolve
 from .stop import RenderStop, RenderStopped
+
+#: a face box as fractions (x1, y1, x2, y2) of the upright source
+FaceBox = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,8 @@ def _shrink_on_load(
     against the source (relative lengths must refer to the source, not the shrunk image)."""
     if not steps or not isinstance(steps[0], Resize):
         return None, steps
+    if steps[0].gravity in FACE_GRAVITIES:  # framed on the face: sizes depend on where it is
+        return None, steps
     resolved = resolve(steps[0], info.width, info.height)
     box = plan_box(resolved, info.width, info.height)
     return box.scaled, [resolved, *steps[1:]]
@@ -94,19 +100,19 @@ def render(
     load_asset: Callable[[str], bytes] | None = None,
     stop: RenderStop | None = None,
     hints: ClientHints = NO_HINTS,
+    faces: Sequence[FaceBox] | None = None,
 ) -> Rendered:
     """Decode `source`, apply the plan's steps in order and encode the result. With `stop`,
     raise `RenderStopped` once it is stopped (libvips work under way is killed). `hints`: the
-    request's client hints for `w_auto`/`dpr_auto` (resolved by the caller, part of its key)."""
+    request's client hints for `w_auto`/`dpr_auto` (resolved by the caller, part of its key).
+    `faces`: the faces the wiring found in the source, as fractions (x1, y1, x2, y2) of its
+    upright size (None: not looked for; face steps then fall back as with no face)."""
+    args = (source, plan, accept, default_format, max_pixels, max_side, load_asset)
     if stop is None:
-        return _render(
-            source, plan, accept, default_format, max_pixels, max_side, load_asset, None, hints
-        )
+        return _render(*args, None, hints, faces)
     try:
         stop.check()
-        return _render(
-            source, plan, accept, default_format, max_pixels, max_side, load_asset, stop, hints
-        )
+        return _render(*args, stop, hints, faces)
     except RenderStopped:
         raise
     except Exception as exc:
@@ -128,7 +134,8 @@ def _render(
     max_side: int,
     load_asset: Callable[[str], bytes] | None,
     stop: RenderStop | None,
-    hints: ClientHints,
+    hints: ClientHints = NO_HINTS,
+    faces: Sequence[FaceBox] | None = None,
 ) -> Rendered:
     def watch(image: pyvips.Image) -> pyvips.Image:
         if stop is None:
@@ -166,7 +173,14 @@ def _render(
         watch=None if stop is None else watch,
         notes=getinfo.start(info, image) if info_wanted else None,
         env=Env(info.width, info.height, hint_width=hints.width, hint_dpr=hints.dpr),
+        faces=None if faces is None else FaceTrack.of(faces),
     )
+    if ctx.notes is not None and faces is not None:
+        ctx.notes["faces"] = [
+            {"x": round(x1 * info.width), "y": round(y1 * info.height),
+             "width": round((x2 - x1) * info.width), "height": round((y2 - y1) * info.height)}
+            for x1, y1, x2, y2 in faces
+        ]  # fmt: skip
     if ctx.load_asset is None:
         ctx = dataclasses.replace(ctx, load_asset=load_asset)
     if animation:
@@ -175,7 +189,10 @@ def _render(
             # each frame runs the chain afresh: its own variables, sizes and decisions
             frame = image if index == 0 else watch(source_frames.frame(index))
             env = Env(info.width, info.height, hint_width=hints.width, hint_dpr=hints.dpr)
-            return run_components(frame, plan.components, dataclasses.replace(ctx, env=env), first)
+            # each frame follows the faces of the first from the start
+            tracked = None if ctx.faces is None else ctx.faces.copy()
+            frame_ctx = dataclasses.replace(ctx, env=env, faces=tracked)
+            return run_components(frame, plan.components, frame_ctx, first)
 
         delay, plays = plan.output.delay, plan.output.loop
         image = join_frames(

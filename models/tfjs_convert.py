@@ -107,7 +107,9 @@ def _dims(shape: dict[str, Any]) -> list[int | str]:
 def build_onnx(spec: dict[str, Any], weights: dict[str, Array]) -> onnx.ModelProto:
     """Translate the parsed TFJS graph to an ONNX model (opset 13)."""
     nodes = [TfNode.from_json(raw) for raw in spec["modelTopology"]["node"]]
-    outputs = spec.get("signature", {}).get("outputs", {})
+    # older converters put the signature under `userDefinedMetadata` (BlazeFace)
+    signature = spec.get("signature") or spec.get("userDefinedMetadata", {}).get("signature", {})
+    outputs = signature.get("outputs", {})
     out_names = [f"{k}:0" if ":" not in k else k for k in outputs] or [nodes[-1].ref()]
     consts: dict[str, Array] = {}
     for n in nodes:

@@ -49,7 +49,7 @@ from .steps import (
     Trim,
     Vignette,
 )
-from .values import AUTO_GRAVITIES, CropMode, Format
+from .values import AUTO_GRAVITIES, FACE_GRAVITIES, CropMode, Format
 from .vectorize import Vectorize, trace_side
 
 # ── the price list: render units (≈ CPU-ms) per megapixel of the canvas a step works on ─────
@@ -182,8 +182,12 @@ def _resize(walk: _Walk, step: Resize, name: str) -> float:
     walk.canvas(sw, sh, name)
     walk.canvas(*box.out, name)
     cost = RESAMPLE * max(before, sw * sh * _MP) + PASS * walk.mp
-    if step.gravity in AUTO_GRAVITIES or step.crop is CropMode.AUTO:
-        cost += SMARTCROP * sw * sh * _MP
+    if (
+        step.gravity in AUTO_GRAVITIES
+        or step.crop is CropMode.AUTO
+        or step.gravity in FACE_GRAVITIES
+    ):
+        cost += SMARTCROP * sw * sh * _MP  # faces: attention is their fallback (or g_auto's)
     if box.out[0] > sw or box.out[1] > sh:  # padded: transparent unless a colour is given
         walk.alpha = walk.alpha or step.background is None
     return cost * _bands(walk)

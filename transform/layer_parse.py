@@ -25,7 +25,7 @@ from .plan import Component
 from .remote import Remote
 from .resize import parse_resize
 from .steps import BackgroundRemoval, Resize
-from .values import AUTO_GRAVITIES, CropMode
+from .values import AUTO_GRAVITIES, FACE_GRAVITIES, CropMode
 
 #: flags that belong to layers, not to the delivered file
 _LAYER_FLAGS = ("layer_apply", "relative", "no_overflow", "tiled", "cutter", "text_no_trim")
@@ -56,8 +56,8 @@ def _placement(tokens: list[str], overflow: bool, where: str) -> Placement:
     step, _ = parse_resize(quals)
     if step is None:  # all defaults: centred
         return Placement(overflow=overflow)
-    if step.gravity in AUTO_GRAVITIES:
-        raise invalid(where, "g_auto cannot place a layer")
+    if step.gravity in AUTO_GRAVITIES or step.gravity in FACE_GRAVITIES:
+        raise invalid(where, f"g_{step.gravity.value} cannot place a layer")
     return Placement(step.gravity, step.x, step.y, overflow)
 
 

@@ -15,6 +15,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 from .compositing import DropShadow, Mask, Shadow  # shadows and mask controls, issue 5
+from .faces import BlurFaces, PixelateFaces  # face effects, issue 17
 from .registry import Qualifier, Range, Stage, action
 from .shapes import Outline  # outlines, issue 17
 from .values import BLACK, GRAY, RED, WHITE, AutoColor, Color, CropMode, Gravity, Length
@@ -291,6 +292,8 @@ StaticStep: TypeAlias = (
     | DropShadow
     | Mask
     | Outline
+    | PixelateFaces
+    | BlurFaces
 )
 if TYPE_CHECKING:  # control structures built by the chain parser (see `transform.dynamic`)
     from .accessibility import AssistColorblind

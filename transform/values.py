@@ -36,16 +36,49 @@ class Gravity(Enum):
     SOUTH_WEST = "south_west"
     SOUTH = "south"
     SOUTH_EAST = "south_east"
-    #: salient region (libvips attention), or the matte's subject box when a matte exists
+    #: salient region (libvips attention), or the matte's subject box when a matte exists;
+    #: detected faces lead it (Cloudinary's automatic gravity favours faces)
     AUTO = "auto"
     #: `g_auto:subject`: the subject (a cut-out's alpha), else the most salient region
     AUTO_SUBJECT = "auto:subject"
     #: `g_auto:classic`: the busiest region (libvips entropy), no subject detection
     AUTO_CLASSIC = "auto:classic"
+    #: the largest detected face; none found: north (`face:center` → center, `face:auto` → auto)
+    FACE = "face"
+    FACE_CENTER = "face:center"
+    FACE_AUTO = "face:auto"
+    #: the box around every detected face; the same fallbacks as `face`
+    FACES = "faces"
+    FACES_CENTER = "faces:center"
+    FACES_AUTO = "faces:auto"
+    #: automatic gravity on the largest face / all faces; none found: plain `auto`
+    AUTO_FACE = "auto:face"
+    AUTO_FACES = "auto:faces"
 
 
-#: every `g_auto` variant
+#: every `g_auto` variant without faces
 AUTO_GRAVITIES = frozenset({Gravity.AUTO, Gravity.AUTO_SUBJECT, Gravity.AUTO_CLASSIC})
+
+
+@dataclass(frozen=True, slots=True)
+class FaceFocus:
+    """What a face gravity aims at, and where it goes when no face is found."""
+
+    every_face: bool
+    fallback: Gravity
+
+
+#: face gravities → (all faces or the largest, the gravity used when no face is found)
+FACE_GRAVITIES: dict[Gravity, FaceFocus] = {
+    Gravity.FACE: FaceFocus(False, Gravity.NORTH),
+    Gravity.FACE_CENTER: FaceFocus(False, Gravity.CENTER),
+    Gravity.FACE_AUTO: FaceFocus(False, Gravity.AUTO),
+    Gravity.FACES: FaceFocus(True, Gravity.NORTH),
+    Gravity.FACES_CENTER: FaceFocus(True, Gravity.CENTER),
+    Gravity.FACES_AUTO: FaceFocus(True, Gravity.AUTO),
+    Gravity.AUTO_FACE: FaceFocus(False, Gravity.AUTO),
+    Gravity.AUTO_FACES: FaceFocus(True, Gravity.AUTO),
+}
 
 
 class Format(Enum):
@@ -113,12 +146,14 @@ RED = Color(255, 0, 0)
 __all__ = [
     "AUTO_GRAVITIES",
     "BLACK",
+    "FACE_GRAVITIES",
     "GRAY",
     "RED",
     "WHITE",
     "AutoColor",
     "Color",
     "CropMode",
+    "FaceFocus",
     "Flag",
     "Format",
     "Gravity",

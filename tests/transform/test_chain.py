@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alphacdn.transform import InvalidTransformation, canonical, parse_chain
+from alphacdn.transform.faces import BlurFaces, PixelateFaces
 from alphacdn.transform.plan import Component, Output, Plan
 from alphacdn.transform.steps import (
     Background,
@@ -82,6 +83,18 @@ GOOD: list[tuple[str, tuple[Component, ...]]] = [
     ("e_background_removal:hints_(dog;cat;dog);fineedges_n",
      one(BackgroundRemoval(hints=("cat", "dog")))),
     ("w_5/e_sepia", (Component((Resize(5),)), Component((Sepia(),)))),
+    # faces (issue 17)
+    ("c_thumb,g_face,w_150,h_150,z_0.75",
+     one(Resize(150, 150, CropMode.THUMB, Gravity.FACE, zoom=0.75))),
+    ("c_crop,g_faces", one(Resize(crop=CropMode.CROP, gravity=Gravity.FACES))),
+    ("c_fill,g_auto:faces,w_9", one(Resize(9, crop=CropMode.FILL, gravity=Gravity.AUTO_FACES))),
+    ("c_fill,g_auto:face,w_9", one(Resize(9, crop=CropMode.FILL, gravity=Gravity.AUTO_FACE))),
+    ("c_fill,g_face:center,w_9", one(Resize(9, crop=CropMode.FILL, gravity=Gravity.FACE_CENTER))),
+    ("c_fill,g_faces:auto,w_9", one(Resize(9, crop=CropMode.FILL, gravity=Gravity.FACES_AUTO))),
+    ("e_pixelate_faces", one(PixelateFaces())),
+    ("e_pixelate_faces:20", one(PixelateFaces(20))),
+    ("e_blur_faces", one(BlurFaces())),
+    ("e_blur_faces:1000", one(BlurFaces(1000))),
 ]  # fmt: skip
 
 
@@ -154,8 +167,6 @@ BAD: list[tuple[str, str]] = [
     ("w_", "w_"),
     ("h_1e3", "h_1e3"),
     ("c_imagga_crop", "c_imagga_crop"),
-    ("g_face", "g_face"),
-    ("g_auto:face", "g_auto:face"),
     ("if_w_gt_400/w_10", "if_w_gt_400"),
     ("if_end", "if_end"),
     ("if_w_gt_1/if_else/if_else/if_end", "if_else"),
@@ -163,6 +174,18 @@ BAD: list[tuple[str, str]] = [
     ("if_w_gt_400/l_dog/if_end", "if_w_gt_400"),
     ("$1x_5", "$1x_5"),
     ("$x_!text!", "$x_!text!"),
+    ("g_face:north", "g_face:north"),
+    ("g_faces:auto:x", "g_faces:auto:x"),
+    ("g_auto:faces:center", "g_auto:faces:center"),
+    ("g_adv_face", "g_adv_face"),
+    ("e_pixelate_faces:0", "e_pixelate_faces:0"),
+    ("e_pixelate_faces:201", "e_pixelate_faces:201"),
+    ("e_pixelate_faces:x", "e_pixelate_faces:x"),
+    ("e_pixelate_faces:5:5", "e_pixelate_faces:5:5"),
+    ("e_blur_faces:0", "e_blur_faces:0"),
+    ("e_blur_faces:2001", "e_blur_faces:2001"),
+    ("e_blur_faces:-3", "e_blur_faces:-3"),
+    ("l_logo/fl_layer_apply,g_face", "g_face cannot place a layer"),
     ("ar_0:1", "ar_0:1"),
     ("ar_x", "ar_x"),
     ("dpr_auto:2", "dpr_auto:2"),

@@ -89,6 +89,17 @@ FAMILIES: list[tuple[dict[str, Any], str]] = [
     ({"effect": "loop:2", "flags": ["animated", "awebp"], "fetch_format": "auto"},
      "e_loop:2,fl_animated.awebp,f_auto"),
     ({"effect": "loop"}, "e_loop"),
+    # faces (issue 17)
+    *(({"width": 50, "height": 50, "crop": "fill", "gravity": g}, f"w_50,h_50,c_fill,g_{g}")
+      for g in ("face", "faces", "face:center", "faces:center", "face:auto", "faces:auto",
+                "auto:faces", "auto:face")),
+    ({"gravity": "face", "crop": "thumb", "width": 150, "height": 150, "zoom": 0.75},
+     "c_thumb,g_face,w_150,h_150,z_0.75"),
+    ({"gravity": "faces", "crop": "crop"}, "c_crop,g_faces"),
+    ({"gravity": "face", "crop": "crop", "aspect_ratio": "1.0", "zoom": 0.5},
+     "ar_1.0,c_crop,g_face,z_0.5"),
+    *(({"effect": e}, f"e_{e}") for e in
+      ("pixelate_faces", "pixelate_faces:20", "blur_faces", "blur_faces:1000")),
     ({"transformation": "thumb"}, "c_fill,w_100,h_100"),
     ({"transformation": [{"width": 200, "crop": "fill"}, {"effect": "sepia"}],
       "fetch_format": "auto", "quality": "auto"}, "c_fill,w_200/e_sepia/f_auto/q_auto"),
