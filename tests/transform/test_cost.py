@@ -96,6 +96,8 @@ def test_ordinary_storefront_plans_pass(chain: str, w: int, h: int, fmt: str) ->
 def _golden_chains() -> list[str]:
     chains = set()
     for path in GOLDEN.rglob("*.png"):
+        if path.parent == GOLDEN:  # a picture of its own (the gallery screenshot), not a chain
+            continue
         chain = str(path.parent.relative_to(GOLDEN))
         if "text-" not in chain and not chain.startswith("removebg"):  # not chains
             chains.add(chain)
