@@ -538,6 +538,7 @@ class Delivery:
         )
 
         extra: dict[str, str] = {}
+        fetched_source = source is not None  # not an original (the `fetch` type)
         if plan.removal is not None and source is not None:
             if self._mattes_now is None:
                 raise ServiceUnavailable("Background removal of fetched images is not set up")
@@ -560,7 +561,7 @@ class Delivery:
         hint = hint and plan.removal is None  # a cut-out's g_auto goes for its subject
         faces = None
         # (a fetched source is not an original: its face steps fall back as with no face)
-        if self._faces is not None and (explicit or hint) and source is None:
+        if self._faces is not None and (explicit or hint) and not fetched_source:
             faces = await self._faces(asset, explicit)
 
         def run(stop: engine.RenderStop) -> engine.Rendered:
