@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import contextlib
-import hmac
-import ipaddress
 import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from alphacdn import engine
+from alphacdn import engine, health, metrics
 from alphacdn.assets import Assets
 from alphacdn.cache import (
     Claims,
     DerivedCache,
-    DerivedStore,
     EagerChains,
     JobStore,
     LocalOriginals,
@@ -40,7 +37,7 @@ from alphacdn.removebg_deps import AppRemoveBgDeps
 from alphacdn.responses import cdn_error_handler, error_response, unexpected_error_handler
 from alphacdn.routes import admin, delivery, upload
 from alphacdn.settings import Settings
-from alphacdn.transform.errors import CdnError, MethodNotAllowed, NotFound, Unauthorized
+from alphacdn.transform.errors import CdnError, MethodNotAllowed, NotFound
 from alphacdn.uploads import Uploads
 
 if TYPE_CHECKING:
@@ -115,6 +112,7 @@ def create_app(settings: Settings) -> Starlette:
         **removebg_api.jobs.kinds(),
     }
 
+    metrics.declare(models=[mattes.model], job_kinds=kinds)
     missing = mattes.missing_message()
     if missing:
         log.warning("background removal unavailable until the model is installed: %s", missing)
@@ -128,11 +126,19 @@ def create_app(settings: Settings) -> Starlette:
         async with removebg_api.lifespan(), runner.running(kinds):
             if warm_up:
                 _warm_up(mattes.models.matter, mattes.model)
-            yield
+            metrics.process_started()
+            try:
+                yield
+            finally:
+                metrics.process_stopping()
 
+    # what operators read: /health, /livez, /readyz, /metrics (text), /metrics.json
+    access = metrics.Access(settings.http.metrics_token)
+    readiness = health.Readiness(health.app_checks(settings, mattes, runner.store))
+    gauges = metrics.AppGauges(runner.store, settings.jobs.queue_max, derived)
     routes: list[BaseRoute] = [
-        Route("/health", health(settings)),
-        Route("/metrics", metrics(delivery_flow, derived, mattes, settings.http.metrics_token)),
+        *health.routes(settings, readiness, access),
+        *metrics.routes(access, gauges, delivery_flow, derived, mattes),
         *upload.routes(uploads),
         *admin.routes(uploads),
         *removebg,
@@ -149,68 +155,6 @@ def create_app(settings: Settings) -> Starlette:
         },
         lifespan=lifespan,
     )
-
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def health(settings: Settings) -> Endpoint:
-    """`GET /health`: up, and which clouds this server answers for."""
-    body = {"status": "ok", "clouds": list(settings.http.clouds)}
-
-    async def endpoint(request: Request) -> Response:
-        return JSONResponse(body)
-
-    return endpoint
-
-
-def metrics(
-    delivery_flow: Delivery, derived: DerivedStore, mattes: Mattes, token: str | None
-) -> Endpoint:
-    """`GET /metrics`: per-process counters (plain JSON): renders done, cache volume, jobs.
-
-    They name public_ids, so only a loopback client or one with `Authorization: Bearer
-    <ALPHACDN_METRICS_TOKEN>` reads them; anyone else gets the 404 of an unknown path (401 when
-    a token is configured). uvicorn takes a proxy's X-Forwarded-For from loopback only, so a
-    client behind a reverse proxy on this host that sends it is judged by its own address."""
-    expected = f"Bearer {token}".encode() if token else None
-
-    async def endpoint(request: Request) -> Response:
-        if not _is_loopback_client(request):
-            given = request.headers.get("authorization", "").encode()
-            if expected is None:
-                raise NotFound(f"No such endpoint: {request.url.path}")
-            if not hmac.compare_digest(given, expected):
-                raise Unauthorized(
-                    "metrics need a bearer token", headers={"WWW-Authenticate": "Bearer"}
-                )
-        runner = mattes.runner
-        body: dict[str, object] = {
-            "pid": os.getpid(),
-            "renders": delivery_flow.renders,
-            "derived_bytes": derived.volume(),
-            "jobs": {
-                "completed": runner.completed,
-                "failed": runner.failed,
-                "queued_or_running": runner.store.depth(),
-                **mattes.counters(),
-            },
-        }
-        return JSONResponse(body)
-
-    return endpoint
-
-
-def _is_loopback_client(request: Request) -> bool:
-    client = request.client
-    if client is None:
-        return False
-    try:
-        address = ipaddress.ip_address(client.host)
-    except ValueError:
-        return False  # a name (a test client's `testclient`), never a loopback address
-    mapped = getattr(address, "ipv4_mapped", None)
-    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
@@ -239,11 +183,12 @@ class NoSniff:
 
 
 class _NoSniffApp(Starlette):
-    """Starlette with `NoSniff` outermost: outside the server-error middleware too, so a 500
-    carries the header as well (`middleware=` would sit inside it)."""
+    """Starlette with `NoSniff` and `metrics.Observe` (request id, request metrics) outermost:
+    outside the server-error middleware too, so a 500 carries the headers and is counted
+    (`middleware=` would sit inside it)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return NoSniff(super().build_middleware_stack())
+        return metrics.Observe(NoSniff(super().build_middleware_stack()))
 
 
 async def not_found_handler(request: Request, exc: Exception) -> Response:

@@ -175,6 +175,11 @@ METRICS_TOKEN = Var(
     "a bearer token that lets any client read /metrics (unset: loopback clients only; "
     "others get 404)",
 )
+LOG_FORMAT = Var(
+    "ALPHACDN_LOG_FORMAT",
+    v.log_format,
+    "`text` or `json` (one object per line, with the request's `X-Request-Id`)",
+)
 
 DATA_DIR = Var(
     "ALPHACDN_DATA_DIR",
@@ -341,6 +346,8 @@ class HttpSettings:
     public_url: str | None = field(default=None, metadata=PUBLIC_URL.meta)
     #: `Authorization: Bearer <token>` reads /metrics from any address (loopback always can)
     metrics_token: str | None = field(default=None, metadata=METRICS_TOKEN.meta)
+    #: server log lines: `text` or `json`
+    log_format: str = field(default="text", metadata=LOG_FORMAT.meta)
 
     @property
     def api_secret(self) -> str:

@@ -135,7 +135,7 @@ def post(server: str, body: bytes, name: str) -> tuple[int, float, dict[str, str
 
 
 def model_runs(server: str) -> int:
-    m = requests.get(f"{server}/metrics", timeout=30).json()
+    m = requests.get(f"{server}/metrics.json", timeout=30).json()
     return int(sum(m.get("jobs", {}).get("model_runs", {}).values())), m
 
 

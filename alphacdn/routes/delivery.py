@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from alphacdn.clients import client_of
 from alphacdn.delivery import Delivery, Served
+from alphacdn.metrics import count_delivery
 from alphacdn.responses import safe_text
 
 
@@ -47,6 +48,7 @@ def route(delivery: Delivery) -> BaseRoute:
         headers = request.headers
         client = client_of(request, trust_forwarded_for=delivery.trust_forwarded_for)
         served = await delivery.serve(request.scope["path"], headers.get("accept", ""), client)
+        count_delivery(served.cache_status)
         return respond(served, request.method, headers.get("if-none-match"))
 
     return Route("/{cloud}/image/{rest:path}", deliver, methods=["GET", "HEAD"])

@@ -43,6 +43,7 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "trust_forwarded_for": ("true", True),
     "public_url": ("https://cdn.example.com/", "https://cdn.example.com"),
     "metrics_token": ("s3cret", "s3cret"),
+    "log_format": ("JSON", "json"),
     "data_dir": ("/tmp/alphacdn-sample", "/tmp/alphacdn-sample"),
     "cache_size": ("500MiB", 500 * 1024**2),
     "max_source_pixels": ("12MP", "12MP"),

@@ -13,8 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import MODELS_DIR, ROOT
+
+
+def metric_sum(text: str, name: str, **labels: str) -> float:
+    """The sum of the samples `name` in Prometheus `text` whose labels include `labels`
+    (read with prometheus-client's own parser, which refuses a malformed text)."""
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                total += sample.value
+    return total
 
 
 def free_port() -> int:
@@ -38,9 +50,14 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def jobs(self) -> dict[str, Any]:
-        """The `jobs` part of this server's /metrics (runs, failures, loaded models)."""
-        jobs: dict[str, Any] = httpx.get(self.url + "/metrics").json()["jobs"]
+        """The `jobs` part of this server's /metrics.json (runs, failures, loaded models)."""
+        jobs: dict[str, Any] = httpx.get(self.url + "/metrics.json").json()["jobs"]
         return jobs
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the samples `name` (e.g. `alphacdn_model_runs_total`) in this server's
+        `/metrics` whose labels include `labels`: every worker process together."""
+        return metric_sum(httpx.get(self.url + "/metrics").text, name, **labels)
 
     def start(self, timeout: float = 30.0) -> Server:
         self.port = self.port or free_port()  # a restart keeps its address
@@ -101,4 +118,4 @@ class Server:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
 
-__all__ = ["Server", "free_port"]
+__all__ = ["Server", "free_port", "metric_sum"]
