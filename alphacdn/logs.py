@@ -156,6 +156,8 @@ def log_config(fmt: str, level: str = "info") -> dict[str, Any]:
             "uvicorn": {"handlers": ["default"], "level": level.upper(), "propagate": False},
             "uvicorn.error": {"level": level.upper()},
             "uvicorn.access": {"handlers": ["access"], "level": level.upper(), "propagate": False},
+            # libvips narrates every operation at info: its warnings and errors are enough
+            "pyvips": {"level": level.upper() if level in ("debug", "trace") else "WARNING"},
         },
         "root": {"handlers": ["app"], "level": level.upper()},
     }

@@ -41,6 +41,7 @@ class Server:
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
     workers: int = 1
+    log_level: str = "warning"
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -83,7 +84,7 @@ class Server:
                 "--workers",
                 str(self.workers),
                 "--log-level",
-                "warning",
+                self.log_level,
             ],
             cwd=ROOT,
             env=env,
