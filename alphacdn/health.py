@@ -203,6 +203,9 @@ def local_url(host: str, port: int, path: str = "/readyz") -> str:
 
 def health_command(url: str, *, timeout: float = 5.0, token: str | None = None) -> int:
     """GET `url`; print its answer; 0 when it is 200, else 1 (unreachable included)."""
+    if not url.startswith(("http://", "https://")):
+        print(f"alphacdn health: {url}: not an http(s) URL", file=sys.stderr)
+        return 1
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     request = urllib.request.Request(url, headers=headers)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
