@@ -6,7 +6,8 @@ every worker process of `alphacdn serve --workers N`. So the process that starts
 `alphacdn worker`) calls `prepare(data_dir)` before anything imports prometheus-client (this
 module does not), and the worker processes it starts inherit the variable.
 
-Layout: `<data dir>/metrics/<host>-<pid>/`, one directory per server start (`pid` of the process
+Layout: `<data dir>/metrics/<host>-<pid>/` (`<temp dir>/alphacdn-metrics/…` when the data dir
+cannot take it), one directory per server start (`pid` of the process
 that called `prepare`, `host` so that replicas sharing a data dir never share one). A start
 removes the directories of earlier starts on this host whose process is gone, and its own
 directory when it exits. Inside a run, the files of a worker process that died stay: its
@@ -24,6 +25,7 @@ import contextlib
 import os
 import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -54,16 +56,23 @@ def prepare(data_dir: Path, env: dict[str, str] | None = None) -> Path:
         for stale in path.glob("*.db"):
             stale.unlink(missing_ok=True)
     else:
-        base = data_dir / "metrics"
         host = socket.gethostname().replace("/", "_") or "host"
-        _remove_dead_runs(base, host)
-        path = base / f"{host}-{os.getpid()}"
-        shutil.rmtree(path, ignore_errors=True)  # a pid reused (a container's pid 1)
-        path.mkdir(parents=True)
+        try:
+            path = _own_run(data_dir / "metrics", host)
+        except OSError:  # a read-only data dir: the temp dir will do
+            path = _own_run(Path(tempfile.gettempdir()) / "alphacdn-metrics", host)
         atexit.register(_remove_own, path, os.getpid())
     os.environ[ENV] = str(path)
     if env is not None:
         env[ENV] = str(path)
+    return path
+
+
+def _own_run(base: Path, host: str) -> Path:
+    _remove_dead_runs(base, host)
+    path = base / f"{host}-{os.getpid()}"
+    shutil.rmtree(path, ignore_errors=True)  # a pid reused (a container's pid 1)
+    path.mkdir(parents=True)
     return path
 
 
