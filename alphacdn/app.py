@@ -123,14 +123,10 @@ def create_app(settings: Settings) -> Starlette:
         # sweep files a crash left half-written in the derived cache
         await anyio.to_thread.run_sync(derived.repair)
         # the job runner is entered last, so it stops before the remove.bg stores close
-        async with removebg_api.lifespan(), runner.running(kinds):
+        async with removebg_api.lifespan(), runner.running(kinds), metrics.TALLY.running():
             if warm_up:
                 _warm_up(mattes.models.matter, mattes.model)
-            metrics.process_started()
-            try:
-                yield
-            finally:
-                metrics.process_stopping()
+            yield
 
     # what operators read: /health, /livez, /readyz, /metrics (text), /metrics.json
     access = metrics.Access(settings.http.metrics_token)
