@@ -6,7 +6,9 @@ helpers below (`Observe`: requests; `count_delivery`: cache hits and misses; `De
 renders; `JobRunner`: jobs; `Mattes`: model runs). Under `alphacdn serve` every process counts in
 its own files under `PROMETHEUS_MULTIPROC_DIR` (`metrics_dir.prepare`), so whichever worker
 process answers `/metrics` answers for all of them; without that variable (an app built in a
-test) counts stay in memory and `/metrics` answers for the one process.
+test) counts stay in memory and `/metrics` answers for the one process. Requests and cache
+hits, the per-request events, are tallied in plain lists first and written out every second
+(`Tally`): another process's scrape sees them up to a second late.
 
 Labels are bounded: a route is its template (`/{cloud}/image/{rest:path}`, never a path or
 public_id; `unmatched` for a 404 no route took), a method one of the standard ones or `other`,
