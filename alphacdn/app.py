@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-import hmac
-import ipaddress
 import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from alphacdn import engine
+from alphacdn import engine, health, metrics
 from alphacdn.assets import Assets
 from alphacdn.backends import open_backends
-from alphacdn.cache import BackendUnavailable, DerivedStore, SingleFlight
+from alphacdn.cache import BackendUnavailable, SingleFlight
 from alphacdn.cors import Cors
 from alphacdn.delivery import Delivery
 from alphacdn.faces import Faces
@@ -44,9 +42,8 @@ from alphacdn.responses import (
 )
 from alphacdn.routes import admin, delivery, download, upload
 from alphacdn.settings import Settings
-from alphacdn.transform.errors import CdnError, MethodNotAllowed, NotFound, Unauthorized
+from alphacdn.transform.errors import CdnError, MethodNotAllowed, NotFound
 from alphacdn.uploads import Uploads
-from alphacdn.worker import worker_metrics
 
 if TYPE_CHECKING:
     from alphacdn.models import Matter
@@ -171,6 +168,7 @@ def create_app(settings: Settings) -> Starlette:
         **remote_cutouts.kinds(),
     }
 
+    metrics.declare(models=[mattes.model], job_kinds=kinds)
     missing = mattes.missing_message()
     if missing:
         log.warning("background removal unavailable until the model is installed: %s", missing)
@@ -184,22 +182,30 @@ def create_app(settings: Settings) -> Starlette:
         # create the bucket if missing; sweep files a crash left half-written locally
         await anyio.to_thread.run_sync(backends.prepare)
         # the job runner is entered last, so it stops before the remove.bg stores close
-        async with removebg_api.lifespan(), runner.running(kinds, loops=role != "web"):
+        async with (
+            removebg_api.lifespan(),
+            runner.running(kinds, loops=role != "web"),
+            metrics.TALLY.running(),
+        ):
             if warm_up:
                 _warm_up(mattes.models.matter, mattes.model)
             yield
 
-    routes: list[BaseRoute] = [Route("/health", health(settings))]
-    if role == "worker":  # jobs only: its health and its metrics (`alphacdn worker`)
-        routes.append(Route("/metrics", worker_metrics(mattes)))
-    else:
+    # what operators read: /health, /livez, /readyz, /metrics (text), /metrics.json; a worker
+    # (`alphacdn worker --metrics-port`) answers these and nothing else
+    access = metrics.Access(settings.http.metrics_token)
+    readiness = health.Readiness(
+        health.app_checks(settings, mattes, runner.store, needs_model=role != "web")
+    )
+    for name, probe in backends.probes:
+        readiness.add(health.call_check(name, probe))
+    gauges = metrics.AppGauges(runner.store, settings.jobs.queue_max, derived)
+    routes: list[BaseRoute] = [
+        *health.routes(settings, readiness, access),
+        *metrics.routes(access, gauges, delivery_flow, derived, mattes, fetched, faces),
+    ]
+    if role != "worker":
         routes += [
-            Route(
-                "/metrics",
-                metrics(
-                    delivery_flow, derived, mattes, fetched, settings.http.metrics_token, faces
-                ),
-            ),
             *upload.routes(uploads),
             *download.routes(uploads, delivery_flow),
             *admin.routes(uploads),
@@ -219,77 +225,6 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
         cors_origins=settings.http.cors_origins,
     )
-
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def health(settings: Settings) -> Endpoint:
-    """`GET /health`: up, its role, and which clouds this server answers for."""
-    body = {"status": "ok", "role": settings.fleet.role, "clouds": list(settings.http.clouds)}
-
-    async def endpoint(request: Request) -> Response:
-        return JSONResponse(body)
-
-    return endpoint
-
-
-def metrics(
-    delivery_flow: Delivery,
-    derived: DerivedStore,
-    mattes: Mattes,
-    fetched: FetchedSources,
-    token: str | None,
-    faces: Faces | None = None,
-) -> Endpoint:
-    """`GET /metrics`: per-process counters (plain JSON): renders done, cache volume, jobs,
-    remote fetches (downloads and revalidations answered 304).
-
-    They name public_ids, so only a loopback client or one with `Authorization: Bearer
-    <ALPHACDN_METRICS_TOKEN>` reads them; anyone else gets the 404 of an unknown path (401 when
-    a token is configured). uvicorn takes a proxy's X-Forwarded-For from loopback only, so a
-    client behind a reverse proxy on this host that sends it is judged by its own address."""
-    expected = f"Bearer {token}".encode() if token else None
-
-    async def endpoint(request: Request) -> Response:
-        if not _is_loopback_client(request):
-            given = request.headers.get("authorization", "").encode()
-            if expected is None:
-                raise NotFound(f"No such endpoint: {request.url.path}")
-            if not hmac.compare_digest(given, expected):
-                raise Unauthorized(
-                    "metrics need a bearer token", headers={"WWW-Authenticate": "Bearer"}
-                )
-        runner = mattes.runner
-        body: dict[str, object] = {
-            "pid": os.getpid(),
-            "renders": delivery_flow.renders,
-            "derived_bytes": derived.volume(),
-            "fetches": {"downloaded": fetched.downloaded, "revalidated": fetched.revalidated},
-            # face detections run by this process (once per original content)
-            "face_detections": faces.runs if faces is not None else 0,
-            "jobs": {
-                "completed": runner.completed,
-                "failed": runner.failed,
-                "queued_or_running": runner.store.depth(),
-                **mattes.counters(),
-            },
-        }
-        return JSONResponse(body)
-
-    return endpoint
-
-
-def _is_loopback_client(request: Request) -> bool:
-    client = request.client
-    if client is None:
-        return False
-    try:
-        address = ipaddress.ip_address(client.host)
-    except ValueError:
-        return False  # a name (a test client's `testclient`), never a loopback address
-    mapped = getattr(address, "ipv4_mapped", None)
-    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
@@ -318,9 +253,10 @@ class NoSniff:
 
 
 class _NoSniffApp(Starlette):
-    """Starlette with `NoSniff` outermost: outside the server-error middleware too, so a 500
-    carries the header as well (`middleware=` would sit inside it); `Cors` (when origins are
-    configured) just inside it, so errors and 423s carry CORS headers too."""
+    """Starlette with `NoSniff` and `metrics.Observe` (request id, request metrics) outermost:
+    outside the server-error middleware too, so a 500 carries the headers and is counted
+    (`middleware=` would sit inside it); `Cors` (when origins are configured) just inside them,
+    so errors and 423s carry CORS headers too."""
 
     def __init__(self, *args: Any, cors_origins: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -330,7 +266,7 @@ class _NoSniffApp(Starlette):
         stack = super().build_middleware_stack()
         if self.cors_origins:
             stack = Cors(stack, self.cors_origins)
-        return NoSniff(stack)
+        return metrics.Observe(NoSniff(stack))
 
 
 async def not_found_handler(request: Request, exc: Exception) -> Response:

@@ -69,6 +69,8 @@ class Backends:
     #: what `prepare` runs before the server answers: create the bucket if missing, or sweep
     #: files a crash left half-written in the local derived cache
     at_start: list[Callable[[], object]] = field(default_factory=list, repr=False)
+    #: (name, a cheap call that raises while that backend is down), for `/readyz`
+    probes: list[tuple[str, Callable[[], object]]] = field(default_factory=list, repr=False)
 
     def prepare(self) -> None:
         """Blocking, at startup. A backend that is down is logged, not fatal: requests that
@@ -106,12 +108,14 @@ def open_backends(settings: Settings) -> Backends:
         originals, derived = S3Originals(bucket), S3Derived(bucket)
         blobs = S3Blobs(bucket, "tasks")
         store_kind, at_start = "s3", [bucket.ensure]
+        probes: list[tuple[str, Callable[[], object]]] = [("s3", lambda: bucket.get("readyz"))]
     else:  # file:///folder, or the data dir
         root = Path(unquote(urlsplit(store_url).path)) if store_url else c.root
         local = DerivedCache(root / "derived", size_limit=c.size_limit_bytes)
         originals, derived = LocalOriginals(root / "originals"), local
         blobs = BlobFolder(state / "removebg" / "tasks")
         store_kind, at_start = "file", [local.repair]
+        probes = []
     if f.redis_url:
         from alphacdn.cache.redis_claims import RedisClaims
         from alphacdn.cache.redis_client import connect
@@ -134,6 +138,7 @@ def open_backends(settings: Settings) -> Backends:
             store_kind=store_kind,
             state_kind="redis",
             at_start=at_start,
+            probes=[*probes, ("redis", client.ping)],
         )
     return Backends(
         originals,
@@ -148,4 +153,5 @@ def open_backends(settings: Settings) -> Backends:
         store_kind=store_kind,
         state_kind="diskcache",
         at_start=at_start,
+        probes=probes,
     )

@@ -1,15 +1,17 @@
-"""`alphacdn` console script: serve, worker, fetch-models, models, remove-bg."""
+"""`alphacdn` console script: serve, worker, health, fetch-models, models, remove-bg."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import logging.config
 import os
 import sys
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
+from alphacdn import logs, metrics_dir
 from alphacdn.settings import VARIABLES, Settings, SettingsError, settings_help
 
 #: what `--log-level` accepts (uvicorn's levels; `trace` is uvicorn's own)
@@ -72,6 +74,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     fetch.add_argument("--models-dir", help="ALPHACDN_MODELS_DIR (default <data-dir>/models)")
 
+    health = sub.add_parser(
+        "health",
+        help="exit 0 if the server is ready (GET /readyz), else 1: for container health checks",
+    )
+    health.add_argument(
+        "--url",
+        help="what to GET (default: /readyz of ALPHACDN_HOST:ALPHACDN_PORT on this host; "
+        "/livez for liveness)",
+    )
+    health.add_argument("--timeout", type=float, default=5.0, help="seconds (default 5)")
+
     models = sub.add_parser("models", help="list known models, installed or not")
     models.add_argument("--models-dir", help="ALPHACDN_MODELS_DIR")
 
@@ -106,7 +119,10 @@ def _serve(args: argparse.Namespace) -> None:
     # worker processes rebuild the same settings from the environment
     os.environ.update({k: v for k, v in env.items() if k.startswith("ALPHACDN_")})
     settings.cache.root.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # before anything imports prometheus-client: every worker process counts in this run's dir
+    metrics_dir.prepare(settings.cache.root)
+    log_config = logs.log_config(settings.http.log_format, args.log_level)
+    logging.config.dictConfig(log_config)
     uvicorn.run(
         "alphacdn.app:create_app_from_env",
         factory=True,
@@ -114,6 +130,7 @@ def _serve(args: argparse.Namespace) -> None:
         port=settings.http.port,
         workers=settings.http.workers,
         log_level=args.log_level,
+        log_config=log_config,
         timeout_graceful_shutdown=10,
     )
 
@@ -131,8 +148,6 @@ def _check_providers(settings: Settings) -> None:
 
 
 def _worker(args: argparse.Namespace) -> None:
-    from alphacdn.worker import run_worker
-
     env = dict(os.environ)
     env["ALPHACDN_ROLE"] = "worker"
     if args.data_dir:
@@ -140,7 +155,11 @@ def _worker(args: argparse.Namespace) -> None:
     settings = _settings(env)
     _check_providers(settings)
     settings.cache.root.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # before anything imports prometheus-client (the app does): this process's metric files
+    metrics_dir.prepare(settings.cache.root)
+    logging.config.dictConfig(logs.log_config(settings.http.log_format, args.log_level))
+    from alphacdn.worker import run_worker
+
     run_worker(
         settings,
         metrics_host=args.metrics_host,
@@ -174,6 +193,14 @@ def _list_models(args: argparse.Namespace) -> None:
         print(f"{m.name:<16} {'yes' if m.installed else 'no':<10} {size:>10}  {m.licence}")
 
 
+def _health(args: argparse.Namespace) -> int:
+    from alphacdn.health import health_command, local_url
+
+    settings = _settings(dict(os.environ))
+    url = args.url or local_url(settings.http.host, settings.http.port)
+    return health_command(url, timeout=args.timeout, token=settings.http.metrics_token)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `alphacdn` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -191,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             _fetch(args)
         case "models":
             _list_models(args)
+        case "health":
+            sys.exit(_health(args))
 
 
 __all__ = ["main"]

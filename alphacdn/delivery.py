@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 import anyio
 import anyio.to_thread
 
-from alphacdn import engine
+from alphacdn import engine, metrics
 from alphacdn.access import SIGNED_TYPES, asset_type
 from alphacdn.cache import (
     AssetRecord,
@@ -272,7 +272,7 @@ class Delivery:
         self._wanted: dict[str, _Wanted] = {}
         self._parsed: dict[str, _Parsed] = {}
         self._accepts: dict[str, str] = {}
-        #: renders done by this process (exposed in /metrics)
+        #: renders done by this process (exposed in /metrics.json)
         self.renders = 0
 
     # ── the request side ─────────────────────────────────────────────────────────────────────
@@ -569,6 +569,7 @@ class Delivery:
             timer = threading.Timer(self._timeout, stop.stop, args=("timeout",))
             timer.daemon = True
             timer.start()
+            t0 = time.perf_counter()
             try:
                 return engine.render(
                     source,
@@ -584,6 +585,7 @@ class Delivery:
                 )
             finally:
                 timer.cancel()
+                metrics.RENDER_SECONDS.observe(time.perf_counter() - t0)
 
         async def pixels(wanted: _Wanted) -> engine.Rendered:
             """The render itself, in this client's slot, then one of the render threads."""
@@ -635,6 +637,7 @@ class Delivery:
 
         async def store(result: engine.Rendered) -> Entry:
             self.renders += 1
+            metrics.RENDERS.inc()
             meta: dict[str, Any] = {
                 "content_type": result.content_type,
                 "etag": '"' + hashlib.sha256(result.body).hexdigest()[:32] + '"',

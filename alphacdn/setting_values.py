@@ -55,6 +55,13 @@ def public_url(raw: str) -> str:
     return value
 
 
+def log_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("text", "json"):
+        raise ValueError("text or json")
+    return value
+
+
 def path(raw: str) -> Path:
     return Path(text(raw))
 

@@ -191,6 +191,11 @@ METRICS_TOKEN = Var(
     "a bearer token that lets any client read /metrics (unset: loopback clients only; "
     "others get 404)",
 )
+LOG_FORMAT = Var(
+    "ALPHACDN_LOG_FORMAT",
+    v.log_format,
+    "`text` or `json` (one object per line, with the request's `X-Request-Id`)",
+)
 
 FETCH_DOMAINS = Var(
     "ALPHACDN_FETCH_DOMAINS",
@@ -431,6 +436,8 @@ class HttpSettings:
     )
     #: `Authorization: Bearer <token>` reads /metrics from any address (loopback always can)
     metrics_token: str | None = field(default=None, metadata=METRICS_TOKEN.meta)
+    #: server log lines: `text` or `json`
+    log_format: str = field(default="text", metadata=LOG_FORMAT.meta)
 
     @property
     def api_secret(self) -> str:

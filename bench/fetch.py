@@ -111,7 +111,7 @@ def main() -> None:
                     times["fetch cold render"].append(timed(client, again, "MISS"))
                     times["upload warm"].append(timed(client, up, "HIT"))
                     times["fetch warm"].append(timed(client, fe, "HIT"))
-        downloads = httpx.get(server.url + "/metrics").json()["fetches"]["downloaded"]
+        downloads = httpx.get(server.url + "/metrics.json").json()["fetches"]["downloaded"]
     finally:
         server.stop()
         origin.close()

@@ -147,7 +147,7 @@ def drive(base: str, app_port: int, out: Path) -> dict[str, Any]:
 
 
 def mattes_done(base: str) -> int:
-    jobs = httpx.get(base + "/metrics", timeout=5).json()["jobs"]["matte_jobs"]
+    jobs = httpx.get(base + "/metrics.json", timeout=5).json()["jobs"]["matte_jobs"]
     return sum(1 for tag in jobs if tag.rsplit("/", 1)[-1] in PRODUCTS)
 
 

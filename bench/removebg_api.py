@@ -9,7 +9,7 @@ quality no other pass uses, so the content-keyed matte cache cannot answer), the
 sends the same bytes again (matte cached: decode + compose + PNG encode only). Reports images/min
 (= images / wall time of the pass), p50/p95 latency per request, the server process group's peak
 RSS (sum of VmRSS over /proc/<pid> of every process in the group, sampled every 50 ms), the load
-average, and `model_runs` from `/metrics` to prove cold was cold and warm was warm.
+average, and `model_runs` from `/metrics.json` to prove cold was cold and warm was warm.
 
 The raw model's own rate is measured in the same run (before, after each cold pass, at the end),
 with
@@ -135,7 +135,7 @@ def post(server: str, body: bytes, name: str) -> tuple[int, float, dict[str, str
 
 
 def model_runs(server: str) -> int:
-    m = requests.get(f"{server}/metrics", timeout=30).json()
+    m = requests.get(f"{server}/metrics.json", timeout=30).json()
     return int(sum(m.get("jobs", {}).get("model_runs", {}).values())), m
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from alphacdn import metrics
 from alphacdn.cache import BackendUnavailable, JobQueue, JobRecord, new_owner
 from alphacdn.settings import JobSettings
 
@@ -137,6 +138,7 @@ class JobRunner:
 
     async def _run(self, record: JobRecord) -> None:
         kind = self._kinds.get(record.kind)
+        t0 = time.perf_counter()
 
         async def keep_lease() -> None:
             while True:
@@ -183,9 +185,13 @@ class JobRunner:
             kept = details if isinstance(details, dict) else None
             final = await self._settle(lambda: self.store.fail(record.key, message, result=kept))
             self.failed += 1
+            outcome = "failed"
         else:
             final = await self._settle(lambda: self.store.finish(record.key, result))
             self.completed += 1
+            outcome = "completed"
+        # a kind no handler knows is one label, whatever the queue holds
+        metrics.observe_job(record.kind if kind else "unknown", outcome, time.perf_counter() - t0)
         if kind is not None and kind.settled is not None:
             try:
                 await kind.settled(final)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
-from alphacdn import engine
+from alphacdn import engine, metrics
 from alphacdn.cache import (
     AssetRecord,
     DerivedStore,
@@ -93,9 +93,9 @@ class Mattes:
         self.previews = previews
         #: inference slots of this process, shared by jobs and direct callers
         self._slots = anyio.CapacityLimiter(max(1, settings.concurrency))
-        #: matte jobs run per asset tag in this process (exposed in /metrics)
+        #: matte jobs run per asset tag in this process (exposed in /metrics.json)
         self.job_runs: dict[str, int] = {}
-        #: model inferences per asset tag in this process (exposed in /metrics)
+        #: model inferences per asset tag in this process (exposed in /metrics.json)
         self.model_runs: dict[str, int] = {}
         #: (model, fine_edges) → moving average of a job's seconds besides inference, per pixel
         self._rest_per_pixel: dict[tuple[str, bool], float] = {}
@@ -121,7 +121,7 @@ class Mattes:
         return self.models.missing_message(self.model)
 
     def counters(self) -> dict[str, Any]:
-        """This process's matte counters for /metrics."""
+        """This process's matte counters for /metrics.json."""
         return {
             "matte_jobs": dict(self.job_runs),
             "model_runs": dict(self.model_runs),
@@ -484,6 +484,7 @@ class Mattes:
         )
         if made.inferred:
             self.model_runs[tag] = self.model_runs.get(tag, 0) + 1
+            metrics.count_model_run(self.model)
             if key != salient_key:  # (a salient matte the cache lost meanwhile)
                 self._put(salient_key, made.salient.outcome(), tag, made.salient.detections)
         elif made.detected and (entry := self.store.get_matte(salient_key)) is not None:

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from alphacdn.clients import client_of
 from alphacdn.delivery import Delivery, Served
+from alphacdn.metrics import count_delivery
 from alphacdn.responses import safe_text
 from alphacdn.transform.dynamic import ACCEPT_CH
 
@@ -56,6 +57,7 @@ def route(delivery: Delivery) -> BaseRoute:
         served = await delivery.serve(
             request.scope["path"], headers.get("accept", ""), client, headers=headers, query=query
         )
+        count_delivery(served.cache_status)
         response = respond(served, request.method, headers.get("if-none-match"))
         if served.after is not None:  # a preview's follow-up render, once the answer is sent
             response.background = BackgroundTask(served.after)

@@ -55,6 +55,7 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
         ["http://localhost:5173", "https://shop.example.com"],
     ),
     "upload_presets": (None, {"shop": {"unsigned": True, "folder": "products"}}),
+    "log_format": ("JSON", "json"),
     "data_dir": ("/tmp/alphacdn-sample", "/tmp/alphacdn-sample"),
     "cache_size": ("500MiB", 500 * 1024**2),
     "max_source_pixels": ("12MP", "12MP"),

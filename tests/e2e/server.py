@@ -14,8 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import MODELS_DIR, ROOT
+
+
+def metric_sum(text: str, name: str, **labels: str) -> float:
+    """The sum of the samples `name` in Prometheus `text` whose labels include `labels`
+    (read with prometheus-client's own parser, which refuses a malformed text)."""
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                total += sample.value
+    return total
 
 
 def free_port() -> int:
@@ -55,6 +67,7 @@ class Server:
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
     workers: int = 1
+    log_level: str = "warning"
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -66,9 +79,14 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def jobs(self) -> dict[str, Any]:
-        """The `jobs` part of this server's /metrics (runs, failures, loaded models)."""
-        jobs: dict[str, Any] = httpx.get(self.url + "/metrics").json()["jobs"]
+        """The `jobs` part of this server's /metrics.json (runs, failures, loaded models)."""
+        jobs: dict[str, Any] = httpx.get(self.url + "/metrics.json").json()["jobs"]
         return jobs
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the samples `name` (e.g. `alphacdn_model_runs_total`) in this server's
+        `/metrics` whose labels include `labels`: every worker process together."""
+        return metric_sum(httpx.get(self.url + "/metrics").text, name, **labels)
 
     def start(self, timeout: float = 30.0) -> Server:
         if self.port:  # a restart keeps its address, once the old listener is gone
@@ -91,7 +109,7 @@ class Server:
         else:
             command = ["serve", "--port", str(self.port), "--workers", str(self.workers)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "alphacdn.cli", *command, "--log-level", "warning"],
+            [sys.executable, "-m", "alphacdn.cli", *command, "--log-level", self.log_level],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -127,4 +145,4 @@ class Server:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
 
-__all__ = ["Server", "free_port", "port_is_free", "wait_port_free"]
+__all__ = ["Server", "free_port", "metric_sum", "port_is_free", "wait_port_free"]

@@ -133,7 +133,7 @@ def test_many_concurrent_first_requests_start_one_job(server: Server) -> None:
     assert set(statuses) <= {423, 200} and 423 in statuses
     resp, _ = _poll(url)
     assert resp.status_code == 200
-    jobs = httpx.get(server.url + "/metrics").json()["jobs"]
+    jobs = httpx.get(server.url + "/metrics.json").json()["jobs"]
     assert jobs["matte_jobs"]["demo/tiger2"] == 1
     assert jobs["model_runs"]["demo/tiger2"] == 1
 
@@ -207,11 +207,11 @@ def test_reupload_same_bytes_then_removal_works(server: Server) -> None:
     upload_fixture("dog-bike.jpg", "again")
     url = f"{server.url}/demo/image/upload/e_background_removal/again.png"
     assert _poll(url)[0].status_code == 200
-    runs = httpx.get(server.url + "/metrics").json()["jobs"]["model_runs"]["demo/again"]
+    runs = httpx.get(server.url + "/metrics.json").json()["jobs"]["model_runs"]["demo/again"]
     upload_fixture("dog-bike.jpg", "again")  # overwrite: new version, same content
     resp, seen = _poll(url)
     assert resp.status_code == 200, (seen, resp.text)
-    after = httpx.get(server.url + "/metrics").json()["jobs"]["model_runs"]["demo/again"]
+    after = httpx.get(server.url + "/metrics.json").json()["jobs"]["model_runs"]["demo/again"]
     assert after == runs  # the content-keyed matte survived the overwrite
 
 

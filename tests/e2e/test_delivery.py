@@ -138,11 +138,11 @@ def test_canonical_key_shares_cache_entry(server: Server, dog: dict[str, Any]) -
 
 def test_single_flight_cold_requests(server: Server, dog: dict[str, Any]) -> None:
     url = f"{server.url}/demo/image/upload/c_fill,w_311,h_211/e_sharpen/dog.webp"
-    before = httpx.get(server.url + "/metrics").json()["renders"]
+    before = httpx.get(server.url + "/metrics.json").json()["renders"]
     with ThreadPoolExecutor(16) as pool:
         statuses = list(pool.map(lambda _: _get(url).status_code, range(16)))
     assert statuses == [200] * 16
-    after = httpx.get(server.url + "/metrics").json()["renders"]
+    after = httpx.get(server.url + "/metrics.json").json()["renders"]
     assert after - before == 1
 
 

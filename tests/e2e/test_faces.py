@@ -147,7 +147,7 @@ def test_bad_face_values_are_400_naming_the_component(
 
 def test_detected_once_per_content(server: Server) -> None:
     def detections() -> int:
-        return int(httpx.get(f"{server.url}/metrics", timeout=10).json()["face_detections"])
+        return int(httpx.get(f"{server.url}/metrics.json", timeout=10).json()["face_detections"])
 
     fresh = server.data_dir / "fresh.jpg"  # bytes no other test uploads: nothing cached
     fresh.write_bytes(pyvips.Image.new_from_file(str(WOMEN)).jpegsave_buffer(Q=77, keep="none"))

@@ -207,7 +207,7 @@ def test_a_changed_remote_image_is_served_after_the_ttl(fetching: Server, origin
     assert unchanged.headers["etag"] == after.headers["etag"]
     assert origin.not_modified["/img/mutable.png"] == 1
     assert origin.hits["/img/mutable.png"] == 3
-    fetches = httpx.get(fetching.url + "/metrics").json()["fetches"]
+    fetches = httpx.get(fetching.url + "/metrics.json").json()["fetches"]
     assert fetches["revalidated"] >= 1
 
 
@@ -345,7 +345,7 @@ def test_background_removal_of_a_fetched_image_is_keyed_by_content(
     )
     assert uploaded.status_code == 200  # not 423: the matte of these bytes exists
     assert mad(decode(uploaded.content), cut) < 0.5
-    jobs = httpx.get(fetching.url + "/metrics").json()["jobs"]
+    jobs = httpx.get(fetching.url + "/metrics.json").json()["jobs"]
     assert sum(jobs["model_runs"].values()) == 1
 
 

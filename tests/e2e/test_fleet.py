@@ -56,13 +56,13 @@ class Fleet:
     def model_runs(self) -> int:
         """`alphacdn_model_runs_total` of the worker (since it last started)."""
         text = httpx.get(self.worker.url + "/metrics", timeout=10).text
-        found = re.search(r'^alphacdn_model_runs_total\{model="u2netp"\} (\d+)$', text, re.M)
+        found = re.search(r'^alphacdn_model_runs_total\{model="u2netp"\} ([0-9.e+]+)$', text, re.M)
         assert found, text
-        return int(found.group(1))
+        return int(float(found.group(1)))
 
     def renders(self) -> int:
         """Renders done by both web replicas (since they last started)."""
-        return sum(int(httpx.get(w.url + "/metrics").json()["renders"]) for w in self.web)
+        return sum(int(httpx.get(w.url + "/metrics.json").json()["renders"]) for w in self.web)
 
     def derived_objects(self) -> int:
         return sum(1 for _ in self.bucket.objects("derived/obj/"))

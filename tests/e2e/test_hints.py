@@ -102,7 +102,7 @@ def test_hinted_and_plain_share_the_salient_matte(server: Server) -> None:
         "e_background_removal:hints_(cat;dog)",
     ):
         _get(server, chain, "catdog")
-    jobs = httpx.get(server.url + "/metrics").json()["jobs"]
+    jobs = httpx.get(server.url + "/metrics.json").json()["jobs"]
     # one job per option set, but the model ran once: hinted jobs reuse the salient matte
     assert jobs["model_runs"]["demo/catdog"] == 1
 

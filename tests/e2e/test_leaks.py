@@ -1,6 +1,7 @@
-"""The small leaks: `/metrics` off the public path, URLs never built from the `Host` header,
-`X-Content-Type-Options: nosniff` on every response. Through a real uvicorn on loopback; an
-outside client is a loopback proxy's `X-Forwarded-For` (uvicorn trusts it from 127.0.0.1)."""
+"""The small leaks: `/metrics` and `/metrics.json` off the public path, URLs never built from
+the `Host` header, `X-Content-Type-Options: nosniff` on every response. Through a real uvicorn
+on loopback; an outside client is a loopback proxy's `X-Forwarded-For` (uvicorn trusts it from
+127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -43,25 +44,34 @@ def _upload(base: str, public_id: str, *, host: str, **extra: str) -> httpx.Resp
     )
 
 
-def test_metrics_are_for_loopback_and_the_token_holder(server: Server) -> None:
-    url = server.url + "/metrics"
+@pytest.mark.parametrize(
+    ("path", "says"), [("/metrics", "alphacdn_http_requests_total"), ("/metrics.json", "renders")]
+)
+def test_metrics_are_for_loopback_and_the_token_holder(
+    server: Server, path: str, says: str
+) -> None:
+    url = server.url + path
     assert httpx.get(url).status_code == 200  # a loopback client
     outside = httpx.get(url, headers=OUTSIDE)
     assert outside.status_code == 401 and outside.headers["www-authenticate"] == "Bearer"
     wrong = httpx.get(url, headers={**OUTSIDE, "Authorization": "Bearer nope"})
     assert wrong.status_code == 401
     held = httpx.get(url, headers={**OUTSIDE, "Authorization": f"Bearer {TOKEN}"})
-    assert held.status_code == 200 and "renders" in held.json()
+    assert held.status_code == 200 and says in held.text
 
 
 def test_metrics_without_a_token_are_not_there_for_outsiders(tmp_path: Path) -> None:
     srv = Server(tmp_path).start()
     try:
-        assert httpx.get(srv.url + "/metrics").status_code == 200
-        outside = httpx.get(srv.url + "/metrics", headers=OUTSIDE)
-        assert outside.status_code == 404  # as any unknown path: nothing says it exists
-        token = httpx.get(srv.url + "/metrics", headers={**OUTSIDE, "Authorization": "Bearer x"})
-        assert token.status_code == 404
+        for path in ("/metrics", "/metrics.json"):
+            assert httpx.get(srv.url + path).status_code == 200
+            outside = httpx.get(srv.url + path, headers=OUTSIDE)
+            assert outside.status_code == 404  # as any unknown path: nothing says it exists
+            token = httpx.get(srv.url + path, headers={**OUTSIDE, "Authorization": "Bearer x"})
+            assert token.status_code == 404
+        # readiness answers everyone, with the details for loopback only
+        assert httpx.get(srv.url + "/readyz").json()["checks"]["store"] == "ok"
+        assert "checks" not in httpx.get(srv.url + "/readyz", headers=OUTSIDE).json()
     finally:
         srv.stop()
 

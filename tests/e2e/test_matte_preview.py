@@ -47,7 +47,7 @@ def test_first_view_is_a_marked_uncached_preview_then_the_real_cutout(previewing
     configure_sdk(previewing)
     upload_fixture("tiger-on-backdrop.jpg", "tiger")
     url = f"{previewing.url}/demo/image/upload/e_background_removal/c_scale,w_300/v1/tiger.png"
-    renders = httpx.get(previewing.url + "/metrics").json()["renders"]
+    renders = httpx.get(previewing.url + "/metrics.json").json()["renders"]
     first = httpx.get(url, timeout=60)
     assert first.status_code == 200, first.text
     assert first.headers["x-alphacdn-preview"] == "u2netp"
@@ -58,7 +58,7 @@ def test_first_view_is_a_marked_uncached_preview_then_the_real_cutout(previewing
 
     # once the matte is made, the URL's real render is made and stored without another request
     deadline = time.monotonic() + 60
-    while httpx.get(previewing.url + "/metrics").json()["renders"] == renders:
+    while httpx.get(previewing.url + "/metrics.json").json()["renders"] == renders:
         assert time.monotonic() < deadline, "the previewed URL was never rendered for real"
         time.sleep(0.2)
     final = _final(url)

@@ -29,7 +29,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def _model_runs(server: Server) -> int:
-    runs = httpx.get(server.url + "/metrics").json()["jobs"]["model_runs"]
+    runs = httpx.get(server.url + "/metrics.json").json()["jobs"]["model_runs"]
     return sum(runs.values())
 
 

@@ -53,15 +53,18 @@ def test_matte_burst_starts_one_job_across_workers(server: Server) -> None:
 
 
 def _model_runs(server: Server) -> int:
-    """Model runs of both worker processes together."""
+    """Model runs of both worker processes together: what one `/metrics` scrape says (every
+    process counts in the run's metrics dir), checked against the per-process JSON."""
     per_worker: dict[int, int] = {}
-    for _ in range(40):  # /metrics is per process: sample until both workers answered
-        m = httpx.get(server.url + "/metrics").json()
+    for _ in range(40):  # /metrics.json is per process: sample until both workers answered
+        m = httpx.get(server.url + "/metrics.json").json()
         per_worker[m["pid"]] = sum(m["jobs"]["model_runs"].values())
         if len(per_worker) == 2:
             break
     assert len(per_worker) == 2
-    return sum(per_worker.values())
+    total = server.metric("alphacdn_model_runs_total", model="u2netp")
+    assert total == sum(per_worker.values())
+    return int(total)
 
 
 @pytest.mark.model
