@@ -20,7 +20,8 @@ def matte_models(settings: ModelSettings) -> MatteModels:
         )
     matter = Matter(settings.models_dir, ort_threads=settings.ort_threads, user_model=user)
     codec = Codec(encode=engine.encode_rgba_png, decode=engine.decode_rgba_png)
-    return MatteModels(matter, codec, detector_threads=settings.ort_threads)
+    person = None if settings.person_model.lower() == "none" else settings.person_model
+    return MatteModels(matter, codec, detector_threads=settings.ort_threads, person_model=person)
 
 
 __all__ = ["matte_models"]
