@@ -369,3 +369,45 @@ def test_matte_too_large_for_the_cache_spares_the_api_and_upload_removal(
         assert "raise ALPHACDN_CACHE_SIZE" in entry["error"]
     finally:
         srv.stop()
+
+
+def test_a_portrait_is_routed_to_the_person_network_and_says_so(server: Server) -> None:
+    upload_fixture("portrait-longhair.jpg", "portrait")
+    url = f"{server.url}/demo/image/upload/e_background_removal/portrait.png"
+    resp, _ = _poll(url)
+    assert resp.status_code == 200, resp.text
+    route = resp.headers["x-alphacdn-route"]
+    assert route.startswith("person (person; overlap "), route
+    assert "route" in _timings(resp) and "detect" in _timings(resp)
+    # hints_(person) starts from the same routed matte
+    hinted, _ = _poll(
+        f"{server.url}/demo/image/upload/e_background_removal:hints_(person)/portrait.png"
+    )
+    assert hinted.status_code == 200 and hinted.headers["x-alphacdn-route"] == route
+    assert "person" in hinted.headers["x-alphacdn-hints"]
+    # a picture without a person keeps the salient pipeline
+    tiger, _ = _poll(f"{server.url}/demo/image/upload/e_background_removal/tiger.png")
+    assert tiger.headers["x-alphacdn-route"].startswith("salient (no-person;")
+    # upload-time removal reports the route in the notification
+    with WebhookListener() as hook:
+        cloudinary.uploader.upload(
+            str(FIXTURES / "e2e" / "portrait-longhair.jpg"),
+            public_id="portrait-upload",
+            background_removal="cloudinary_ai",
+            notification_url=hook.url,
+        )
+        [note] = hook.wait_for(1)
+    assert note["info_data"]["route"] == route
+
+
+def test_person_model_none_keeps_every_cutout_on_the_salient_model(tmp_path: Path) -> None:
+    srv = Server(tmp_path / "no-person", env={"ALPHACDN_PERSON_MODEL": "none"}).start()
+    try:
+        configure_sdk(srv)
+        upload_fixture("portrait-longhair.jpg", "portrait")
+        resp, _ = _poll(f"{srv.url}/demo/image/upload/e_background_removal/portrait.png")
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["x-alphacdn-route"] == "salient (person routing off)"
+        assert "detect" not in _timings(resp)
+    finally:
+        srv.stop()
