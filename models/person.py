@@ -3,14 +3,16 @@
     route = choose_route(salient_alpha, detections)      # is a detected person the subject?
     alpha = person_alpha(matter, "rvm", rgb)             # the network's alpha, full resolution
     route = confirm(route, alpha, salient_alpha)         # does the network see that subject?
-    alpha = fuse(alpha, salient_alpha)                   # + what the person holds or wears
+    alpha = fuse(alpha, salient_alpha)                   # the network's alpha (measured best)
 
 A salient-object model (IS-Net) finds the subject of any picture but blurs hair; RVM is trained
-on people only: it mattes hair far better and returns almost nothing on a dog or a pair of boots.
-So a picture goes to RVM only when the detector's person is the subject of the salient matte
-(`choose_route`), and stays there only when RVM's matte covers that subject (`confirm`); the
-salient model's matte adds back what lies clearly outside the person (`fuse`). Everything else
-keeps the salient pipeline. The measurements behind every threshold: bench/README_person.md.
+on people only: it mattes hair far better and returns almost nothing on a dog. So a picture goes
+to RVM only when the detector's person is the subject of the salient matte (`choose_route`),
+and stays there only when RVM's matte covers that subject (`confirm`): what a person holds or
+wears and RVM leaves out (a dandelion held up to the face) sends the picture back to IS-Net
+whole. Of the fusions measured (`fuse`), RVM's alpha as it is won; the others are kept for the
+bench. Everything else keeps the salient pipeline. The measurements behind every threshold:
+bench/README_person.md.
 """
 
 from __future__ import annotations
@@ -168,24 +170,24 @@ def person_alpha(matter: FeedRunner, name: str, rgb: U8) -> F32:
 FuseVariant = Literal["person", "max", "outside", "attached", "gate"]
 
 
-#: measured best on the matting set (bench/README_person.md): the network's alpha, limited to
-#: the salient foreground grown by FUSE_REACH; the variants that add salient alpha back brought
-#: IS-Net's background objects with it
-DEFAULT_FUSION: FuseVariant = "gate"
+#: measured best on the matting set (bench/README_person.md): the network's alpha as it is. The
+#: variants that add salient alpha back brought IS-Net's background objects and hair halo with
+#: it; gating by IS-Net's foreground cut off what IS-Net missed (the veil crop: SAD 1.0 → 11.5)
+DEFAULT_FUSION: FuseVariant = "person"
 
 
 def fuse(person: F32, salient: F32, variant: FuseVariant = DEFAULT_FUSION) -> F32:
     """The routed alpha from the person network's and the salient model's (both 0..1, same size).
 
-    - `person`: the network alone;
+    - `person` (default): the network alone;
     - `max`: the larger of the two everywhere (the salient model's hair halo comes back too);
     - `outside`: the network's alpha, plus the salient alpha where it lies more than FUSE_REACH
       px (per 1000 px of side) outside the network's person (a second person in the
       background comes along: measured worse);
     - `attached`: as `outside`, but only salient objects that touch the person: a held bag, a
       racket, a hat brim;
-    - `gate` (default): the network's alpha only within the salient foreground grown by the
-      same reach (a stray person elsewhere in the picture stays out).
+    - `gate`: the network's alpha only within the salient foreground grown by the same reach
+      (a stray person elsewhere in the picture stays out, and so does what IS-Net missed).
     """
     if variant == "person":
         return person
