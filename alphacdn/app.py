@@ -44,7 +44,7 @@ from alphacdn.transform.errors import CdnError, MethodNotAllowed, NotFound, Unau
 from alphacdn.uploads import Uploads
 
 if TYPE_CHECKING:
-    from alphacdn.models import Matter
+    from alphacdn.models.matting import MatteModels
 
 log = logging.getLogger("alphacdn")
 
@@ -118,6 +118,14 @@ def create_app(settings: Settings) -> Starlette:
     missing = mattes.missing_message()
     if missing:
         log.warning("background removal unavailable until the model is installed: %s", missing)
+    person = mattes.models.person_model
+    if person is not None and mattes.models.person_route() is None:
+        log.warning(
+            "cut-outs of people are not routed to %s: it or the detector is not installed "
+            "(`alphacdn fetch-models %s centernet-coco`, or ALPHACDN_PERSON_MODEL=none)",
+            person,
+            person,
+        )
     warm_up = settings.models.warm_up and not missing
 
     @contextlib.asynccontextmanager
@@ -127,7 +135,7 @@ def create_app(settings: Settings) -> Starlette:
         # the job runner is entered last, so it stops before the remove.bg stores close
         async with removebg_api.lifespan(), runner.running(kinds):
             if warm_up:
-                _warm_up(mattes.models.matter, mattes.model)
+                _warm_up(mattes.models, mattes.model)
             yield
 
     routes: list[BaseRoute] = [
@@ -255,14 +263,15 @@ async def method_not_allowed_handler(request: Request, exc: Exception) -> Respon
     return error_response(request, err)
 
 
-def _warm_up(matter: Matter, model: str) -> None:
+def _warm_up(models: MatteModels, model: str) -> None:
     """Load the model in a thread while the server already answers (a matte job that comes
-    first waits for the same session instead of making a second one)."""
+    first waits for the same session instead of making a second one); then the detector and
+    the person model when cut-outs of people are routed."""
 
     def run() -> None:
         t0 = time.perf_counter()
         try:
-            first = matter.warm_up(model)
+            first = models.matter.warm_up(model)
         except Exception:
             log.exception("model warm-up failed (the first matte job will load %s)", model)
             return
@@ -272,6 +281,14 @@ def _warm_up(matter: Matter, model: str) -> None:
             time.perf_counter() - t0,
             first,
         )
+        t0 = time.perf_counter()
+        try:
+            person = models.warm_up_route()
+        except Exception:
+            log.exception("person route warm-up failed (the first routed matte will load it)")
+            return
+        if person is not None:
+            log.info("detector and %s warmed up in %.1f s", person, time.perf_counter() - t0)
 
     threading.Thread(target=run, name=f"warm-up-{model}", daemon=True).start()
 

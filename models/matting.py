@@ -27,7 +27,7 @@ import numpy.typing as npt
 from .detector import Detection, Detector
 from .fetch import ModelMissing
 from .hints import select_by_hints
-from .person import PersonRouter
+from .person import PersonRouter, person_alpha
 from .refine import make_cutout
 from .registry import DEFAULT_PERSON_MODEL
 from .sessions import Matter
@@ -182,6 +182,15 @@ class MatteModels:
                     found = None
             self._person_route = (found,)
         return self._person_route[0]
+
+    def warm_up_route(self) -> str | None:
+        """Load the detector and the person model and run the latter once on a grey frame (the
+        startup warm-up, after the salient model's); the person model's name, None when off."""
+        person = self.person_route()
+        if person is not None:
+            self.detector()
+            person_alpha(self.matter, person, np.full((256, 256, 3), 128, np.uint8))
+        return person
 
     def route_tag(self, model: str) -> str:
         """The model part of a matte key: `isnet`, or `isnet+rvm` with routing on (a routed
