@@ -77,13 +77,19 @@ def make_cutout(
     fine_edges: bool,
     settled: bool = True,
     router: Router | None = None,
+    mirrored: bool | None = None,
 ) -> Cutout:
     """The cut-out of an oriented sRGB H×W×3 image at its own resolution (`settled=False`
     skips the settle step: the benchmark's comparison). A `router` may replace the salient
-    alpha (after settle, before fine_edges and decontamination) with its own: a person's."""
+    alpha (after settle, before fine_edges and decontamination) with its own: a person's.
+    `mirrored` (default: with `fine_edges`) averages the model's alpha with its alpha of the
+    mirrored picture, mirrored back: a second inference (issue 16 item 4, bench/isnet_tta.py)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     low = matter.predict(model, rgb)
+    if fine_edges if mirrored is None else mirrored:
+        mirror = matter.predict(model, np.ascontiguousarray(rgb[:, ::-1]))
+        low = np.asarray((low + mirror[:, ::-1]) / 2, dtype=np.float32)
     t1 = time.perf_counter()
     timings["inference"] = t1 - t0
     image = rgb.astype(np.float32) / 255.0
