@@ -16,6 +16,10 @@ import httpx
 
 from tests.conftest import MODELS_DIR, ROOT
 
+#: the model part of the test servers' matte keys: ALPHACDN_MODEL with the person route on
+#: (rvm and the detector are --for-tests models; `Mattes.key`)
+MATTE_MODEL = "u2netp+rvm"
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -22,7 +22,7 @@ from alphacdn.settings import DEV_REMOVEBG_KEY
 from alphacdn.transform import BackgroundRemoval
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, upload_fixture
-from tests.e2e.server import Server
+from tests.e2e.server import MATTE_MODEL, Server
 from tests.e2e.webhook import WebhookListener
 
 pytestmark = pytest.mark.model
@@ -260,14 +260,14 @@ def test_retry_after_of_a_running_job_falls_as_it_runs(tmp_path: Path) -> None:
         try:
             # wait until the server's runner has claimed the medium job: otherwise this test's
             # "worker" could claim it instead of ra-big
-            medium_key = content_matte_key(up_medium["etag"], "u2netp", BackgroundRemoval())
+            medium_key = content_matte_key(up_medium["etag"], MATTE_MODEL, BackgroundRemoval())
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 rec = store.get(medium_key)
                 if rec is not None and rec.status != "queued":
                     break
                 time.sleep(0.005)
-            key = content_matte_key(up["etag"], "u2netp", BackgroundRemoval())
+            key = content_matte_key(up["etag"], MATTE_MODEL, BackgroundRemoval())
             job = MatteJob("demo", "ra-big", int(up["version"]), "u2netp", False, (), up["etag"])
             store.submit(key, KIND, job.payload())
             claimed = store.claim_next("elsewhere:1", lease_seconds=600)
