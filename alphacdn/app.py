@@ -46,7 +46,7 @@ from alphacdn.transform.errors import CdnError, MethodNotAllowed, NotFound
 from alphacdn.uploads import Uploads
 
 if TYPE_CHECKING:
-    from alphacdn.models import Matter
+    from alphacdn.models.matting import MatteModels
 
 log = logging.getLogger("alphacdn")
 
@@ -174,6 +174,14 @@ def create_app(settings: Settings) -> Starlette:
         log.warning("background removal unavailable until the model is installed: %s", missing)
     if previews is not None and (missing_preview := previews.missing_message()):
         log.warning("preview cut-outs unavailable (423 instead): %s", missing_preview)
+    person = mattes.models.person_model
+    if person is not None and role != "web" and mattes.models.person_route() is None:
+        log.warning(
+            "cut-outs of people are not routed to %s: it or the detector is not installed "
+            "(`alphacdn fetch-models %s centernet-coco`, or ALPHACDN_PERSON_MODEL=none)",
+            person,
+            person,
+        )
     warm_up = settings.models.warm_up and not missing and role != "web"
 
     @contextlib.asynccontextmanager
@@ -188,7 +196,7 @@ def create_app(settings: Settings) -> Starlette:
             metrics.TALLY.running(),
         ):
             if warm_up:
-                _warm_up(mattes.models.matter, mattes.model)
+                _warm_up(mattes.models, mattes.model)
             yield
 
     # what operators read: /health, /livez, /readyz, /metrics (text), /metrics.json; a worker
@@ -278,14 +286,15 @@ async def method_not_allowed_handler(request: Request, exc: Exception) -> Respon
     return error_response(request, err)
 
 
-def _warm_up(matter: Matter, model: str) -> None:
+def _warm_up(models: MatteModels, model: str) -> None:
     """Load the model in a thread while the server already answers (a matte job that comes
-    first waits for the same session instead of making a second one)."""
+    first waits for the same session instead of making a second one); then the detector and
+    the person model when cut-outs of people are routed."""
 
     def run() -> None:
         t0 = time.perf_counter()
         try:
-            first = matter.warm_up(model)
+            first = models.matter.warm_up(model)
         except Exception:
             log.exception("model warm-up failed (the first matte job will load %s)", model)
             return
@@ -295,6 +304,14 @@ def _warm_up(matter: Matter, model: str) -> None:
             time.perf_counter() - t0,
             first,
         )
+        t0 = time.perf_counter()
+        try:
+            person = models.warm_up_route()
+        except Exception:
+            log.exception("person route warm-up failed (the first routed matte will load it)")
+            return
+        if person is not None:
+            log.info("detector and %s warmed up in %.1f s", person, time.perf_counter() - t0)
 
     threading.Thread(target=run, name=f"warm-up-{model}", daemon=True).start()
 

@@ -185,12 +185,15 @@ def _fetch(args: argparse.Namespace) -> None:
 
 def _list_models(args: argparse.Namespace) -> None:
     from alphacdn.models import installed_models
+    from alphacdn.models.registry import LICENCE_NOTES
 
     rows = installed_models(_models_dir(args))
     print(f"{'name':<16} {'installed':<10} {'size':>10}  licence")
     for m in rows:
         size = f"{m.size_bytes / 1e6:.1f} MB" if m.installed else "-"
         print(f"{m.name:<16} {'yes' if m.installed else 'no':<10} {size:>10}  {m.licence}")
+    for name, note in LICENCE_NOTES.items():
+        print(f"\n{name}: {note}")
 
 
 def _health(args: argparse.Namespace) -> int:

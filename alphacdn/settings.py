@@ -295,6 +295,12 @@ MODELS_DIR = Var(
     shown_default="<data dir>/models",
 )
 MODEL = Var("ALPHACDN_MODEL", v.text, "background-removal model (see `alphacdn models`)")
+PERSON_MODEL = Var(
+    "ALPHACDN_PERSON_MODEL",
+    v.text,
+    "matting network for people: cut-outs whose subject is a detected person are routed to it "
+    "(`none`: every cut-out from ALPHACDN_MODEL; see `alphacdn models` for its licence)",
+)
 ORT_THREADS = Var("ALPHACDN_ORT_THREADS", v.count, "onnxruntime intra-op threads per session")
 WARM_UP = Var(
     "ALPHACDN_WARM_UP",
@@ -531,6 +537,8 @@ class EngineSettings:
 class ModelSettings:
     models_dir: Path = field(default=Path("./data/models"), metadata=MODELS_DIR.meta)
     default_model: str = field(default="isnet", metadata=MODEL.meta)
+    #: the person matting model cut-outs of people are routed to ("none": off)
+    person_model: str = field(default="rvm", metadata=PERSON_MODEL.meta)
     #: onnxruntime intra-op threads per session
     ort_threads: int = field(default=2, metadata=ORT_THREADS.meta)
     #: create the default model's session and run one inference at startup (in the background)

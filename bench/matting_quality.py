@@ -1,14 +1,17 @@
 """Matte quality against ground-truth alpha: baseline (raw model, bilinear, naive) vs our pipeline.
 
     .venv/bin/python bench/matting_quality.py [--model isnet|isnet-768|u2netp] [--only NAME…]
-        [--no-fine-edges] [--json out.json]
+        [--no-fine-edges] [--json out.json] [--person rvm|none] [--whole]
 
 Reads ../shared/data/matting-dev (research use only: read in place, never copied). For each pair:
 (a) baseline = raw model alpha resized bilinearly to full size, colour = α·I (what rembg ships);
 (b) unsettled = make_cutout without the settle step; (c) ours = make_cutout(fine_edges=False), the
-default; (d) fine = ours + fine_edges; and two ceilings, not pipelines: (e) ceiling4 / ceiling8 =
-the ground truth pasted into the model's uncertain band widened by 4 / 8 px, the model's hard
-decision elsewhere — the best any refinement of this model's matte could do. Metrics (lower is
+default; (d) fine = ours + fine_edges; (e) routed / routed_fine = ours (± fine_edges) with the
+person route of issue 16 (the detector's person as subject → RVM, `models/person.py`), plus the
+fusion variants of RVM and IS-Net on every image the detector routes; and two ceilings, not
+pipelines: (f) ceiling4 / ceiling8 = the ground truth pasted into the model's uncertain band
+widened by 4 / 8 px, the model's hard decision elsewhere — the best any refinement of this
+model's matte could do. Metrics (lower is
 better except IoU): SAD = Σ|α−α*|/1000, MSE = mean((α−α*)²)·1000, Grad = Σ(|∇α|−|∇α*|)²/1000
 (Gaussian derivatives, σ = 1.4), Conn = connectivity error/1000 (Rhemann et al. 2009), IoU of
 α>0.5, and Bleed = mean |α·F − α*·F*| in 0..255 over the pixels with 0 < α* < 1, where F* is
@@ -23,6 +26,7 @@ decontamination) and F = our estimate_foreground(I, α*) for ours. Transparent s
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -40,9 +44,28 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "matting-dev"
 METRICS = ("sad", "mse", "grad", "conn", "iou", "bleed", "fbleed")
 TRANSPARENT = {"glass", "semi-transparent"}
-#: baseline; our pipeline without the settle step; ours (default); ours + fine_edges; then two
-#: ceilings (not pipelines): ground truth pasted into the model's uncertain band ± 4 / 8 px
-VARIANTS = ("baseline", "unsettled", "ours", "fine", "ceiling4", "ceiling8")
+#: baseline; our pipeline without the settle step; ours (person routing off); ours + fine_edges;
+#: routed (ours with the person route: issue 16) and routed + fine_edges; then two ceilings (not
+#: pipelines): ground truth pasted into the model's uncertain band ± 4 / 8 px
+VARIANTS = (
+    "baseline", "unsettled", "ours", "fine", "routed", "routed_fine", "ceiling4", "ceiling8"
+)  # fmt: skip
+#: whole-image groups of the person report (by manifest tags)
+GROUPS = ("people", "animals", "transparent", "other")
+#: fusions measured on the images the detector routes to the person network
+FUSIONS = ("person", "max", "outside", "attached", "gate")
+
+
+def group_of(tags: set[str]) -> str:
+    if tags & {"portrait"}:
+        return "people"
+    if tags & {"animal", "dog"}:
+        return "animals"
+    if tags & TRANSPARENT:
+        return "transparent"
+    return "other"
+
+
 #: the model's own "uncertain" range for the ceilings (bilinear alpha strictly inside it)
 CEILING_LOW, CEILING_HIGH = 0.02, 0.98
 
@@ -61,10 +84,16 @@ class CachedPredictor:
         self.store = store  # --predictions: keep raw model outputs on disk (for tuning runs)
         self.image = ""
         self.cache: dict[tuple[str, str], np.ndarray] = {}
+        self.first: dict[str, str] = {}
 
     def predict(self, name: str, rgb: np.ndarray) -> np.ndarray:
-        key = (name, self.image)
-        path = self.store / f"{name}--{self.image}.npy" if self.store else None
+        # the first picture asked for under an image name is the image; another one (the
+        # mirrored picture of `fineedges_y`) is cached under its own fingerprint
+        fp = hashlib.md5(np.ascontiguousarray(rgb[::37, ::41]).tobytes()).hexdigest()[:10]
+        first = self.first.setdefault(self.image, fp)
+        image = self.image if fp == first else f"{self.image}--{fp}"
+        key = (name, image)
+        path = self.store / f"{name}--{image}.npy" if self.store else None
         if key not in self.cache and path is not None and path.is_file():
             self.cache[key] = np.load(path)
         if key not in self.cache:
@@ -129,7 +158,37 @@ def ceilings(
     return out
 
 
-def evaluate(name: str, matter: CachedPredictor, model: str, fine: bool) -> dict[str, Any]:
+class Routing:
+    """The person route's pieces for the bench: the real sessions (RVM is not cached) and the
+    detector, as `MatteModels` wires them."""
+
+    def __init__(self, models_dir: Path, threads: int, person: str) -> None:
+        from alphacdn.models.detector import Detector
+
+        self.matter = Matter(models_dir, threads)
+        self.person = person
+        self.detector = Detector(models_dir / "centernet-coco.onnx", threads=threads)
+
+    def router(self, rgb: np.ndarray) -> Any:
+        from dataclasses import replace
+
+        from alphacdn.models.matting import DETECT_SIDE
+        from alphacdn.models.person import PersonRouter
+        from alphacdn.models.sessions import resize_rgb
+
+        h, w = rgb.shape[:2]
+        s = min(1.0, DETECT_SIDE / max(h, w))
+        small = resize_rgb(rgb, round(w * s), round(h * s), "linear")
+        found = tuple(
+            replace(d, box=(d.box[0] / s, d.box[1] / s, d.box[2] / s, d.box[3] / s))
+            for d in self.detector.detect(small)
+        )
+        return PersonRouter(self.matter, self.person, found)
+
+
+def evaluate(
+    name: str, matter: CachedPredictor, model: str, fine: bool, routing: Routing | None = None
+) -> dict[str, Any]:
     from pymatting import estimate_foreground_ml
 
     matter.image = name
@@ -164,6 +223,33 @@ def evaluate(name: str, matter: CachedPredictor, model: str, fine: bool) -> dict
         out[variant]["fbleed"] = fbleed["ours"]  # the same colour step with or without fine_edges
         out[variant]["confidence"] = c.confidence
         out[variant]["seconds"] = {k: round(v, 3) for k, v in c.timings.items()}
+    if routing is None:
+        return out
+    from alphacdn.models import person as P
+
+    router = routing.router(rgb)
+    for variant, fine_edges in (("routed", False), ("routed_fine", True)):
+        if fine_edges and not fine:
+            continue
+        c = make_cutout(matter, model, rgb, fine_edges=fine_edges, router=router)
+        a = c.rgba[..., 3].astype(np.float64) / 255
+        premult = c.rgba[..., :3].astype(np.float64) / 255 * a[..., None]
+        out[variant] = metrics(a, premult, gt, ref)
+        out[variant]["fbleed"] = fbleed["ours"]
+        out[variant]["confidence"] = c.confidence
+        out[variant]["seconds"] = {k: round(v, 3) for k, v in c.timings.items()}
+        out["route"] = c.route
+    # the fusions, wherever the detector's person is the subject (before the network confirms)
+    ours = make_cutout(matter, model, rgb, fine_edges=False)
+    salient = ours.rgba[..., 3].astype(np.float32) / 255
+    decision = P.choose_route(salient, router.detections)
+    if decision.route == "person":
+        person = P.person_alpha(routing.matter, routing.person, rgb)
+        out["cover"] = P.confirm(decision, person, salient).cover
+        zero = np.zeros_like(ref)
+        for f in FUSIONS:
+            a = P.fuse(person, salient, f).astype(np.float64)
+            out[f"fuse_{f}"] = metrics(a, zero, gt, zero)  # alpha only: no bleed here
     return out
 
 
@@ -182,6 +268,39 @@ def summarise(results: dict[str, dict[str, Any]], group: str, names: list[str]) 
         print(f"{v:<9}" + "".join(f"{c:>16}" for c in cells))
 
 
+def person_report(results: dict[str, dict[str, Any]], groups: dict[str, str]) -> None:
+    """Issue 16's tables: whole images by group, crops apart; the per-image SAD ratios of the
+    routed pipeline; the fusions on the images the detector routes to the person network."""
+    whole = [n for n in results if n.startswith("w-")]
+    crops = [n for n in results if not n.startswith("w-")]
+    for g in GROUPS:
+        summarise(results, f"{g}, whole images", [n for n in whole if groups[n] == g])
+    for g in GROUPS:
+        summarise(results, f"{g}, crops", [n for n in crops if groups[n] == g])
+    print("\n## per image: SAD and Grad ratio vs baseline (ours → routed → routed_fine), route")
+    for n in sorted(results, key=lambda n: (not n.startswith("w-"), groups[n], n)):
+        r = results[n]
+        cells = []
+        for m in ("sad", "grad"):
+            b = r["baseline"][m] or 1e-9
+            vs = [v for v in ("ours", "routed", "routed_fine") if v in r]
+            cells.append(f"{m} " + "→".join(f"{r[v][m] / b:.2f}" for v in vs))
+        worse = groups[n] != "people" and r["routed"]["sad"] > 1.05 * r["baseline"]["sad"]
+        flag = "  ** non-person image > 1.05× **" if worse else ""
+        print(f"{n:<20} {groups[n]:<11} {'  '.join(cells)}  {r.get('route', '')}{flag}")
+    fused = [n for n in results if "fuse_gate" in results[n]]
+    if fused:
+        print("\n## fusions where the detector's person is the subject: SAD (Grad), cover")
+        print(f"{'image':<20}" + "".join(f"{f:>16}" for f in ("baseline", *FUSIONS)))
+        for n in fused:
+            r = results[n]
+            cells = [f"{r['baseline']['sad']:.1f} ({r['baseline']['grad']:.1f})"]
+            cells += [
+                f"{r[f'fuse_{f}']['sad']:.1f} ({r[f'fuse_{f}']['grad']:.1f})" for f in FUSIONS
+            ]
+            print(f"{n:<20}" + "".join(f"{c:>16}" for c in cells) + f"  cover {r['cover']:.2f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--model", default="isnet")
@@ -191,6 +310,8 @@ def main() -> int:
     ap.add_argument("--no-fine-edges", action="store_true")
     ap.add_argument("--json", type=Path, help="write per-image results here")
     ap.add_argument("--predictions", type=Path, help="cache raw model outputs in this folder")
+    ap.add_argument("--person", default="rvm", help="person model of the routed variants (none)")
+    ap.add_argument("--whole", action="store_true", help="whole images only (w-*)")
     args = ap.parse_args()
     if not (DATA / "manifest.json").is_file():
         print(f"no matting set at {DATA}: nothing to measure")
@@ -198,17 +319,21 @@ def main() -> int:
     manifest = json.loads((DATA / "manifest.json").read_text())
     tags = {e["pair"]: set(e["tags"]) for e in manifest if e["name"].startswith("image/")}
     names = sorted(n for n in tags if not args.only or n in args.only)
+    if args.whole:
+        names = [n for n in names if n.startswith("w-")]
     matter = CachedPredictor(Matter(args.models_dir, args.threads), args.predictions)
+    routing = None if args.person == "none" else Routing(args.models_dir, args.threads, args.person)
     results: dict[str, dict[str, Any]] = {}
     print(f"model {args.model}; per image: metric = " + " → ".join(VARIANTS))
     for n in names:
         t = time.perf_counter()
-        results[n] = r = evaluate(n, matter, args.model, not args.no_fine_edges)
+        results[n] = r = evaluate(n, matter, args.model, not args.no_fine_edges, routing)
         cells = " ".join(
             f"{m}=" + "→".join(f"{r[v][m]:.3g}" for v in VARIANTS if v in r) for m in METRICS
         )
         print(
             f"{n:<20} {cells} conf={r['ours']['confidence']:.2f} ({time.perf_counter() - t:.1f}s)"
+            + (f" route={r['route']}" if "route" in r else "")
         )
         sys.stdout.flush()
     opaque = [n for n in names if not tags[n] & TRANSPARENT]
@@ -216,7 +341,9 @@ def main() -> int:
     for group, members in (("all", names), ("opaque", opaque), ("transparent", clear)):
         summarise(results, group, members)
         summarise(results, f"{group}, whole images", [n for n in members if n.startswith("w-")])
-    for v in VARIANTS[1:4]:
+    if routing is not None:
+        person_report(results, {n: group_of(tags[n]) for n in names})
+    for v in [v for v in VARIANTS[1:6] if v in results[names[0]]]:
         worse = [
             n
             for n in names

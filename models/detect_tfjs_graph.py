@@ -99,6 +99,8 @@ class GraphBuilder:
     _values: dict[str, _Value] = field(default_factory=dict)
     _names: set[str] = field(default_factory=set)
     _cache: dict[tuple[str, bool], str] = field(default_factory=dict)
+    #: SpaceToBatchND outputs: the block of the dilated convolution they feed (TF's atrous conv)
+    dilated: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def fresh(self, hint: str) -> str:
         """A tensor name not used yet (graph output names are reserved up front)."""
@@ -138,7 +140,9 @@ class GraphBuilder:
 
     def initializer(self, value: Array, hint: str) -> str:
         name = self.fresh(hint)
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        # not np.ascontiguousarray: it turns a scalar into a 1-vector
+        value = value if value.flags.c_contiguous else value.copy(order="C")
+        self.initializers.append(numpy_helper.from_array(value, name))
         return name
 
     def get(self, ref: str, *, nchw: bool = False) -> str:

@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 from onnx import TensorProto
 
-from .detect_tfjs_graph import NHWC_AXIS_IN_NCHW, TF_DTYPES, GraphBuilder, TfNode, UnsupportedGraph
+from .detect_tfjs_graph import (
+    NHWC_AXIS_IN_NCHW,
+    TF_DTYPES,
+    TO_NCHW,
+    GraphBuilder,
+    TfNode,
+    UnsupportedGraph,
+)
 
 Converter = Callable[[GraphBuilder, TfNode], None]
 OPS: dict[str, Converter] = {}
@@ -80,6 +87,11 @@ def _conv(b: GraphBuilder, n: TfNode) -> None:
         group = cin
     else:  # [kh, kw, in, out] → [out, in, kh, kw]
         weights = kernel.transpose(3, 2, 0, 1)
+    dilations = _window(n, "dilations")
+    if n.inputs[0] in b.dilated:  # SpaceToBatchND → conv → BatchToSpaceND: one dilated conv
+        if n.text("padding", "VALID") != "VALID":
+            raise UnsupportedGraph(f"{n.name}: space-to-batch convolution that is not VALID")
+        dilations = list(b.dilated[n.inputs[0]])
     inputs = [b.get(n.inputs[0], nchw=True), b.initializer(weights, n.name + "/W")]
     fused = list(n.texts("fused_ops"))
     if fused and fused[0] == "BiasAdd":
@@ -91,7 +103,7 @@ def _conv(b: GraphBuilder, n: TfNode) -> None:
         inputs,
         n.name,
         strides=_window(n, "strides"),
-        dilations=_window(n, "dilations"),
+        dilations=dilations,
         group=group,
         **_padding(n),
     )[0]
@@ -112,10 +124,13 @@ def _pool(b: GraphBuilder, n: TfNode) -> None:
 @_register("ResizeBilinear", "ResizeNearestNeighbor")
 def _resize(b: GraphBuilder, n: TfNode) -> None:
     x = b.get(n.inputs[0], nchw=True)
-    size = b.const(n.inputs[1]).astype(np.int64).reshape(2)
+    if b.is_const(n.inputs[1]):
+        hw = b.int64(b.const(n.inputs[1]).astype(np.int64).reshape(2), n.name + "/hw")
+    else:  # a size computed in the graph (int32)
+        hw = b.emit("Cast", [b.get(n.inputs[1])], n.name + "/hw", to=TensorProto.INT64)[0]
     shape = b.emit("Shape", [x], n.name + "/shape")[0]
     nc = b.emit("Slice", [shape, b.int64([0], "zero"), b.int64([2], "two")], n.name + "/nc")[0]
-    sizes = b.emit("Concat", [nc, b.int64(size, n.name + "/hw")], n.name + "/sizes", axis=0)[0]
+    sizes = b.emit("Concat", [nc, hw], n.name + "/sizes", axis=0)[0]
     attrs: dict[str, Any] = {"mode": "linear" if n.op == "ResizeBilinear" else "nearest"}
     if n.flag("align_corners"):
         attrs.update(
@@ -278,8 +293,8 @@ def _strided_slice(b: GraphBuilder, n: TfNode) -> None:
 @_register("Pad", "PadV2", "MirrorPad")
 def _pad(b: GraphBuilder, n: TfNode) -> None:
     """Constant (or reflect/edge) padding; paddings `[rank, 2]` in TF order, a constant."""
-    rank = b.rank(n.inputs[0]) or 0
-    pads = b.const(n.inputs[1]).astype(np.int64).reshape(rank, 2)
+    pads = b.const(n.inputs[1]).astype(np.int64).reshape(-1, 2)
+    rank = len(pads)
     nchw = rank == 4 and b.is_nchw(n.inputs[0])
     if nchw:
         pads = pads[[0, 3, 1, 2]]  # NHWC rows → NCHW
@@ -293,3 +308,125 @@ def _pad(b: GraphBuilder, n: TfNode) -> None:
             raise UnsupportedGraph(f"{n.name}: MirrorPad mode {kind}")
         mode = "reflect"
     b.define(n.ref(), b.emit("Pad", args, n.name, mode=mode)[0], rank, nchw=nchw)
+
+
+@_register("Square")
+def _square(b: GraphBuilder, n: TfNode) -> None:
+    nchw = b.is_nchw(n.inputs[0])
+    x = b.get(n.inputs[0], nchw=nchw)
+    b.define(n.ref(), b.emit("Mul", [x, x], n.name)[0], b.rank(n.inputs[0]), nchw=nchw)
+
+
+@_register("Shape")
+def _shape(b: GraphBuilder, n: TfNode) -> None:
+    """TF's (NHWC) shape, whatever order the value is held in; int32 unless asked otherwise."""
+    ref = n.inputs[0]
+    nchw = b.is_nchw(ref)
+    out = b.emit("Shape", [b.get(ref, nchw=nchw)], n.name + "/shape")[0]
+    if nchw:  # NCHW dims back in NHWC order
+        out = b.emit("Gather", [out, b.int64([0, 2, 3, 1], "to_nhwc")], n.name + "/nhwc")[0]
+    dtype = TF_DTYPES[n.dtype("out_type")] if "out_type" in n.attr else TensorProto.INT32
+    b.define(n.ref(), b.emit("Cast", [out], n.name, to=dtype)[0], 1)
+
+
+@_register("Pack")
+def _pack(b: GraphBuilder, n: TfNode) -> None:
+    axis = n.int("axis")
+    if all(b.is_const(r) for r in n.inputs):
+        b.consts[n.ref()] = np.stack([b.const(r) for r in n.inputs], axis=axis)
+        return
+    rank = b.rank(n.inputs[0])
+    if rank is None:
+        raise UnsupportedGraph(f"{n.name}: Pack of values of unknown rank")
+    axes = b.int64([axis % (rank + 1)], n.name + "/axes")
+    parts = [
+        b.emit("Unsqueeze", [b.get(r), axes], f"{n.name}/{i}")[0] for i, r in enumerate(n.inputs)
+    ]
+    b.define(n.ref(), b.emit("Concat", parts, n.name, axis=axis % (rank + 1))[0], rank + 1)
+
+
+@_register("SpaceToBatchND")
+def _space_to_batch(b: GraphBuilder, n: TfNode) -> None:
+    """Only as TF's atrous convolution: the convolution it feeds becomes a dilated one."""
+    block = b.const(n.inputs[1]).astype(np.int64).reshape(-1)
+    if block.shape != (2,):
+        raise UnsupportedGraph(f"{n.name}: SpaceToBatchND over {block.shape} dims")
+    b.alias(n.ref(), n.inputs[0])
+    b.dilated[n.ref()] = (int(block[0]), int(block[1]))
+
+
+@_register("BatchToSpaceND")
+def _batch_to_space(b: GraphBuilder, n: TfNode) -> None:
+    """The end of an atrous convolution (see SpaceToBatchND): the dilated conv's output as is."""
+    b.alias(n.ref(), n.inputs[0])
+
+
+def _split_axis(b: GraphBuilder, ref: str, axis: int) -> tuple[int, bool]:
+    rank = b.rank(ref) or 0
+    nchw = b.is_nchw(ref)
+    axis %= rank
+    return (NHWC_AXIS_IN_NCHW[axis] if nchw else axis), nchw
+
+
+@_register("Split", "SplitV")
+def _split(b: GraphBuilder, n: TfNode) -> None:
+    if n.op == "Split":
+        value, sizes, dim = n.inputs[1], None, n.inputs[0]
+    else:
+        value, sizes, dim = n.inputs[0], n.inputs[1], n.inputs[2]
+    axis, nchw = _split_axis(b, value, int(b.const(dim)))
+    count = n.int("num_split")
+    args = [b.get(value, nchw=nchw)]
+    if sizes is not None:
+        split = b.const(sizes).astype(np.int64).reshape(-1)
+        if (split < 0).any():
+            raise UnsupportedGraph(f"{n.name}: SplitV with an inferred size")
+        args.append(b.int64(split, n.name + "/split"))
+    outs = b.emit("Split", args, n.name, n_out=count, axis=axis)
+    for i, out in enumerate(outs):
+        b.define(n.ref(i), out, b.rank(value), nchw=nchw)
+
+
+@_register("BroadcastTo")
+def _broadcast_to(b: GraphBuilder, n: TfNode) -> None:
+    if b.is_const(n.inputs[1]):
+        shape = b.int64(b.const(n.inputs[1]).astype(np.int64).reshape(-1), n.name + "/shape")
+        rank = int(b.const(n.inputs[1]).size)
+    else:
+        shape = b.emit("Cast", [b.get(n.inputs[1])], n.name + "/shape", to=TensorProto.INT64)[0]
+        rank = 4  # a shape vector computed in the graph: the decoders' [N, H, W, C]
+    b.define(n.ref(), b.emit("Expand", [b.get(n.inputs[0]), shape], n.name)[0], rank)
+
+
+@_register("Slice")
+def _slice(b: GraphBuilder, n: TfNode) -> None:
+    """TF Slice(begin, size): size −1 runs to the end; begin/size may be computed."""
+    ref = n.inputs[0]
+    nchw = b.is_nchw(ref)
+
+    def vector(r: str, hint: str) -> str:
+        if b.is_const(r):
+            return b.int64(b.const(r).astype(np.int64).reshape(-1), hint)
+        return b.emit("Cast", [b.get(r)], hint, to=TensorProto.INT64)[0]
+
+    begin, size = vector(n.inputs[1], n.name + "/begin"), vector(n.inputs[2], n.name + "/size")
+    if nchw:
+        order = b.int64(list(TO_NCHW), "to_nchw_axes")
+        begin = b.emit("Gather", [begin, order], n.name + "/begin_nchw")[0]
+        size = b.emit("Gather", [size, order], n.name + "/size_nchw")[0]
+    to_end = b.emit("Equal", [size, b.int64([-1], "minus_one")], n.name + "/to_end")[0]
+    stop = b.emit("Add", [begin, size], n.name + "/stop")[0]
+    ends = b.emit("Where", [to_end, b.int64([_INT_MAX], "int_max"), stop], n.name + "/ends")[0]
+    out = b.emit("Slice", [b.get(ref, nchw=nchw), begin, ends], n.name)[0]
+    b.define(n.ref(), out, b.rank(ref), nchw=nchw)
+
+
+@_register("Squeeze")
+def _squeeze(b: GraphBuilder, n: TfNode) -> None:
+    dims = n.ints("squeeze_dims")
+    args = [b.get(n.inputs[0])]
+    rank = b.rank(n.inputs[0])
+    if dims:
+        args.append(b.int64(list(dims), n.name + "/axes"))
+    out = b.emit("Squeeze", args, n.name)[0]
+    b.define(n.ref(), out, None if rank is None or not dims else rank - len(dims))

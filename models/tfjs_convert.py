@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import onnx
@@ -22,9 +22,10 @@ from onnx import TensorProto, helper
 from .detect_tfjs_graph import TF_DTYPES, Array, GraphBuilder, TfNode, UnsupportedGraph
 from .detect_tfjs_ops import OPS
 
-__all__ = ["UnsupportedGraph", "convert_tfjs_graph", "load_tfjs_weights"]
+__all__ = ["CondBranch", "UnsupportedGraph", "convert_tfjs_graph", "load_tfjs_weights"]
 
 OPSET = 13
+CondBranch = Literal["then", "else"]
 _STORED = {
     "float32": np.float32,
     "int32": np.int32,
@@ -35,12 +36,19 @@ _STORED = {
 }
 
 
-def convert_tfjs_graph(model_json: Path, weights_bin: Path, out_onnx: Path) -> None:
-    """Convert the TFJS graph model to an ONNX file (written atomically) and check it."""
+def convert_tfjs_graph(
+    model_json: Path, weights_bin: Path, out_onnx: Path, *, cond_branch: CondBranch | None = None
+) -> None:
+    """Convert the TFJS graph model to an ONNX file (written atomically) and check it.
+
+    `cond_branch` chooses the branch of every `tf.cond` (Switch/Merge) the graph holds: ONNX
+    graphs here are straight-line, so a graph with conditionals converts to one of its paths.
+    """
     spec = json.loads(Path(model_json).read_text())
     if spec.get("format", "graph-model") != "graph-model":
         raise UnsupportedGraph(f"{model_json}: not a TFJS graph model")
-    model = build_onnx(spec, load_tfjs_weights(spec["weightsManifest"], Path(weights_bin)))
+    weights = load_tfjs_weights(spec["weightsManifest"], Path(weights_bin))
+    model = build_onnx(spec, weights, cond_branch=cond_branch)
     onnx.checker.check_model(model, full_check=True)
     out_onnx = Path(out_onnx)
     out_onnx.parent.mkdir(parents=True, exist_ok=True)
@@ -104,42 +112,77 @@ def _dims(shape: dict[str, Any]) -> list[int | str]:
     return [d if d >= 0 else f"d{i}" for i, d in enumerate(dims)]
 
 
-def build_onnx(spec: dict[str, Any], weights: dict[str, Array]) -> onnx.ModelProto:
+def build_onnx(
+    spec: dict[str, Any], weights: dict[str, Array], *, cond_branch: CondBranch | None = None
+) -> onnx.ModelProto:
     """Translate the parsed TFJS graph to an ONNX model (opset 13)."""
     nodes = [TfNode.from_json(raw) for raw in spec["modelTopology"]["node"]]
     # older converters put the signature under `userDefinedMetadata` (BlazeFace)
     signature = spec.get("signature") or spec.get("userDefinedMetadata", {}).get("signature", {})
     outputs = signature.get("outputs", {})
-    out_names = [f"{k}:0" if ":" not in k else k for k in outputs] or [nodes[-1].ref()]
+    # ONNX output name → TF tensor ref: the signature's key, unless it names the tensor itself
+    wanted: dict[str, tuple[str, dict[str, Any]]] = {}
+    for key, sig in outputs.items():
+        ref = str(sig.get("name", key))
+        ref = ref if ":" in ref else f"{ref}:0"
+        wanted[ref if ref.rsplit(":", 1)[0] == key or ":" in key else key] = (ref, sig)
+    if not wanted:
+        wanted[nodes[-1].ref()] = (nodes[-1].ref(), {})
     consts: dict[str, Array] = {}
     for n in nodes:
         if n.op == "Const":
             consts[n.ref()] = weights[n.name] if n.name in weights else _inline_const(n)
-    b = GraphBuilder(consts, reserved=set(out_names))
+    b = GraphBuilder(consts, reserved=set(wanted))
     inputs = []
+    dead_refs: set[str] = set()  # outputs of the branch of a tf.cond that is not taken
+    dead_nodes: set[str] = set()
+
+    def is_dead(ref: str) -> bool:
+        return ref in dead_refs or ref.rsplit(":", 1)[0] in dead_nodes
+
     for n in nodes:
-        if n.op == "Const":
+        if n.op in ("Const", "NoOp"):
             continue
-        if n.op == "Placeholder":
-            dims = _dims(n.attr.get("shape", {}).get("shape", {}))
+        if n.op == "Merge":  # the one input that is alive is the cond's result
+            live = [r for r in n.inputs if not is_dead(r)]
+            if len(live) == 1:
+                b.alias(n.ref(), live[0])
+            elif not live:
+                dead_nodes.add(n.name)
+            # several live inputs: a merge used only as a control edge (`branch_executed`),
+            # left undefined so that a data use of it fails to convert
+            continue
+        if any(is_dead(r) for r in n.inputs):
+            dead_nodes.add(n.name)
+            continue
+        if n.op == "Switch":  # output 0 flows when the predicate is false, output 1 when true
+            if cond_branch is None:
+                raise UnsupportedGraph(f"{n.name}: the graph has tf.cond; choose cond_branch")
+            taken = 1 if cond_branch == "then" else 0
+            b.alias(n.ref(taken), n.inputs[0])
+            dead_refs.add(n.ref(1 - taken))
+        elif n.op == "Placeholder":
+            shape = n.attr.get("shape", {}).get("shape", {})
             name = b.fresh(n.ref())
-            inputs.append(helper.make_tensor_value_info(name, TF_DTYPES[n.dtype("dtype")], dims))
+            dtype = TF_DTYPES[n.dtype("dtype")]
+            # unknown rank (RVM's recurrent states and downsample ratio): a scalar here
+            dims = _dims(shape)
+            inputs.append(helper.make_tensor_value_info(name, dtype, dims))
             b.define(n.ref(), name, len(dims))
         elif n.op in OPS:
             OPS[n.op](b, n)
         else:
             raise UnsupportedGraph(f"{n.name}: op {n.op} is not supported")
     graph_outputs = []
-    for ref in out_names:
-        b.nodes.append(helper.make_node("Identity", [b.get(ref)], [ref], name=ref))
-        key = ref.rsplit(":", 1)[0]
-        sig = outputs.get(key, {})
+    for out_name, (ref, sig) in wanted.items():
+        b.nodes.append(helper.make_node("Identity", [b.get(ref)], [out_name], name=out_name))
         out_dims: list[int | str] | None = (
             _dims(sig["tensorShape"]) if "tensorShape" in sig else None
         )
         dtype = TF_DTYPES[sig["dtype"]] if "dtype" in sig else TensorProto.UNDEFINED
-        graph_outputs.append(helper.make_tensor_value_info(ref, dtype, out_dims))
-    graph = helper.make_graph(b.nodes, "tfjs", inputs, graph_outputs, b.initializers)
+        graph_outputs.append(helper.make_tensor_value_info(out_name, dtype, out_dims))
+    kept_nodes, kept_inits = _reachable(b.nodes, b.initializers, list(wanted))
+    graph = helper.make_graph(kept_nodes, "tfjs", inputs, graph_outputs, kept_inits)
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
@@ -147,6 +190,26 @@ def build_onnx(spec: dict[str, Any], weights: dict[str, Array]) -> onnx.ModelPro
     )
     model.ir_version = 8
     return _fill_output_shapes(model)
+
+
+def _reachable(
+    nodes: list[onnx.NodeProto], inits: list[onnx.TensorProto], outputs: list[str]
+) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """The nodes and initializers the outputs depend on (a cond's predicate is not needed)."""
+    producer = {o: i for i, node in enumerate(nodes) for o in node.output}
+    needed: set[str] = set()
+    keep: set[int] = set()
+    stack = list(outputs)
+    while stack:
+        name = stack.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        index = producer.get(name)
+        if index is not None and index not in keep:
+            keep.add(index)
+            stack.extend(i for i in nodes[index].input if i)
+    return [n for i, n in enumerate(nodes) if i in keep], [t for t in inits if t.name in needed]
 
 
 def _fill_output_shapes(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -151,6 +151,7 @@ class UploadJobs:
                     "status": "complete",
                     "confidence": round(outcome.confidence, 4),
                     "hints": outcome.hints_report or None,
+                    "route": outcome.route or None,
                 }
             }
         }

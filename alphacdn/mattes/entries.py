@@ -1,8 +1,8 @@
 """What a matte cache entry holds (the cut-out PNG + JSON metadata) and the headers it serves.
 
 Metadata of an entry: `confidence`, `width`, `height`, `scaled_from`, `hints`, `hints_report`,
-`matched`, `headers` (the response headers, ready for a cache hit) and, in a salient matte's
-entry once the detector has looked, `detections`.
+`matched`, `route`, `headers` (the response headers, ready for a cache hit) and, in a salient
+matte's entry once the detector has looked, `detections`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ def matte_headers(outcome: MatteOutcome) -> dict[str, str]:
     if outcome.hints:
         h["X-Alphacdn-Hints"] = outcome.hints_report or "none-detected"
         h["X-Alphacdn-Hints-Matched"] = "yes" if outcome.matched else "no (full matte served)"
+    if outcome.route:  # which pipeline made the matte: the salient model's, or a person's
+        h["X-Alphacdn-Route"] = outcome.route
     if outcome.timings:  # seconds spent by the job that made the matte (Server-Timing style)
         h["X-Alphacdn-Matte-Timings"] = format_timings(outcome.timings)
     return h
@@ -46,6 +48,7 @@ def entry_meta(
         "hints": list(outcome.hints),
         "hints_report": outcome.hints_report,
         "matched": outcome.matched,
+        "route": outcome.route,
         "headers": matte_headers(outcome),
     }
     if detections is not None:
@@ -83,6 +86,7 @@ def outcome_of(entry: Entry) -> MatteOutcome:
         hints_report=str(meta.get("hints_report", "")),
         matched=bool(meta.get("matched", True)),
         detected=_detections(meta),
+        route=str(meta.get("route", "")),
     )
 
 
@@ -96,6 +100,7 @@ def salient_of(entry: Entry) -> Salient:
         confidence=float(meta["confidence"]),
         scaled_from=_scaled_from(meta),
         detections=_detections(meta),
+        route=str(meta.get("route", "")),
     )
 
 

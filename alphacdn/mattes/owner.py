@@ -111,7 +111,7 @@ class Mattes:
 
     def key(self, etag: str, removal: BackgroundRemoval) -> str:
         """The matte key of `removal` on the content `etag`."""
-        return content_matte_key(etag, self.model, removal)
+        return content_matte_key(etag, self.models.route_tag(self.model), removal)
 
     def missing_message(self) -> str | None:
         """None if the model is installed, else the message naming the install command (a
@@ -394,6 +394,7 @@ class Mattes:
             scaled_from=salient.scaled_from,
             detections=salient.detected,
             timings=salient.timings,
+            route=salient.route,
         )
         return await self._flown(key, etag, read, removal, tag=tag, salient=made, bounded=bounded)
 

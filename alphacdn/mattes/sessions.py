@@ -25,7 +25,8 @@ def matte_models(settings: ModelSettings) -> MatteModels:
         providers=settings.ort_providers,
     )
     codec = Codec(encode=engine.encode_rgba_png, decode=engine.decode_rgba_png)
-    return MatteModels(matter, codec, detector_threads=settings.ort_threads)
+    person = None if settings.person_model.lower() == "none" else settings.person_model
+    return MatteModels(matter, codec, detector_threads=settings.ort_threads, person_model=person)
 
 
 __all__ = ["matte_models"]

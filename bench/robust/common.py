@@ -27,7 +27,9 @@ MODELS_DIR = Path(os.environ.get("ALPHACDN_TEST_MODELS_DIR", ROOT / "data" / "mo
 CLOUD = "demo"
 REMOVEBG_KEY = DEV_REMOVEBG_KEY
 #: remove.bg credits for a campaign run (every bad file is a request; the default is 10,000)
-ENV = {"ALPHACDN_REMOVEBG_DEFAULT_CREDITS": "1000000"}
+#: the person route off: the campaign's matte keys name the salient model alone (`faults.py`),
+#: whatever models the models dir holds
+ENV = {"ALPHACDN_REMOVEBG_DEFAULT_CREDITS": "1000000", "ALPHACDN_PERSON_MODEL": "none"}
 CLK = os.sysconf("SC_CLK_TCK")
 
 

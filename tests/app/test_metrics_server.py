@@ -16,9 +16,9 @@ import pytest
 
 from alphacdn import health, metrics
 from alphacdn.cache.redis_client import connect
-from tests.services import RedisProcess, _free_port
 from tests.conftest import ROOT
 from tests.e2e.server import metric_sum
+from tests.services import RedisProcess, _free_port
 
 
 @pytest.fixture

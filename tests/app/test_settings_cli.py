@@ -71,6 +71,7 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "named_transformations": (None, {"thumb": "c_fill,w_10,h_10"}),
     "models_dir": ("/tmp/alphacdn-models", "/tmp/alphacdn-models"),
     "model": ("u2netp", "u2netp"),
+    "person_model": ("none", "none"),
     "ort_threads": ("1", 1),
     "warm_up": ("true", True),
     "user_model_path": ("/tmp/m.onnx", "/tmp/m.onnx"),

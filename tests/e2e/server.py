@@ -18,6 +18,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import MODELS_DIR, ROOT
 
+#: the model part of the test servers' matte keys: ALPHACDN_MODEL with the person route on
+#: (rvm and the detector are --for-tests models; `Mattes.key`)
+MATTE_MODEL = "u2netp+rvm"
+
 
 def metric_sum(text: str, name: str, **labels: str) -> float:
     """The sum of the samples `name` in Prometheus `text` whose labels include `labels`

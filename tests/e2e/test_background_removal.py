@@ -22,7 +22,7 @@ from alphacdn.settings import DEV_REMOVEBG_KEY
 from alphacdn.transform import BackgroundRemoval
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, upload_fixture
-from tests.e2e.server import Server
+from tests.e2e.server import MATTE_MODEL, Server
 from tests.e2e.webhook import WebhookListener
 
 pytestmark = pytest.mark.model
@@ -260,14 +260,14 @@ def test_retry_after_of_a_running_job_falls_as_it_runs(tmp_path: Path) -> None:
         try:
             # wait until the server's runner has claimed the medium job: otherwise this test's
             # "worker" could claim it instead of ra-big
-            medium_key = content_matte_key(up_medium["etag"], "u2netp", BackgroundRemoval())
+            medium_key = content_matte_key(up_medium["etag"], MATTE_MODEL, BackgroundRemoval())
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 rec = store.get(medium_key)
                 if rec is not None and rec.status != "queued":
                     break
                 time.sleep(0.005)
-            key = content_matte_key(up["etag"], "u2netp", BackgroundRemoval())
+            key = content_matte_key(up["etag"], MATTE_MODEL, BackgroundRemoval())
             job = MatteJob("demo", "ra-big", int(up["version"]), "u2netp", False, (), up["etag"])
             store.submit(key, KIND, job.payload())
             claimed = store.claim_next("elsewhere:1", lease_seconds=600)
@@ -367,5 +367,47 @@ def test_matte_too_large_for_the_cache_spares_the_api_and_upload_removal(
         assert entry["status"] == "failed", entry
         assert entry["error"].startswith("cut-out PNG is "), entry
         assert "raise ALPHACDN_CACHE_SIZE" in entry["error"]
+    finally:
+        srv.stop()
+
+
+def test_a_portrait_is_routed_to_the_person_network_and_says_so(server: Server) -> None:
+    upload_fixture("portrait-longhair.jpg", "portrait")
+    url = f"{server.url}/demo/image/upload/e_background_removal/portrait.png"
+    resp, _ = _poll(url)
+    assert resp.status_code == 200, resp.text
+    route = resp.headers["x-alphacdn-route"]
+    assert route.startswith("person (person; overlap "), route
+    assert "route" in _timings(resp) and "detect" in _timings(resp)
+    # hints_(person) starts from the same routed matte
+    hinted, _ = _poll(
+        f"{server.url}/demo/image/upload/e_background_removal:hints_(person)/portrait.png"
+    )
+    assert hinted.status_code == 200 and hinted.headers["x-alphacdn-route"] == route
+    assert "person" in hinted.headers["x-alphacdn-hints"]
+    # a picture without a person keeps the salient pipeline
+    tiger, _ = _poll(f"{server.url}/demo/image/upload/e_background_removal/tiger.png")
+    assert tiger.headers["x-alphacdn-route"].startswith("salient (no-person;")
+    # upload-time removal reports the route in the notification
+    with WebhookListener() as hook:
+        cloudinary.uploader.upload(
+            str(FIXTURES / "e2e" / "portrait-longhair.jpg"),
+            public_id="portrait-upload",
+            background_removal="cloudinary_ai",
+            notification_url=hook.url,
+        )
+        [note] = hook.wait_for(1)
+    assert note["info_data"]["route"] == route
+
+
+def test_person_model_none_keeps_every_cutout_on_the_salient_model(tmp_path: Path) -> None:
+    srv = Server(tmp_path / "no-person", env={"ALPHACDN_PERSON_MODEL": "none"}).start()
+    try:
+        configure_sdk(srv)
+        upload_fixture("portrait-longhair.jpg", "portrait")
+        resp, _ = _poll(f"{srv.url}/demo/image/upload/e_background_removal/portrait.png")
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["x-alphacdn-route"] == "salient (person routing off)"
+        assert "detect" not in _timings(resp)
     finally:
         srv.stop()

@@ -17,7 +17,7 @@ from alphacdn.mattes import content_matte_key
 from alphacdn.transform import BackgroundRemoval
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, upload_fixture
-from tests.e2e.server import Server
+from tests.e2e.server import MATTE_MODEL, Server
 
 pytestmark = pytest.mark.model
 
@@ -48,7 +48,7 @@ def test_a_matte_job_killed_three_times_runs_again_after_the_back_off(tmp_path: 
     try:
         configure_sdk(srv)
         etag = upload_fixture("dog-bike.jpg", "crashy")["etag"]
-        key = content_matte_key(etag, "u2netp", BackgroundRemoval())
+        key = content_matte_key(etag, MATTE_MODEL, BackgroundRemoval())
         url = f"{srv.url}/demo/image/upload/e_background_removal/crashy.png"
         assert httpx.get(url).status_code == 423
         for attempt in (1, 2, 3):
@@ -109,7 +109,7 @@ def test_a_job_that_fails_on_its_own_input_stays_failed(tmp_path: Path) -> None:
         again = httpx.get(url)
         assert again.status_code == 422
         assert again.headers["x-cld-error"] == resp.headers["x-cld-error"]
-        failed = store.get(content_matte_key(record.etag, "u2netp", BackgroundRemoval()))
+        failed = store.get(content_matte_key(record.etag, MATTE_MODEL, BackgroundRemoval()))
         assert failed is not None and failed.failure is FailureKind.ERROR  # the reason kept
         assert failed.error and failed.error in again.headers["x-cld-error"]
     finally:

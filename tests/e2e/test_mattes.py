@@ -21,7 +21,7 @@ from alphacdn.settings import DEV_REMOVEBG_KEY
 from alphacdn.transform import BackgroundRemoval
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk
-from tests.e2e.server import Server
+from tests.e2e.server import MATTE_MODEL, Server
 from tests.e2e.test_background_removal import _poll
 
 pytestmark = pytest.mark.model
@@ -86,7 +86,7 @@ def test_removebg_waits_for_the_delivery_job_of_the_same_image(server: Server) -
     assert httpx.get(url).status_code == 423
     store = JobStore(server.data_dir / "state" / "jobs")
     try:
-        key = content_matte_key(up["etag"], "u2netp", BackgroundRemoval())
+        key = content_matte_key(up["etag"], MATTE_MODEL, BackgroundRemoval())
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # until the server's runner has claimed the job
             record = store.get(key)

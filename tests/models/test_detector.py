@@ -6,7 +6,7 @@ import base64
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import onnxruntime as ort
@@ -72,6 +72,7 @@ def _run(
     x: np.ndarray,
     outputs: list[str],
     quant: dict[str, dict[str, Any]] | None = None,
+    cond_branch: Literal["then", "else"] | None = None,
 ) -> list[np.ndarray]:
     """Write a TFJS graph (input `x` as Placeholder `x`), convert it, run it with onnxruntime."""
     entries, blobs = [], []
@@ -108,7 +109,7 @@ def _run(
     }
     (tmp / "m.json").write_text(json.dumps(spec))
     (tmp / "w.bin").write_bytes(b"".join(blobs))
-    convert_tfjs_graph(tmp / "m.json", tmp / "w.bin", tmp / "m.onnx")
+    convert_tfjs_graph(tmp / "m.json", tmp / "w.bin", tmp / "m.onnx", cond_branch=cond_branch)
     session = ort.InferenceSession(str(tmp / "m.onnx"), providers=["CPUExecutionProvider"])
     return list(session.run([f"{o}:0" for o in outputs], {"x:0": x}))
 

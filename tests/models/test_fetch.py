@@ -48,6 +48,18 @@ def test_installed_models_lists_every_row(tmp_path: Path) -> None:
     assert rows["u2netp"].installed and not rows["u2netp"].verified
     assert rows["u2netp"].size_bytes == len(b"not the real file")
     assert not rows["isnet"].installed and "AGPL" in rows["isnet"].licence
+    assert rows["rvm"].licence.startswith("GPL-3.0")
+
+
+def test_models_command_states_the_person_models_licence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alphacdn.cli import main
+
+    main(["models", "--models-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "rvm " in out and "GPL-3.0" in out
+    assert "ALPHACDN_PERSON_MODEL=none" in out and "not distribution" in out
 
 
 def _tgz(path: Path, files: dict[str, bytes]) -> None:

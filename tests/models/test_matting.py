@@ -45,7 +45,7 @@ class CountingPicture:
 
 
 def test_make_runs_the_model_once_and_hints_reuse_the_salient_matte(matter: Matter) -> None:
-    models = MatteModels(matter, CODEC, detector_threads=1)
+    models = MatteModels(matter, CODEC, detector_threads=1, person_model=None)
     rgb, mask = disk_scene(256, 80)
     data = _png(rgb)
     first: Picture = CountingPicture(data)
@@ -56,6 +56,7 @@ def test_make_runs_the_model_once_and_hints_reuse_the_salient_matte(matter: Matt
     assert (made.outcome.width, made.outcome.height) == (256, 256)
     assert {"decode", "inference", "upsample", "encode"} <= set(made.outcome.timings)
     assert made.outcome.detected is None  # the detector did not look
+    assert made.outcome.route == "salient (person routing off)"
     assert made.salient.png == made.outcome.png
 
     hinted = models.make(
@@ -82,3 +83,18 @@ def test_a_cached_matte_with_its_detections_needs_no_pixels(matter: Matter) -> N
         )
         assert not reused.inferred and not reused.detected
     assert again.decodes == 0
+
+
+def test_with_person_routing_the_detector_decides_the_route(matter: Matter) -> None:
+    models = MatteModels(matter, CODEC, detector_threads=1)  # rvm is a --for-tests model
+    assert models.person_route() == "rvm" and models.route_tag("u2netp") == "u2netp+rvm"
+    rgb, _ = disk_scene(256, 80)
+    made = models.make(
+        CountingPicture(_png(rgb)), "u2netp", fine_edges=False, hints=(), salient=None
+    )
+    assert made.inferred and made.detected and made.salient.detections is not None
+    assert made.outcome.route.startswith("salient (no-person;")
+    assert "detect" in made.outcome.timings and "route" in made.outcome.timings
+    assert MatteModels(matter, CODEC, detector_threads=1, person_model=None).route_tag(
+        "u2netp"
+    ) == ("u2netp")
