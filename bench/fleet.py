@@ -94,6 +94,12 @@ def group_cpu_s(pgid: int) -> float:
     return total / TICK
 
 
+def machine_busy_s() -> float:
+    """CPU-seconds the whole machine spent busy so far (all processes, /proc/stat)."""
+    f = [int(x) for x in pathlib.Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return (sum(f[:8]) - f[3] - f[4]) / TICK
+
+
 def cpu_of(pgids: list[int]) -> float:
     return sum(map(group_cpu_s, pgids))
 
@@ -277,7 +283,11 @@ def bench_matte(
             for i, path in enumerate(distinct_images(work, tag, count, n)):
                 upload(web, path, f"m-{tag}-{i}")
                 urls.append(f"{web.url}/demo/image/upload/e_background_removal/m-{tag}-{i}.png")
+            busy0 = machine_busy_s()
+            ours0 = cpu_of([w.proc.pid for w in workers if w.proc is not None])
             seconds = wait_all(urls)
+            busy = machine_busy_s() - busy0
+            ours = cpu_of([w.proc.pid for w in workers if w.proc is not None]) - ours0
             rates[count] = n * 60 / seconds
             record(
                 work,
@@ -287,6 +297,8 @@ def bench_matte(
                     "images": n,
                     "seconds": round(seconds, 1),
                     "images_per_min": round(rates[count], 1),
+                    "workers_cores": round(ours / seconds, 2),
+                    "machine_busy_cores": round(busy / seconds, 2),
                 },
             )
     finally:
@@ -305,7 +317,10 @@ def bench_web(
     conc: int,
     width0: int,
     reps: int,
+    backends: list[int],
 ) -> None:
+    """`fleet_cores`: CPU-seconds per second of the replicas + radosgw + Redis."""
+    pgids = [w.proc.pid for w in webs if w.proc is not None] + backends
     rates: dict[int, list[float]] = {1: [], 2: []}
     for rep in range(reps):
         for count in (1, 2) if rep % 2 == 0 else (2, 1):
@@ -315,11 +330,13 @@ def bench_web(
                 + f"/demo/image/upload/c_fill,w_{base + i},h_200/q_auto/{ids[i % len(ids)]}.jpg"
                 for i in range(burst)
             ]
+            ours0, busy0 = cpu_of(pgids), machine_busy_s()
             t0 = time.perf_counter()
             with ThreadPoolExecutor(conc) as pool:
                 for resp in pool.map(get, urls):
                     assert resp.headers.get("x-alphacdn-cache", "MISS") != "HIT", resp.headers
             seconds = time.perf_counter() - t0
+            ours, busy = cpu_of(pgids) - ours0, machine_busy_s() - busy0
             rates[count].append(burst / seconds)
             record(
                 work,
@@ -330,6 +347,8 @@ def bench_web(
                     "concurrency": conc,
                     "seconds": round(seconds, 2),
                     "renders_per_s": round(burst / seconds, 2),
+                    "fleet_cores": round(ours / seconds, 2),
+                    "machine_busy_cores": round(busy / seconds, 2),
                 },
             )
     med = {k: statistics.median(v) for k, v in rates.items()}
@@ -406,7 +425,7 @@ def main() -> None:
             local.stop()
         if "web" in parts:
             get(webs[1].url + f"/demo/image/upload/w_51/{ids[0]}.jpg")
-            bench_web(work, webs, ids, args.burst, args.concurrency, width0, args.reps)
+            bench_web(work, webs, ids, args.burst, args.concurrency, width0, args.reps, backends)
         if "matte" in parts:
             worker_env = {
                 **fleet_env,
