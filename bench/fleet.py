@@ -249,6 +249,14 @@ def wait_all(urls: list[str]) -> float:
     return max(ends) - t0[0]
 
 
+def matte_jobs(srv: Server) -> int:
+    """`alphacdn_matte_jobs_total` of a worker (since it started)."""
+    for line in httpx.get(srv.url + "/metrics", timeout=10).text.splitlines():
+        if line.startswith("alphacdn_matte_jobs_total "):
+            return int(float(line.split()[1]))
+    raise RuntimeError(f"{srv.url}/metrics has no alphacdn_matte_jobs_total")
+
+
 def settle(srv: Server, timeout: float = 120.0) -> None:
     """Until the process group stops spending CPU (the model's warm-up done): < 30 ms a second."""
     assert srv.proc is not None
@@ -283,6 +291,7 @@ def bench_matte(
             for i, path in enumerate(distinct_images(work, tag, count, n)):
                 upload(web, path, f"m-{tag}-{i}")
                 urls.append(f"{web.url}/demo/image/upload/e_background_removal/m-{tag}-{i}.png")
+            jobs0 = [matte_jobs(w) for w in workers]
             busy0 = machine_busy_s()
             ours0 = cpu_of([w.proc.pid for w in workers if w.proc is not None])
             seconds = wait_all(urls)
@@ -298,6 +307,7 @@ def bench_matte(
                     "seconds": round(seconds, 1),
                     "images_per_min": round(rates[count], 1),
                     "workers_cores": round(ours / seconds, 2),
+                    "jobs_per_worker": [matte_jobs(w) - j for w, j in zip(workers, jobs0, strict=True)],
                     "machine_busy_cores": round(busy / seconds, 2),
                 },
             )
