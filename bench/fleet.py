@@ -297,6 +297,7 @@ def bench_matte(
             seconds = wait_all(urls)
             busy = machine_busy_s() - busy0
             ours = cpu_of([w.proc.pid for w in workers if w.proc is not None]) - ours0
+            per_worker = [matte_jobs(w) - j for w, j in zip(workers, jobs0, strict=True)]
             rates[count] = n * 60 / seconds
             record(
                 work,
@@ -307,7 +308,7 @@ def bench_matte(
                     "seconds": round(seconds, 1),
                     "images_per_min": round(rates[count], 1),
                     "workers_cores": round(ours / seconds, 2),
-                    "jobs_per_worker": [matte_jobs(w) - j for w, j in zip(workers, jobs0, strict=True)],
+                    "jobs_per_worker": per_worker,
                     "machine_busy_cores": round(busy / seconds, 2),
                 },
             )
