@@ -148,7 +148,7 @@ def create_app(settings: Settings) -> Starlette:
         max_source_side=settings.engine.max_source_side,
         assets=assets,
         named=named,
-        presets=UploadPresets(c.state_dir / "upload_presets.json", settings.http.upload_presets),
+        presets=UploadPresets(backends.presets, settings.http.upload_presets),
         after_upload=upload_jobs.after_upload,
         fetched=fetched,
     )

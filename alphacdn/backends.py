@@ -63,6 +63,8 @@ class Backends:
     counters: Counters
     eager: EagerStore
     named: NamedStore
+    #: admin-made upload presets (`alphacdn.presets`), name → the preset's JSON text
+    presets: NamedStore
     #: "file" or "s3", and "diskcache" or "redis" (for the startup log)
     store_kind: str
     state_kind: str
@@ -135,6 +137,7 @@ def open_backends(settings: Settings) -> Backends:
             counters=RedisCounters(client),
             eager=RedisEager(client),
             named=RedisNamed(client),
+            presets=RedisNamed(client, prefix="alphacdn:{presets}:"),
             store_kind=store_kind,
             state_kind="redis",
             at_start=at_start,
@@ -150,6 +153,7 @@ def open_backends(settings: Settings) -> Backends:
         counters=DiskCounters(state / "removebg" / "removebg-limits"),
         eager=EagerChains(state / "eager"),
         named=FileNamed(state / "named.json"),
+        presets=FileNamed(state / "upload_presets.json"),
         store_kind=store_kind,
         state_kind="diskcache",
         at_start=at_start,

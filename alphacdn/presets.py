@@ -19,15 +19,13 @@ How an upload uses its preset (`UploadPreset.apply`):
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from alphacdn.cache.named import NamedStore
 from alphacdn.transform.booleans import parse_bool
 from alphacdn.transform.errors import InvalidRequest
 
@@ -145,30 +143,28 @@ def _as_param(value: Any) -> Any:
 
 
 class UploadPresets:
-    """`name → UploadPreset`: the config file's, with admin-made ones over them (persisted)."""
+    """`name → UploadPreset`: the config file's, with admin-made ones over them, kept in a
+    `NamedStore` (a JSON file under the state dir, or Redis in a fleet: every replica sees the
+    same presets), each preset as its JSON text."""
 
-    def __init__(self, path: Path, configured: Mapping[str, Mapping[str, Any]]) -> None:
-        self._path = path
+    def __init__(self, store: NamedStore, configured: Mapping[str, Mapping[str, Any]]) -> None:
+        self._store = store
         self._configured = {
             name: UploadPreset(name, bool(p.get("unsigned")), dict(p.get("settings", {})))
             for name, p in configured.items()
         }
         self._lock = threading.Lock()
-        self._mtime: float | None = None
+        self._version: Hashable = object()  # matches no store version: the first read loads
         self._stored: dict[str, UploadPreset] = {}
 
     def _refresh(self) -> None:
-        try:
-            mtime = self._path.stat().st_mtime
-        except FileNotFoundError:
-            self._stored, self._mtime = {}, None
-            return
-        if mtime != self._mtime:
-            data = json.loads(self._path.read_text())
-            self._stored = {
-                n: UploadPreset(n, bool(p["unsigned"]), p["settings"]) for n, p in data.items()
-            }
-            self._mtime = mtime
+        version = self._store.version()
+        if version != self._version:
+            stored = {}
+            for name, text in self._store.load().items():
+                data = json.loads(text)
+                stored[name] = UploadPreset(name, bool(data["unsigned"]), data["settings"])
+            self._stored, self._version = stored, version
 
     def get(self, name: str) -> UploadPreset | None:
         with self._lock:
@@ -185,33 +181,19 @@ class UploadPresets:
         """Create or replace a preset (persisted)."""
         if not _NAME.match(preset.name):
             raise InvalidRequest(f"Invalid upload preset name: {preset.name!r}")
+        text = json.dumps(
+            {"unsigned": preset.unsigned, "settings": dict(preset.settings)}, sort_keys=True
+        )
         with self._lock:
+            self._store.set(preset.name, text)
             self._refresh()
-            self._stored[preset.name] = preset
-            self._write()
 
     def delete(self, name: str) -> bool:
         """Remove an admin-made preset (configured ones stay)."""
         with self._lock:
+            found = self._store.delete(name)
             self._refresh()
-            found = self._stored.pop(name, None) is not None
-            if found:
-                self._write()
             return found
-
-    def _write(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=".presets-")
-        data = {
-            n: {"unsigned": p.unsigned, "settings": dict(p.settings)}
-            for n, p in self._stored.items()
-        }
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._path)
-        self._mtime = self._path.stat().st_mtime
 
 
 __all__ = ["SETTINGS", "UploadPreset", "UploadPresets", "preset_settings"]

@@ -391,7 +391,7 @@ REDIS_URL = Var(
     "ALPHACDN_REDIS_URL",
     v.redis_url,
     "redis://… for the shared state of a fleet (job queue, claims, limits and credits, tasks, "
-    "named transformations, eager allow-list); unset: diskcache under the data dir",
+    "named transformations, upload presets, eager allow-list); unset: diskcache under the data dir",
 )
 ROLE = Var(
     "ALPHACDN_ROLE",

@@ -19,6 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import cloudinary.api
+import cloudinary.exceptions
+import cloudinary.uploader
 import httpx
 import numpy as np
 import pytest
@@ -181,6 +184,27 @@ def test_a_render_requested_on_both_replicas_is_rendered_and_stored_once(fleet: 
     assert len({r.content for r in answers}) == 1
     assert fleet.renders() - renders == 1
     assert fleet.derived_objects() - stored == 1
+
+
+def test_an_upload_preset_made_on_one_replica_serves_unsigned_uploads_on_the_other(
+    fleet: Fleet,
+) -> None:
+    configure_sdk(fleet.web[0])
+    cloudinary.api.create_upload_preset(name="fleet_shop", unsigned=True, folder="fleet")
+    try:
+        configure_sdk(fleet.web[1])
+        done = cloudinary.uploader.unsigned_upload(
+            str(FIXTURES / "e2e" / "car-house.jpg"), "fleet_shop", public_id="shared"
+        )
+        assert done["public_id"] == "fleet/shared"
+        cloudinary.api.delete_upload_preset("fleet_shop")
+        configure_sdk(fleet.web[0])  # the deletion shows on the other replica too
+        with pytest.raises(cloudinary.exceptions.Error, match="preset not found"):
+            cloudinary.uploader.unsigned_upload(
+                str(FIXTURES / "e2e" / "car-house.jpg"), "fleet_shop"
+            )
+    finally:
+        configure_sdk(fleet.web[0])
 
 
 def test_remove_bg_on_a_web_replica_is_matted_by_the_worker(fleet: Fleet) -> None:
