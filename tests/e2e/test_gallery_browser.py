@@ -229,8 +229,7 @@ def test_cloudinary_default_423s_are_handled_by_the_retry_helper(
     assert retried, first["images"]  # the helper, not luck, brought the cut-outs in
 
 
-#: what the SDK's default placeholder modes and `c_auto` ask for: served once the grammar of
-#: issue 14 item 1 is in
+#: what the SDK's default placeholder modes and `c_auto` ask for (the grammar of issue 14 item 1)
 GRAMMAR_PROBES = {
     "placeholder=vectorize": "e_vectorize/q_auto/f_svg",
     "placeholder=predominant-color": (
@@ -243,8 +242,8 @@ GRAMMAR_PROBES = {
 @pytest.mark.parametrize("query", sorted(GRAMMAR_PROBES))
 def test_sdk_default_modes(storefront: Server, app_port: int, tmp_path: Path, query: str) -> None:
     probe = f"{storefront.url}/demo/image/upload/{GRAMMAR_PROBES[query]}/v1/products/mug"
-    if httpx.get(probe, timeout=30).status_code == 400:
-        pytest.xfail(f"{query}: the server refuses {GRAMMAR_PROBES[query]} (issue 14 item 1)")
+    answer = httpx.get(probe, timeout=30)
+    assert answer.status_code == 200, (query, answer.headers.get("x-cld-error"))
     result = _drive(storefront, app_port, tmp_path / "result.json", "--query", query)
     _check_all_final(result["steps"]["firstView"]["images"], 2 * CATALOG)
     assert _unexpected(result) == []
