@@ -132,6 +132,9 @@ def parse_step(cls: type, value: str, param: str, quals: Mapping[str, tuple[str,
             return override.parse(value, param, kwargs)
         return _with_qualifiers(override.parse(value, param), quals)
     parts = _parts(value)
+    if CODES[cls].startswith("e_"):
+        while parts and parts[-1] == "":
+            parts.pop()  # `e_trim::` (url-gen's `trim()`): empty trailing values are defaults
     if len(parts) > len(fields):
         raise invalid(param, f"takes at most {len(fields)} value(s)")
     for spec, text in zip(fields, parts, strict=False):

@@ -75,6 +75,8 @@ GOOD: list[tuple[str, tuple[Component, ...]]] = [
     ("co_blue,e_tint:30:red", one(Tint(30, RED))),  # the positional colour wins
     ("co_red,w_5", one(Resize(5))),  # an unclaimed qualifier is ignored, as Cloudinary does
     ("e_trim,w_5", one(Trim(), Resize(5))),  # trim runs before the resize
+    ("e_trim::", one(Trim())),  # url-gen's `reshape(trim())`: empty trailing values
+    ("e_trim:20:", one(Trim(20))),
     # the fixed in-component order, whatever the URL order
     ("b_red,o_50,bo_1px_solid_black,r_max,a_90,e_sepia,w_5,e_background_removal",
      one(BackgroundRemoval(), Resize(5), Rotate(degrees=90.0), RoundCorners(None),
