@@ -100,6 +100,19 @@ def _text_box(source: Text, first: Component) -> tuple[Text, Component]:
     return dataclasses.replace(source, width=r.width, height=r.height), Component(rest)
 
 
+def _whole_ones(component: Component) -> Component:
+    """Under `fl_relative`, `w_1` / `h_1` is the whole base (url-gen prints `width(1.0)` as
+    `w_1`); a one-pixel layer relative to the base would mean nothing."""
+    steps = []
+    for step in component.steps:
+        if isinstance(step, Resize) and (step.width == 1 or step.height == 1):
+            width = 1.0 if step.width == 1 and isinstance(step.width, int) else step.width
+            height = 1.0 if step.height == 1 and isinstance(step.height, int) else step.height
+            step = dataclasses.replace(step, width=width, height=height)
+        steps.append(step)
+    return Component(tuple(steps), component.layer)
+
+
 def split_layer_params(text: str) -> tuple[LayerMark | None, str]:
     """(the component's layer mark or None, the component text left for `parse_component`)."""
     tokens = [t for t in text.split(",") if t]
@@ -126,11 +139,20 @@ def split_layer_params(text: str) -> tuple[LayerMark | None, str]:
     blend = _blend(kept, flags, text)
     kept = [t for t in kept if not is_blend_token(t)]
     if not openers:
-        alone = flags & {"relative", "text_no_trim"}
+        alone = flags & {"text_no_trim"}
         if "layer_apply" not in flags:
             alone |= flags & {"tiled", "cutter", "no_overflow"}
+        elif "relative" in flags:
+            alone.add("relative")
         if alone:
             raise invalid(text, f"fl_{sorted(alone)[0]} only goes with a layer")
+        if "relative" in flags and "layer_apply" not in flags:
+            # a layer's own first component (as url-gen writes `u_x/c_fill,fl_relative,w_1.0/
+            # fl_layer_apply`): its relative sizes are fractions of the base; `_Folder` checks
+            # that it opens a layer's own components and moves it into the opener
+            if blend is not None:
+                raise invalid(text, f"e_{blend[0].value} only goes with a layer")
+            return LayerMark(text, relative=True), ",".join(kept)
         if blend is not None and "layer_apply" not in flags:
             raise invalid(text, f"e_{blend[0].value} only goes with a layer")
         at = [t for t in kept if t.partition("_")[0] in _PLACING]
@@ -175,6 +197,8 @@ class _Folder:
         while i < hi:
             mark, comp = self.marks[i], self.components[i]
             if mark is None or mark.kind is None:
+                if mark is not None and mark.relative:
+                    raise invalid(mark.text, "fl_relative only goes with a layer")
                 if comp.steps:
                     out.append(comp)
                 i += 1
@@ -184,9 +208,17 @@ class _Folder:
             self.count += 1
             if self.count > MAX_LAYERS:
                 raise invalid(mark.text, f"more than {MAX_LAYERS} layers in one chain")
+            relative_inner = False
             if i in self.closes:
                 end = self.closes[i]
-                first, inner = comp, self.build(i + 1, end, depth + 1)
+                nxt = self.marks[i + 1] if i + 1 < end else None
+                if not comp.steps and nxt is not None and nxt.kind is None and nxt.relative:
+                    # `u_x/c_fill,fl_relative,w_1.0/fl_layer_apply`: that component is the
+                    # layer's first, relative to the base (printed in the opener)
+                    relative_inner = True
+                    first, inner = self.components[i + 1], self.build(i + 2, end, depth + 1)
+                else:
+                    first, inner = comp, self.build(i + 1, end, depth + 1)
                 apply = self.marks[end]
                 assert apply is not None and apply.apply is not None
                 placement, i = apply.apply, end + 1
@@ -217,7 +249,10 @@ class _Folder:
             if isinstance(source, Text):
                 source, first = _text_box(source, first)
             comps = ([first] if first.steps else []) + inner
-            relative = mark.relative and bool(first.steps) and has_relative_size(first)
+            if mark.relative or relative_inner:
+                first = _whole_ones(first)
+            relative = (mark.relative or relative_inner) and bool(first.steps)
+            relative = relative and has_relative_size(first)
             layer = Layer(mark.kind, source, tuple(comps), relative, placement)
             out.append(Component((), layer))
             if after.steps:

@@ -39,6 +39,7 @@ SIZES = {
     "url-gen:c_auto:g_auto": (400, 400),
     "url-gen:w_auto": SOURCE,  # no hint: the image as it is
     "url-gen:cutout-card": (400, 400),  # the shadow makes room inside the card
+    "url-gen:underlay:relative": SOURCE,  # `w_1,h_1` under fl_relative: the whole base
 }
 
 

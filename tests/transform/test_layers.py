@@ -234,3 +234,18 @@ def test_layered_chains_round_trip(chain: str) -> None:
     text = canonical(plan)
     assert parse_chain(text) == plan
     assert canonical(parse_chain(text)) == text
+
+
+def test_url_gen_writes_fl_relative_in_the_layers_own_component() -> None:
+    """url-gen's `underlay(source(image(x).transformation(… fill().width(1.0).height(1.0)
+    .relative())))` → `u_x/c_fill,fl_relative,h_1,w_1/fl_layer_apply`: that component is the
+    layer's first, `w_1`/`h_1` the whole base."""
+    plan = parse_chain("u_x/c_fill,fl_relative,h_1,w_1/fl_layer_apply")
+    layer = plan.components[0].layer
+    assert layer is not None and layer.relative
+    resize = layer.components[0].steps[0]
+    assert isinstance(resize, Resize) and (resize.width, resize.height) == (1.0, 1.0)
+    assert parse_chain(plan.canonical()) == plan
+    for bad in ("c_fill,fl_relative,w_0.5", "l_x/w_10/c_fill,fl_relative,w_0.5/fl_layer_apply"):
+        with pytest.raises(InvalidTransformation, match="fl_relative only goes with a layer"):
+            parse_chain(bad)
