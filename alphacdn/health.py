@@ -171,10 +171,14 @@ def app_checks(
 # ── HTTP ─────────────────────────────────────────────────────────────────────────────────────
 def routes(settings: Settings, readiness: Readiness, access: Access) -> list[BaseRoute]:
     """`GET /health`, `/livez`, `/readyz` (HEAD too)."""
-    health_body = {"status": "ok", "clouds": list(settings.http.clouds)}
+    health_body = {
+        "status": "ok",
+        "role": settings.fleet.role,
+        "clouds": list(settings.http.clouds),
+    }
 
     async def health(request: Request) -> Response:
-        """Up, and which clouds this server answers for."""
+        """Up, its role (all, web, worker), and which clouds this server answers for."""
         return JSONResponse(health_body)
 
     async def livez(request: Request) -> Response:

@@ -130,6 +130,16 @@ def _removal_url(srv: Server, public_id: str, chain: str = "") -> str:
     return f"{srv.url}/demo/image/upload/e_background_removal/{middle}{public_id}.png"
 
 
+def test_each_process_reports_its_role_and_is_ready(fleet: Fleet) -> None:
+    for srv, role in [(fleet.web[0], "web"), (fleet.web[1], "web"), (fleet.worker, "worker")]:
+        assert httpx.get(srv.url + "/health", timeout=10).json()["role"] == role
+        ready = httpx.get(srv.url + "/readyz", timeout=10)
+        assert ready.status_code == 200, ready.text
+        checks = ready.json()["checks"]
+        assert checks["s3"] == "ok" and checks["redis"] == "ok", checks
+        assert ("model" in checks) is (role == "worker")  # a web replica needs no model
+
+
 def test_a_worker_killed_mid_matte_is_replaced_and_clients_get_200(fleet: Fleet) -> None:
     etag = upload_fixture("dog-bike.jpg", "crashy")["etag"]
     key = content_matte_key(etag, "u2netp", BackgroundRemoval())
