@@ -36,7 +36,7 @@ from alphacdn.settings import DEV_REMOVEBG_KEY
 from alphacdn.transform import BackgroundRemoval
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, upload_fixture
-from tests.e2e.server import Server, free_port
+from tests.e2e.server import MATTE_MODEL, Server, free_port
 from tests.s3_server import S3Server
 from tests.services import RedisProcess
 
@@ -142,7 +142,7 @@ def test_each_process_reports_its_role_and_is_ready(fleet: Fleet) -> None:
 
 def test_a_worker_killed_mid_matte_is_replaced_and_clients_get_200(fleet: Fleet) -> None:
     etag = upload_fixture("dog-bike.jpg", "crashy")["etag"]
-    key = content_matte_key(etag, "u2netp", BackgroundRemoval())
+    key = content_matte_key(etag, MATTE_MODEL, BackgroundRemoval())
     url = _removal_url(fleet.web[0], "crashy")
     assert httpx.get(url).status_code == 423
     # mid-matte: claimed by the worker (its first job: the model loads, then infers)
