@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from alphacdn.settings import DEV_API_KEY, DEV_API_SECRET  # noqa: E402
 from tests.conftest import MODELS_DIR  # noqa: E402
-from tests.e2e.server import Server, free_port  # noqa: E402
+from tests.e2e.server import Server, free_port, metric_sum  # noqa: E402
 
 SERVICES = ROOT / "scripts" / "services"
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
@@ -250,11 +250,9 @@ def wait_all(urls: list[str]) -> float:
 
 
 def matte_jobs(srv: Server) -> int:
-    """`alphacdn_matte_jobs_total` of a worker (since it started)."""
-    for line in httpx.get(srv.url + "/metrics", timeout=10).text.splitlines():
-        if line.startswith("alphacdn_matte_jobs_total "):
-            return int(float(line.split()[1]))
-    raise RuntimeError(f"{srv.url}/metrics has no alphacdn_matte_jobs_total")
+    """Matte jobs a worker finished (`alphacdn_jobs_total{kind="matte"}`, since it started)."""
+    text = httpx.get(srv.url + "/metrics", timeout=10).text
+    return int(metric_sum(text, "alphacdn_jobs_total", kind="matte"))
 
 
 def settle(srv: Server, timeout: float = 120.0) -> None:
