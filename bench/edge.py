@@ -45,7 +45,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from alphacdn.settings import DEV_API_KEY, DEV_API_SECRET  # noqa: E402
-from tests.e2e.server import Server, free_port  # noqa: E402
+from tests.e2e.server import Server  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 NGINX = ROOT / "scripts" / "services" / "nginx.sh"
 PHOTO = ROOT.parent / "shared" / "data" / "photos" / "car-house.jpg"

@@ -50,7 +50,8 @@ sys.path.insert(0, str(ROOT))
 
 from alphacdn.settings import DEV_API_KEY, DEV_API_SECRET  # noqa: E402
 from tests.conftest import MODELS_DIR  # noqa: E402
-from tests.e2e.server import Server, free_port, metric_sum  # noqa: E402
+from tests.e2e.server import Server, metric_sum  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 SERVICES = ROOT / "scripts" / "services"
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,14 +28,11 @@ import httpx
 from alphacdn.settings import DEV_API_KEY, DEV_API_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.ports import free_port  # noqa: E402
+
 REDIS_SH = ROOT / "scripts" / "services" / "redis.sh"
 PHOTO = ROOT / "tests" / "fixtures" / "e2e" / "cat-street.jpg"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _mb(pid: int) -> tuple[float, float]:
@@ -74,7 +70,7 @@ def main() -> None:
     p.add_argument("--models-dir", default=str(ROOT / "data" / "models"))
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="fleet-memory-"))
-    redis_port = _port()
+    redis_port = free_port()
     subprocess.run(
         ["bash", str(REDIS_SH), "start", str(tmp / "redis"), str(redis_port)], check=True
     )
@@ -86,7 +82,7 @@ def main() -> None:
         "ALPHACDN_MODEL": args.model,
         "ALPHACDN_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
     }
-    web_port, worker_port = _port(), _port()
+    web_port, worker_port = free_port(), free_port()
     procs: list[subprocess.Popen[bytes]] = []
     try:
         web = _start(

@@ -33,7 +33,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,9 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.ports import free_port  # noqa: E402
+
 EXAMPLE = ROOT / "examples" / "react-gallery"
 MODELS = Path(os.environ.get("ALPHACDN_TEST_MODELS_DIR", ROOT / "data" / "models"))
 PRODUCTS = ("mug", "bottle", "vase", "lamp", "ball", "giftbox")
@@ -54,13 +56,6 @@ POLICIES: dict[str, dict[str, str]] = {
     "held": {"ALPHACDN_MATTE_WAIT": "60"},
     "423": {},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def start_server(

@@ -29,7 +29,6 @@ import argparse
 import io
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +47,9 @@ from alphacdn.mattes import content_matte_key
 from alphacdn.transform import BackgroundRemoval
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.ports import free_port  # noqa: E402
+
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
 MODELS = ROOT / "data" / "models"
 KEY, SECRET = "123456789012345", "alphacdn-dev-secret"
@@ -151,9 +153,7 @@ def peak_rss_of_group(pgid: int) -> int:
 def start_server(data_dir: Path, model: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
     """A real `alphacdn serve` on a free loopback port in its own process group (stop it with
     `os.killpg`); returns once /health answers, with the process and its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     settings = {
         "ALPHACDN_DATA_DIR": str(data_dir),
         "ALPHACDN_MODELS_DIR": str(MODELS),

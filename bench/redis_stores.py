@@ -11,9 +11,9 @@ Rounds of the two backends are interleaved; prints the median µs per call and t
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,6 +29,9 @@ from alphacdn.cache.redis_eager import RedisEager
 from alphacdn.cache.redis_queue import RedisJobQueue
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.ports import free_port  # noqa: E402
+
 REDIS_SH = ROOT / "scripts" / "services" / "redis.sh"
 
 Ops = dict[str, Callable[[int], object]]
@@ -70,12 +73,6 @@ def timed(fn: Callable[[int], object], n: int) -> float:
     for i in range(n):
         fn(i)
     return (time.perf_counter() - started) / n * 1e6
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ session on loopback (registered for every test by `pytest_plugins` in tests/conf
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from alphacdn.cache.s3_bucket import S3Bucket, make_client
+from tests.ports import free_port
 from tests.s3_server import S3Server
 
 if TYPE_CHECKING:
@@ -35,12 +35,6 @@ REDIS = ROOT / "scripts" / "services" / "redis.sh"
 CANNOT_INSTALL = 3
 #: length of a lifecycle "day" on the session's radosgw (only buckets with rules notice)
 LC_DAY_SECONDS = 2
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _read_env(path: Path) -> dict[str, str]:
@@ -62,7 +56,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     # ceph keeps its admin sockets under here: the path must fit a unix socket name (108 bytes)
     state = Path(tmp_path_factory.mktemp("rgw", numbered=True))
     proc = subprocess.run(
-        ["bash", str(RADOSGW), "start", str(state), str(_free_port())],
+        ["bash", str(RADOSGW), "start", str(state), str(free_port())],
         capture_output=True,
         text=True,
         timeout=600,
@@ -135,7 +129,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    server = RedisProcess(tmp_path_factory.mktemp("redis", numbered=True), _free_port())
+    server = RedisProcess(tmp_path_factory.mktemp("redis", numbered=True), free_port())
     server.start()
     try:
         with pytest.MonkeyPatch.context() as env:
@@ -154,7 +148,7 @@ def redis_prefix(redis_url: str) -> str:
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
     """A redis-server for this test alone, which it may stop and start again."""
-    server = RedisProcess(tmp_path / "redis", _free_port())
+    server = RedisProcess(tmp_path / "redis", free_port())
     server.start()
     try:
         yield server

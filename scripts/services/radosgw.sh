@@ -40,9 +40,11 @@ install_packages() {
 
 # (bash only: a python3 start costs ~0.4 s on a busy 2-core machine, a tenth of the whole start)
 free_port() {  # a port nothing listens on, for the mon (its address is fixed in the monmap)
-    local port
+    # below the kernel's ephemeral range, so no outgoing connection's local end can take it
+    local port low
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
     while :; do
-        port=$((20000 + RANDOM % 40000))
+        port=$((10000 + RANDOM % (low - 10000)))
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
     done
 }

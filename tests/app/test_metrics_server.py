@@ -18,12 +18,13 @@ from alphacdn import health, metrics
 from alphacdn.cache.redis_client import connect
 from tests.conftest import ROOT
 from tests.e2e.server import metric_sum
-from tests.services import RedisProcess, _free_port
+from tests.ports import free_port
+from tests.services import RedisProcess
 
 
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path / "redis", _free_port())
+    server = RedisProcess(tmp_path / "redis", free_port())
     server.start()
     try:
         yield server

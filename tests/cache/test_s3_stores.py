@@ -12,6 +12,7 @@ import pytest
 from alphacdn.cache.s3_bucket import Conflict, S3Bucket, parse_store_url
 from alphacdn.cache.s3_derived import S3Derived
 from alphacdn.cache.s3_originals import S3Originals
+from tests.ports import free_port
 from tests.s3_server import S3Server
 
 META = {"format": "png", "width": 1, "height": 1}
@@ -116,14 +117,11 @@ def test_repair_drops_markers_without_objects(s3_bucket: S3Bucket) -> None:
 def test_a_dead_endpoint_raises_backend_unavailable_quickly() -> None:
     """Nothing listens: every store call fails fast with the one error type the wiring maps
     to 503 (not botocore's own, which would be a 500)."""
-    import socket
 
     from alphacdn.cache import BackendUnavailable
     from alphacdn.cache.s3_bucket import make_client
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: connections are refused
+    port = free_port()  # nobody listens: connections are refused
     client = make_client(f"http://127.0.0.1:{port}", credentials=("k", "s"), region="us-east-1")
     bucket = S3Bucket(client, "nowhere")
     derived, originals = S3Derived(bucket), S3Originals(bucket)

@@ -17,6 +17,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import MODELS_DIR, ROOT
+from tests.ports import free_port
 
 #: the model part of the test servers' matte keys: ALPHACDN_MODEL with the person route on
 #: (rvm and the detector are --for-tests models; `Mattes.key`)
@@ -32,13 +33,6 @@ def metric_sum(text: str, name: str, **labels: str) -> float:
             if sample.name == name and labels.items() <= sample.labels.items():
                 total += sample.value
     return total
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def port_is_free(port: int) -> bool:
@@ -149,4 +143,4 @@ class Server:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
 
-__all__ = ["Server", "free_port", "metric_sum", "port_is_free", "wait_port_free"]
+__all__ = ["Server", "metric_sum", "port_is_free", "wait_port_free"]

@@ -8,9 +8,7 @@ cannot be installed.
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,23 +25,12 @@ import pytest
 from alphacdn.settings import DEV_API_KEY, DEV_API_SECRET
 from tests.conftest import MODELS_DIR, ROOT
 from tests.e2e.conftest import upload_fixture
+from tests.ports import free_ports
 
 CLUSTER = ROOT / "scripts" / "cluster.sh"
 #: the ports cluster.sh uses above its base: nginx, web ×2, worker metrics, Redis, radosgw
 OFFSETS = (0, 1, 2, 9, 10, 11)
 PIECES = ("redis", "s3", "web1", "web2", "worker", "nginx")
-
-
-def _free_base() -> int:
-    for _ in range(50):
-        base = random.randrange(20000, 60000)
-        free = True
-        for offset in OFFSETS:
-            with socket.socket() as s:
-                free = free and s.connect_ex(("127.0.0.1", base + offset)) != 0
-        if free:
-            return base
-    raise RuntimeError("no free port range")
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -54,7 +41,7 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    base = _free_base()
+    base = free_ports(OFFSETS)
     env = {
         **os.environ,
         # ceph's admin sockets live under here: keep the path short

@@ -28,7 +28,8 @@ from alphacdn.delivery import accept_class
 from alphacdn.settings import DEV_API_KEY, DEV_API_SECRET
 from tests.conftest import ROOT
 from tests.e2e.conftest import upload_fixture
-from tests.e2e.server import Server, free_port
+from tests.e2e.server import Server
+from tests.ports import free_port
 
 NGINX = ROOT / "scripts" / "services" / "nginx.sh"
 #: nginx.sh's exit status when nginx is missing and cannot be installed

@@ -27,8 +27,9 @@ from alphacdn.transform.remote import encode_layer_url
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, delivery_url, upload_fixture
 from tests.e2e.origin import Origin
-from tests.e2e.server import Server, free_port
+from tests.e2e.server import Server
 from tests.engine.imaging import decode, mad, png, png_header_bomb, solid
+from tests.ports import free_port
 
 TTL = 2
 TIMEOUT = 1.5

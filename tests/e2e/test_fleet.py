@@ -36,7 +36,8 @@ from alphacdn.settings import DEV_REMOVEBG_KEY
 from alphacdn.transform import BackgroundRemoval
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import configure_sdk, upload_fixture
-from tests.e2e.server import MATTE_MODEL, Server, free_port
+from tests.e2e.server import MATTE_MODEL, Server
+from tests.ports import free_port
 from tests.s3_server import S3Server
 from tests.services import RedisProcess
 

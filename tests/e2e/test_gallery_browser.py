@@ -32,7 +32,8 @@ import pytest
 import pyvips
 
 from tests.conftest import ROOT
-from tests.e2e.server import Server, free_port
+from tests.e2e.server import Server
+from tests.ports import free_port
 
 pytestmark = pytest.mark.model
 

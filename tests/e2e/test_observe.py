@@ -21,7 +21,8 @@ import pytest
 from alphacdn.settings import DEV_API_KEY, DEV_API_SECRET
 from tests.conftest import ROOT
 from tests.e2e.conftest import configure_sdk, upload_fixture
-from tests.e2e.server import Server, free_port, metric_sum
+from tests.e2e.server import Server, metric_sum
+from tests.ports import free_port
 
 DELIVERY = "/{cloud}/image/{rest:path}"
 

@@ -7,7 +7,6 @@ import hashlib
 import http.server
 import ipaddress
 import json
-import socket
 import threading
 import time
 from typing import Any
@@ -28,6 +27,7 @@ from alphacdn.net import (
     post_json,
     send_webhook,
 )
+from tests.ports import free_port
 from tests.removebg.helpers import Listener
 
 
@@ -214,9 +214,7 @@ def test_webhook_to_a_private_address_is_not_sent() -> None:
 
 
 def test_a_refused_connection_is_retried_with_backoff() -> None:
-    with socket.socket() as s:  # a loopback port with nobody listening
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a loopback port with nobody listening
 
     async def go() -> None:
         await post_json(
