@@ -177,8 +177,9 @@ def create_app(settings: Settings) -> Starlette:
     person = mattes.models.person_model
     if person is not None and role != "web" and mattes.models.person_route() is None:
         log.warning(
-            "cut-outs of people are not routed to %s: it or the detector is not installed "
-            "(`alphacdn fetch-models %s centernet-coco`, or ALPHACDN_PERSON_MODEL=none)",
+            "cut-outs of people are not routed to %s: it, the detector or the face model is not "
+            "installed (`alphacdn fetch-models %s centernet-coco blazeface`, or "
+            "ALPHACDN_PERSON_MODEL=none)",
             person,
             person,
         )

@@ -164,10 +164,12 @@ class Routing:
 
     def __init__(self, models_dir: Path, threads: int, person: str) -> None:
         from alphacdn.models.detector import Detector
+        from alphacdn.models.faces import FaceDetector
 
         self.matter = Matter(models_dir, threads)
         self.person = person
         self.detector = Detector(models_dir / "centernet-coco.onnx", threads=threads)
+        self.faces = FaceDetector(models_dir / "blazeface.onnx", threads=threads)
 
     def router(self, rgb: np.ndarray) -> Any:
         from dataclasses import replace
@@ -183,7 +185,7 @@ class Routing:
             replace(d, box=(d.box[0] / s, d.box[1] / s, d.box[2] / s, d.box[3] / s))
             for d in self.detector.detect(small)
         )
-        return PersonRouter(self.matter, self.person, found)
+        return PersonRouter(self.matter, self.person, found, self.faces)
 
 
 def evaluate(

@@ -28,6 +28,7 @@ def main() -> int:
     from alphacdn import engine
     from alphacdn.models import Matter, make_cutout
     from alphacdn.models.detector import Detector
+    from alphacdn.models.faces import FaceDetector
     from alphacdn.models.matting import DETECT_SIDE
     from alphacdn.models.person import PersonRouter
     from alphacdn.models.sessions import resize_rgb
@@ -41,6 +42,7 @@ def main() -> int:
         return 0
     matter = Matter(args.models_dir, 2)
     detector = Detector(args.models_dir / "centernet-coco.onnx", threads=2)
+    faces = FaceDetector(args.models_dir / "blazeface.onnx", threads=2)
     for name in PORTRAITS:
         picture = engine.Picture(
             (PHOTOS / name).read_bytes(), max_pixels=50_000_000, fit_pixels=16_000_000
@@ -54,7 +56,7 @@ def main() -> int:
         )
         today = make_cutout(matter, "isnet", rgb, fine_edges=False)
         routed = make_cutout(
-            matter, "isnet", rgb, fine_edges=False, router=PersonRouter(matter, "rvm", found)
+            matter, "isnet", rgb, fine_edges=False, router=PersonRouter(matter, "rvm", found, faces)
         )
         person = max((d for d in found if d.coco_class == "person"), key=lambda d: d.score)
         x1, y1, x2, _ = (int(v) for v in person.box)

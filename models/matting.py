@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .detector import Detection, Detector
+from .faces import FACE_MODEL, FaceDetector
 from .fetch import ModelMissing
 from .hints import select_by_hints
 from .person import PersonRouter, person_alpha
@@ -167,28 +168,32 @@ class MatteModels:
         self._detector_threads = detector_threads
         self.person_model = person_model
         self._person_route: tuple[str | None] | None = None
+        self._faces: FaceDetector | None = None
 
     def person_route(self) -> str | None:
-        """The person model cut-outs are routed to: None when off, or when it or the detector
-        is not installed (then every cut-out takes the salient pipeline, and says so). Looked
-        up once per process: installing the model takes a restart."""
+        """The person model cut-outs are routed to: None when off, or when it, the detector or
+        the face model is not installed (then every cut-out takes the salient pipeline, and
+        says so). Looked up once per process: installing the model takes a restart."""
         if self._person_route is None:
             found = self.person_model
             if found is not None:
                 try:
                     self.matter.check(found)
                     self.matter.check(DETECTOR)
+                    self.matter.check(FACE_MODEL)
                 except (ModelMissing, KeyError):
                     found = None
             self._person_route = (found,)
         return self._person_route[0]
 
     def warm_up_route(self) -> str | None:
-        """Load the detector and the person model and run the latter once on a grey frame (the
-        startup warm-up, after the salient model's); the person model's name, None when off."""
+        """Load the detector, the face model and the person model and run the latter once on a
+        grey frame (the startup warm-up, after the salient model's); the person model's name,
+        None when off."""
         person = self.person_route()
         if person is not None:
             self.detector()
+            self.face_detector()
             person_alpha(self.matter, person, np.full((256, 256, 3), 128, np.uint8))
         return person
 
@@ -219,6 +224,14 @@ class MatteModels:
                     path, threads=self._detector_threads, providers=self.matter.providers
                 )
             return self._detector
+
+    def face_detector(self) -> FaceDetector:
+        """The face detector the person route checks with, loaded on first use."""
+        with self._detector_lock:
+            if self._faces is None:
+                path = self.matter.check(FACE_MODEL)
+                self._faces = FaceDetector(path, threads=self._detector_threads)
+            return self._faces
 
     def make(
         self,
@@ -296,7 +309,7 @@ class MatteModels:
             t0 = time.perf_counter()
             detections = self._detect(picture)
             timings["detect"] = time.perf_counter() - t0
-            router = PersonRouter(self.matter, person, detections)
+            router = PersonRouter(self.matter, person, detections, self.face_detector())
         cut = make_cutout(self.matter, model, rgb, fine_edges=fine_edges, router=router)
         rgba = np.ascontiguousarray(cut.rgba)
         timings.update(cut.timings)

@@ -1,23 +1,25 @@
 """Cut-outs of people: a matting network for people (RVM), routed by what is in the picture.
 
     route = choose_route(salient_alpha, detections)      # is a detected person the subject?
+    route = with_face(route, faces, rgb)                 # …with a face of their own?
     alpha = person_alpha(matter, "rvm", rgb)             # the network's alpha, full resolution
     route = confirm(route, alpha, salient_alpha)         # does the network see that subject?
     alpha = fuse(alpha, salient_alpha)                   # the network's alpha (measured best)
 
 A salient-object model (IS-Net) finds the subject of any picture but blurs hair; RVM is trained
 on people only: it mattes hair far better and returns almost nothing on a dog. So a picture goes
-to RVM only when the detector's person is the subject of the salient matte (`choose_route`),
-and stays there only when RVM's matte covers that subject (`confirm`): what a person holds or
-wears and RVM leaves out (a dandelion held up to the face) sends the picture back to IS-Net
-whole. Of the fusions measured (`fuse`), RVM's alpha as it is won; the others are kept for the
-bench. Everything else keeps the salient pipeline. The measurements behind every threshold:
+to RVM only when the detector's person is the subject of the salient matte (`choose_route`) and
+shows a face (`with_face`: the object detector calls a pair of boots a person, a face detector
+does not), and stays there only when RVM's matte covers that subject (`confirm`): what a person
+holds or wears and RVM leaves out (a dandelion held up to the face) sends the picture back to
+IS-Net whole. Of the fusions measured (`fuse`), RVM's alpha as it is won; the others are kept
+for the bench. Everything else keeps the salient pipeline. The measurements behind every threshold:
 bench/README_person.md.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 import numpy as np
@@ -25,6 +27,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from .detector import Detection
+from .faces import Face, FaceDetector
 from .refine import resize_float
 from .registry import ModelSpec
 from .sessions import resize_rgb
@@ -39,6 +42,13 @@ SUBJECT_OVERLAP = 0.6
 SUBJECT_AREA = 0.04
 #: the network's matte (α > ½) must cover this share of the salient foreground inside the box
 CONFIRM_COVER = 0.85
+#: a face counts for the person when this share of its box lies inside the person box
+FACE_IN_BOX = 0.3
+#: faces are looked for on a copy this long at most (models.faces.DETECT_SIDE)…
+FACE_SIDE = 1024
+#: …and, when none is found there, on that copy with this share of each side added by mirroring
+#: the picture, so that a face cut by the frame (a close-up) becomes whole to the detector
+FACE_PAD = 0.3
 #: the salient matte counts "outside the person" beyond this many pixels (per 1000 px of the
 #: long side) from the network's matte
 FUSE_REACH = 12
@@ -61,7 +71,7 @@ class RouteDecision:
     """Which pipeline a cut-out takes, and the figures it was decided on."""
 
     route: Route
-    #: why: `no-person`, `person-not-subject`, `person`, `person-not-matted`, `off`
+    #: why: `no-person`, `person-not-subject`, `person-no-face`, `person`, `person-not-matted`
     reason: str
     #: share of the salient foreground inside the best person box (0 without one)
     overlap: float = 0.0
@@ -70,10 +80,15 @@ class RouteDecision:
     #: share of the salient foreground in the box that the person network covers (confirm)
     cover: float = 0.0
     box: tuple[float, float, float, float] | None = None
+    #: score of the face found in the box (0: none looked for or none found)
+    face: float = 0.0
 
     def report(self) -> str:
-        """`person (overlap 0.93, area 0.41, cover 0.97)` — headers and job results."""
+        """`person (person; overlap 0.93, area 0.41, face 0.95, cover 0.97)` — headers and job
+        results."""
         figures = f"overlap {self.overlap:.2f}, area {self.area:.2f}"
+        if self.face:
+            figures += f", face {self.face:.2f}"
         if self.cover:
             figures += f", cover {self.cover:.2f}"
         return f"{self.route} ({self.reason}; {figures})"
@@ -120,6 +135,48 @@ def choose_route(
     return RouteDecision("salient", "person-not-subject", overlap, area, box=d.box)
 
 
+def _share_inside(face: tuple[float, ...], box: tuple[float, ...]) -> float:
+    """The share of the face box's area that lies inside `box`."""
+    w = max(0.0, min(face[2], box[2]) - max(face[0], box[0]))
+    h = max(0.0, min(face[3], box[3]) - max(face[1], box[1]))
+    area = max((face[2] - face[0]) * (face[3] - face[1]), 1e-9)
+    return w * h / area
+
+
+def find_face(faces: FaceDetector, rgb: U8, box: tuple[float, ...]) -> Face | None:
+    """The best face (score ≥ the detector's threshold) with ≥ FACE_IN_BOX of it inside the
+    person `box` (picture pixels): first on a copy ≤ FACE_SIDE, then on that copy with FACE_PAD
+    of each side mirrored on (a face cut by the frame; boxes may then reach outside it)."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, FACE_SIDE / max(h, w))
+    small = rgb
+    if scale < 1.0:
+        small = resize_rgb(rgb, max(1, round(w * scale)), max(1, round(h * scale)), "linear")
+    sh, sw = small.shape[:2]
+    in_small = tuple(v * scale for v in box)
+    for pad in (0, 1):
+        py, px = round(sh * FACE_PAD) * pad, round(sw * FACE_PAD) * pad
+        view = np.pad(small, ((py, py), (px, px), (0, 0)), mode="symmetric") if pad else small
+        for face in faces.detect(np.ascontiguousarray(view)):
+            moved = (face.box[0] - px, face.box[1] - py, face.box[2] - px, face.box[3] - py)
+            if _share_inside(moved, in_small) >= FACE_IN_BOX:
+                x1, y1, x2, y2 = (v / scale for v in moved)
+                return Face((x1, y1, x2, y2), face.score)
+    return None
+
+
+def with_face(decision: RouteDecision, faces: FaceDetector, rgb: U8) -> RouteDecision:
+    """Keep the person route only when the person box shows a face (`find_face`): CenterNet
+    calls a pair of boots a person (0.54) and RVM mattes them; no face is found on them. A
+    person seen from behind keeps the salient pipeline (today's cut-out, not a wrong one)."""
+    if decision.route != "person" or decision.box is None:
+        return decision
+    face = find_face(faces, rgb, decision.box)
+    if face is None:
+        return replace(decision, route="salient", reason="person-no-face")
+    return replace(decision, face=face.score)
+
+
 def confirm(decision: RouteDecision, person: F32, salient: F32) -> RouteDecision:
     """Keep the person route only when the network's matte covers ≥ CONFIRM_COVER of the salient
     foreground inside the person box (boots, a dandelion held up to a face: it does not)."""
@@ -131,12 +188,8 @@ def confirm(decision: RouteDecision, person: F32, salient: F32) -> RouteDecision
     fg = q[y1:y2, x1:x2] > 0.5
     cover = float((fg & (p[y1:y2, x1:x2] > 0.5)).sum() / max(int(fg.sum()), 1))
     if cover >= CONFIRM_COVER:
-        return RouteDecision(
-            "person", "person", decision.overlap, decision.area, cover, decision.box
-        )
-    return RouteDecision(
-        "salient", "person-not-matted", decision.overlap, decision.area, cover, decision.box
-    )
+        return replace(decision, cover=cover)
+    return replace(decision, route="salient", reason="person-not-matted", cover=cover)
 
 
 def person_alpha(matter: FeedRunner, name: str, rgb: U8) -> F32:
@@ -215,15 +268,17 @@ def fuse(person: F32, salient: F32, variant: FuseVariant = DEFAULT_FUSION) -> F3
 
 @dataclass(frozen=True)
 class PersonRouter:
-    """`refine.Router` for one picture: the detections it was decided on and the network."""
+    """`refine.Router` for one picture: the detections it was decided on, the face detector
+    and the network."""
 
     matter: FeedRunner
     model: str
     detections: tuple[Detection, ...]
+    faces: FaceDetector
     fusion: FuseVariant = DEFAULT_FUSION
 
     def decide(self, rgb: U8, salient: F32) -> tuple[F32 | None, RouteDecision]:
-        decision = choose_route(salient, self.detections)
+        decision = with_face(choose_route(salient, self.detections), self.faces, rgb)
         if decision.route != "person":
             return None, decision
         person = person_alpha(self.matter, self.model, rgb)

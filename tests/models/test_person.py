@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,14 +12,17 @@ import pyvips
 
 from alphacdn.models import MODELS, Matter, make_cutout
 from alphacdn.models.detector import Detection
+from alphacdn.models.faces import FaceDetector
 from alphacdn.models.fetch import is_verified
 from alphacdn.models.person import (
     PersonRouter,
     RouteDecision,
     choose_route,
     confirm,
+    find_face,
     fuse,
     person_alpha,
+    with_face,
 )
 from alphacdn.models.tfjs_convert import UnsupportedGraph
 from tests.models.test_detector import _node, _run
@@ -169,6 +173,34 @@ def test_confirm_falls_back_when_the_network_does_not_see_the_subject() -> None:
     assert fallen.cover < 0.85
 
 
+@pytest.mark.model
+def test_a_person_box_without_a_face_keeps_the_salient_pipeline(models_dir: Path) -> None:
+    faces = FaceDetector(models_dir / "blazeface.onnx", threads=2)
+    portrait = _fixture("e2e/portrait-longhair.jpg", 360)
+    h, w = portrait.shape[:2]
+    decision = RouteDecision("person", "person", 0.97, 0.8, box=(0, 0, w, h))
+    kept = with_face(decision, faces, portrait)
+    assert kept.route == "person" and kept.face > 0.75
+    # the box must hold the face: the same picture with the box on the other side
+    aside = with_face(replace(decision, box=(0, 0, 120, h)), faces, portrait)
+    assert aside.route == "salient" and aside.reason == "person-no-face"
+    dog = _fixture("detector/dog-bike-256.png", 256)  # what the detector might call a person
+    box = (0.0, 0.0, float(dog.shape[1]), float(dog.shape[0]))
+    assert with_face(replace(decision, box=box), faces, dog).reason == "person-no-face"
+
+
+@pytest.mark.model
+def test_a_face_cut_by_the_frame_is_found_on_the_mirrored_copy(models_dir: Path) -> None:
+    faces = FaceDetector(models_dir / "blazeface.onnx", threads=2)
+    close_up = np.ascontiguousarray(_fixture("e2e/portrait-longhair.jpg", 360)[:, 175:])
+    h, w = close_up.shape[:2]
+    assert faces.detect(close_up) == []  # half a face at the left edge: not found as it is
+    face = find_face(faces, close_up, (0, 0, w, h))
+    assert face is not None and face.score >= 0.75
+    assert face.box[0] < 0 < face.box[2]  # the whole face, reaching outside the frame
+    assert find_face(faces, close_up, (w / 2, 0, w, h)) is None
+
+
 def test_fusions() -> None:
     person = np.zeros((100, 100), np.float32)
     person[20:80, 20:60] = 1.0
@@ -190,10 +222,12 @@ def test_portrait_is_routed_to_the_person_network_and_a_dog_is_not(
     from alphacdn.models.detector import Detector
 
     detector = Detector(models_dir / "centernet-coco.onnx", threads=2)
+    faces = FaceDetector(models_dir / "blazeface.onnx", threads=2)
     portrait = _fixture("e2e/portrait-longhair.jpg", 360)
-    router = PersonRouter(person_matter, "rvm", tuple(detector.detect(portrait)))
+    router = PersonRouter(person_matter, "rvm", tuple(detector.detect(portrait)), faces)
     cut = make_cutout(person_matter, "u2netp", portrait, fine_edges=False, router=router)
     assert cut.route.startswith("person (person;"), cut.route
+    assert ", face 0.9" in cut.route, cut.route
     direct = person_alpha(person_matter, "rvm", portrait)
     alpha = cut.rgba[..., 3].astype(np.float32) / 255
     plain = make_cutout(person_matter, "u2netp", portrait, fine_edges=False)
@@ -205,6 +239,6 @@ def test_portrait_is_routed_to_the_person_network_and_a_dog_is_not(
     band = (salient > 0.05) & (salient < 0.95)
     assert np.abs(alpha - salient)[band].mean() > 0.05
     dog = _fixture("detector/dog-bike-256.png", 256)
-    router = PersonRouter(person_matter, "rvm", tuple(detector.detect(dog)))
+    router = PersonRouter(person_matter, "rvm", tuple(detector.detect(dog)), faces)
     cut = make_cutout(person_matter, "u2netp", dog, fine_edges=False, router=router)
     assert cut.route.startswith("salient"), cut.route
