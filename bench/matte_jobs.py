@@ -1,7 +1,7 @@
 """On-the-fly background removal through the server vs raw onnxruntime, in the same run.
 
     .venv/bin/python bench/matte_jobs.py [--model isnet] [--limit 8] [--poll retry-after|SECONDS]
-        [--matte-wait SECONDS]
+        [--matte-wait SECONDS] [--photos NAME…]
 
 For each photo of `../shared/data/photos` (JPEGs; says so and exits 0 when absent):
   * raw: onnxruntime on the same model file, input prepared as the model expects (the floor),
@@ -192,6 +192,7 @@ def main() -> int:
         default=0.0,
         help="the server's ALPHACDN_MATTE_WAIT: requests are held until the matte is ready",
     )
+    ap.add_argument("--photos", nargs="*", help="photo names (default: the first --limit JPEGs)")
     args = ap.parse_args()
     if not PHOTOS.is_dir():
         print(f"{PHOTOS} is absent: this benchmark needs ../shared/data/photos")
@@ -200,7 +201,7 @@ def main() -> int:
     import cloudinary.uploader
 
     photos = sorted(p for p in PHOTOS.glob("*.jpg") if not p.name.startswith("truncated"))
-    photos = photos[: args.limit]
+    photos = [PHOTOS / n for n in args.photos] if args.photos else photos[: args.limit]
     size = 1024 if args.model == "isnet" else 768 if args.model == "isnet-768" else 320
     model_file = MODELS / ("isnet.onnx" if args.model.startswith("isnet") else "u2netp.onnx")
 
