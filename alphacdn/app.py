@@ -138,7 +138,7 @@ def create_app(settings: Settings) -> Starlette:
         fetched=fetched,
         mattes_now=mattes.get_now,
         matte_ready=mattes.ready,
-        faces=lambda asset, required: faces.get(asset, required=required),
+        faces=lambda asset, required, source: faces.get(asset, required=required, source=source),
     )
     assets = Assets(originals, derived)
     upload_jobs = UploadJobs(settings.http, assets, named, delivery_flow, mattes)

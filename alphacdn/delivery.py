@@ -102,10 +102,12 @@ MatteNow = Callable[
 MatteReady = Callable[[AssetRecord, BackgroundRemoval, float], Awaitable[bool]]
 #: how long the render of a previewed URL waits for its real matte in the background
 _PREVIEW_FOLLOW_UP = 120.0
-#: the faces of an asset's original as fractions of its upright size (`alphacdn.faces`):
-#: `(asset, required) -> boxes`, None when not looked for (no model and not `required`)
+#: the faces of an asset's source as fractions of its upright size (`alphacdn.faces`):
+#: `(asset, required, source) -> boxes`, None when not looked for (no model and not
+#: `required`); `source` is the bytes when they are not the asset's original (fetched)
 FaceSource = Callable[
-    [AssetRecord, bool], Awaitable[list[tuple[float, float, float, float]] | None]
+    [AssetRecord, bool, bytes | None],
+    Awaitable[list[tuple[float, float, float, float]] | None],
 ]
 
 #: parsed URLs kept per process (a hit then costs a dict lookup instead of a parse)
@@ -538,7 +540,7 @@ class Delivery:
         )
 
         extra: dict[str, str] = {}
-        fetched_source = source is not None  # not an original (the `fetch` type)
+        fetched_body = source  # not an original (the `fetch` type): its own bytes
         if plan.removal is not None and source is not None:
             if self._mattes_now is None:
                 raise ServiceUnavailable("Background removal of fetched images is not set up")
@@ -560,9 +562,9 @@ class Delivery:
         explicit, hint = face_steps(render_plan)
         hint = hint and plan.removal is None  # a cut-out's g_auto goes for its subject
         faces = None
-        # (a fetched source is not an original: its face steps fall back as with no face)
-        if self._faces is not None and (explicit or hint) and not fetched_source:
-            faces = await self._faces(asset, explicit)
+        # (a fetched source's faces are found in its bytes, cached by content like an original's)
+        if self._faces is not None and (explicit or hint):
+            faces = await self._faces(asset, explicit, fetched_body)
 
         def run(stop: engine.RenderStop) -> engine.Rendered:
             # the timer kills libvips work under way; the render checks between steps too

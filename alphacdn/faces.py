@@ -90,9 +90,12 @@ class Faces:
             return None
         return [f.box for f in faces_from_json(str(entry.meta["faces"]))]
 
-    async def get(self, asset: AssetRecord, *, required: bool) -> list[FaceBox] | None:
-        """Face boxes as fractions of the upright original. Model missing: 503 when `required`,
-        else None (the render does without)."""
+    async def get(
+        self, asset: AssetRecord, *, required: bool, source: bytes | None = None
+    ) -> list[FaceBox] | None:
+        """Face boxes as fractions of the upright original (or of `source`, the bytes of a
+        source that is not an original: a fetched image, whose record's etag is its content).
+        Model missing: 503 when `required`, else None (the render does without)."""
         key = faces_key(asset.etag)
         found = await anyio.to_thread.run_sync(self._cached, key)
         if found is not None:
@@ -105,16 +108,18 @@ class Faces:
                 )
             return None
         async with self._turn:
-            return await anyio.to_thread.run_sync(self._detect, asset, key)
+            return await anyio.to_thread.run_sync(self._detect, asset, key, source)
 
-    def _detect(self, asset: AssetRecord, key: str) -> list[FaceBox] | None:
+    def _detect(self, asset: AssetRecord, key: str, source: bytes | None) -> list[FaceBox] | None:
         found = self._cached(key)  # another request of this process may have done it
         if found is not None:
             return found
         detector = self._detector_or_none()
         if detector is None:
             return None
-        data = self._originals.read(asset.cloud, asset.public_id, version=asset.version)
+        data = source
+        if data is None:
+            data = self._originals.read(asset.cloud, asset.public_id, version=asset.version)
         picture = engine.Picture(
             data, max_pixels=self._max_pixels, max_side=self._max_side, fit_pixels=_FIT_PIXELS
         )

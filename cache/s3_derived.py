@@ -6,10 +6,16 @@ Layout under the bucket's prefix::
     derived/tag/<tag>#<key>      empty marker: the per-tag listing that `invalidate` reads
     matte/obj/<key>              one matte, written once
     matte/tag/<tag>#<key>
+    <kind>/meta/<key>#<ref>      an entry's meta when it is too long for user metadata
 
 One entry is one object: the body, S3's `Content-Type` from `meta["content_type"]`, and the whole
 `meta` (ETag, headers, size …) as compact JSON in the user metadata `x-amz-meta-alphacdn`, so a
 hit is one GET. S3 shows an object whole or not at all, so no reader ever sees half an entry.
+A meta longer than S3's 2 KB of user metadata (a matte of a busy picture carries every
+detection the route and hints were decided on) goes to a sidecar object named by its hash,
+written before the entry's object, which then holds only that name (`x-amz-meta-alphacdn-ref`):
+such a hit costs two GETs, and a reader never finds the object without its sidecar. A sidecar
+of a lost race or of an invalidated entry is never read again and expires with its kind.
 
 Invalidation by tag: `get` knows only the key, so objects are addressed by key, and the listing
 per tag is a zero-byte marker written just before the object (a crash in between leaves a marker
@@ -30,6 +36,7 @@ Lifetime: nothing here evicts. The bucket's lifecycle rule expires `derived/` af
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -43,12 +50,20 @@ __all__ = ["S3Derived"]
 _KINDS: tuple[Kind, ...] = ("derived", "matte")
 #: user metadata field holding the entry's meta (sent as the header x-amz-meta-alphacdn)
 _META = "alphacdn"
+#: user metadata field naming the sidecar that holds a long meta (`_sidecar`)
+_META_REF = "alphacdn-ref"
 #: AWS allows 2 KB of user metadata per object; keep below it on every server
 _MAX_META_BYTES = 2000
+#: the longest meta a sidecar takes (an entry with more is not stored)
+_MAX_SIDECAR_BYTES = 1024 * 1024
 
 
 def _obj(kind: Kind, key: str) -> str:
     return f"{kind}/obj/{key}"
+
+
+def _sidecar(kind: Kind, key: str, ref: str) -> str:
+    return f"{kind}/meta/{key}#{ref}"
 
 
 def _tags(kind: Kind, tag: str) -> str:
@@ -81,9 +96,16 @@ class S3Derived:
         found = self._bucket.get(_obj(kind, _checked(key)))
         if found is None:
             return None
+        text = found.metadata.get(_META)
+        ref = found.metadata.get(_META_REF)
+        if text is None and ref is not None:
+            sidecar = self._bucket.get(_sidecar(kind, key, ref))
+            text = sidecar.body.decode("utf-8", "replace") if sidecar is not None else None
         try:
-            meta = json.loads(found.metadata[_META])
-        except (KeyError, ValueError):
+            meta = json.loads(text) if text is not None else None
+        except ValueError:
+            meta = None
+        if not isinstance(meta, dict):
             return None  # not written by this store
         return Entry(body=found.body, meta=MappingProxyType(meta))
 
@@ -92,8 +114,13 @@ class S3Derived:
     ) -> bool:
         # ASCII only (HTTP header value); non-ASCII text travels as JSON \u escapes
         encoded = json.dumps(dict(meta), separators=(",", ":"), ensure_ascii=True)
-        if len(body) > self._max_entry or len(encoded) > _MAX_META_BYTES:
+        if len(body) > self._max_entry or len(encoded) > _MAX_SIDECAR_BYTES:
             return False
+        metadata = {_META: encoded}
+        if len(encoded) > _MAX_META_BYTES:  # before the object: no reader finds one without it
+            ref = hashlib.sha256(encoded.encode()).hexdigest()[:16]
+            self._bucket.put(_sidecar(kind, _checked(key), ref), encoded.encode())
+            metadata = {_META_REF: ref}
         self._bucket.put(_tags(kind, tag) + _checked(key), b"")
         content_type = meta.get("content_type")
         # a Conflict: written once already, by another worker or replica, and that one stays
@@ -102,7 +129,7 @@ class S3Derived:
                 _obj(kind, key),
                 body,
                 content_type=content_type if isinstance(content_type, str) else None,
-                metadata={_META: encoded},
+                metadata=metadata,
                 if_absent=once,
             )
         return True

@@ -61,6 +61,21 @@ def test_meta_roundtrips_as_json(store: DerivedStore) -> None:
     assert entry is not None and entry.body == b"" and dict(entry.meta) == meta
 
 
+def test_a_long_meta_is_kept_whole(store: DerivedStore) -> None:
+    # a matte of a busy picture: every detection the route and hints were decided on (S3's
+    # user metadata holds 2 KB: the S3 store keeps a longer meta beside the object)
+    detections = [{"box": [i, i + 0.5, i + 40.25, i + 80.75], "score": 0.5, "class": "person"}
+                  for i in range(120)]  # fmt: skip
+    meta = {"content_type": "image/png", "detections": detections, "route": "ü " * 200}
+    assert store.put_matte("busy", b"png", meta, tag="demo/busy")
+    assert store.put("busy", b"webp", {**meta, "content_type": "image/webp"}, tag="demo/busy")
+    matte, derived = store.get_matte("busy"), store.get("busy")
+    assert matte is not None and matte.body == b"png" and dict(matte.meta) == meta
+    assert derived is not None and derived.meta["detections"] == detections
+    assert store.invalidate("demo/busy") == 2
+    assert store.get_matte("busy") is None and store.get("busy") is None
+
+
 def test_a_later_put_replaces_a_derived_entry(store: DerivedStore) -> None:
     store.put("k", b"one", {"n": 1}, tag="demo/a")
     store.put("k", b"two", {"n": 2}, tag="demo/a")

@@ -1,5 +1,6 @@
-"""What only the S3 stores promise, on a real radosgw: matte written once, concurrent writers of
-one original serialised by conditional puts, debris swept, lifecycle rules, marker repair."""
+"""What only the S3 stores promise, on a real radosgw: matte written once, a long meta in a
+sidecar, concurrent writers of one original serialised by conditional puts, debris swept,
+lifecycle rules, marker repair."""
 
 from __future__ import annotations
 
@@ -51,6 +52,30 @@ def test_a_matte_is_written_once(s3_bucket: S3Bucket) -> None:
         assert all(pool.map(put, range(8)))
     entry = store.get_matte("race")
     assert entry is not None and entry.body == bytes([entry.meta["i"]]) * 100_000
+
+
+def test_a_long_meta_travels_in_a_sidecar_written_first(s3_bucket: S3Bucket) -> None:
+    store = S3Derived(s3_bucket)
+    short = {"n": 1}
+    assert store.put_matte("plain", b"x", short, tag="demo/a")
+    plain = s3_bucket.get("matte/obj/plain")
+    assert plain is not None and "alphacdn" in plain.metadata  # one GET for a short meta
+
+    def put(i: int) -> bool:
+        meta = {"i": i, "detections": [[j, j, j + 9, j + 9, 0.5] for j in range(150)]}
+        return store.put_matte("busy", bytes([i]) * 10_000, meta, tag="demo/a")
+
+    with ThreadPoolExecutor(6) as pool:
+        assert all(pool.map(put, range(6)))
+    found = s3_bucket.get("matte/obj/busy")
+    assert found is not None and set(found.metadata) == {"alphacdn-ref"}
+    entry = store.get_matte("busy")  # the first writer's body with the first writer's meta
+    assert entry is not None and entry.body == bytes([entry.meta["i"]]) * 10_000
+    assert len(entry.meta["detections"]) == 150
+    # an object whose sidecar is gone reads as a miss, never as an entry without its meta
+    ref = found.metadata["alphacdn-ref"]
+    s3_bucket.delete([f"matte/meta/busy#{ref}"])
+    assert store.get_matte("busy") is None
 
 
 def test_concurrent_writers_of_one_original_each_commit_a_version(s3_bucket: S3Bucket) -> None:

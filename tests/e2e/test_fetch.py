@@ -9,6 +9,7 @@ a private address: `ALPHACDN_ALLOW_PRIVATE_URLS=true` *and* the address listed l
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from typing import Any
 
 import cloudinary
 import cloudinary.api
+import cloudinary.uploader
 import cloudinary.utils
 import httpx
 import numpy as np
@@ -37,6 +39,7 @@ TIMEOUT = 1.5
 QUICK = TIMEOUT + 3.0
 E2E = FIXTURES / "e2e"
 DOG = (E2E / "dog-bike.jpg").read_bytes()
+WOMEN = FIXTURES / "faces" / "two-women.jpg"  # 320×480, two faces side by side at mid-height
 RED, BLUE = png(solid(40, 40, (255, 0, 0))), png(solid(40, 40, (0, 0, 255)))
 
 
@@ -55,6 +58,7 @@ def origin() -> Iterator[Origin]:
             "/img/lm.png": RED,
             "/img/tiger.jpg": (E2E / "tiger-on-backdrop.jpg").read_bytes(),
             "/img/bomb.png": png_header_bomb(60_000, 60_000),  # a header claiming 3.6 GP
+            "/img/women.jpg": WOMEN.read_bytes(),
         }
     )
     o.validators["/img/lm.png"] = "last-modified"
@@ -328,6 +332,27 @@ def test_layers_on_fetched_images_and_fetched_layers(fetching: Server, origin: O
 
 
 @pytest.mark.model
+@pytest.mark.model
+def test_face_steps_on_a_fetched_image_find_its_faces(fetching: Server, origin: Origin) -> None:
+    remote = origin.url + "/img/women.jpg"
+    thumb: dict[str, Any] = {"crop": "thumb", "gravity": "face", "width": 80, "height": 80}
+    resp, _ = _get(fetch_url(remote, flags="getinfo", **thumb))
+    assert resp.status_code == 200, resp.headers.get("x-cld-error")
+    found = json.loads(resp.content)
+    assert len(found["faces"]) == 2 and found["g_auto"][0]["by"] == "face"
+    # the same pixels as the same URL of the uploaded file (not the no-face fallback, north)
+    cloudinary.uploader.upload(str(WOMEN), public_id="women-fetch")
+    fetched, _ = _get(fetch_url(remote, format="png", **thumb))
+    uploaded = httpx.get(delivery_url("women-fetch", format="png", **thumb), timeout=60)
+    assert fetched.status_code == uploaded.status_code == 200
+    assert mad(decode(fetched.content), decode(uploaded.content)) < 1.0
+    north = {**thumb, "crop": "fill", "gravity": "north", "format": "png"}
+    fallback = httpx.get(delivery_url("women-fetch", **north), timeout=60)
+    assert mad(decode(fetched.content), decode(fallback.content)) > 5.0
+    pixelated, _ = _get(fetch_url(remote, effect="pixelate_faces", format="png"))
+    assert mad(decode(pixelated.content), decode(WOMEN.read_bytes())) > 0.5
+
+
 def test_background_removal_of_a_fetched_image_is_keyed_by_content(
     fetching: Server, origin: Origin
 ) -> None:
