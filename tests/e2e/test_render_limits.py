@@ -166,8 +166,9 @@ def test_a_render_others_still_wait_for_goes_on_when_its_first_client_leaves(
 ) -> None:
     srv = _start(tmp_path / "d", assets, ALPHACDN_RENDER_BUDGET=NO_BUDGET)
     try:
-        # ~1-3 CPU-s: long enough for the first client to leave while it runs
-        path = "w_900,e_blur:1200/photo.png"
+        # 2.6 s on a fast day of the 2-core CI machine (w_900,e_blur:1200 took 0.55 s there and
+        # answered before the first client left): long enough for it to leave while it runs
+        path = "w_1300,e_blur:1500/photo.png"
         first = _hang_up_after(srv, "127.0.0.2", path, 0.6)
         time.sleep(0.25)  # the first client leads the render
         with client("127.0.0.3", timeout=60) as second:
