@@ -57,7 +57,7 @@ from alphacdn.cache import (
     derived_key,
 )
 from alphacdn.clients import Client, ClientBusy, ClientSlots, until_gone
-from alphacdn.fetched import FetchedSources
+from alphacdn.fetched import FetchedSource, FetchedSources
 from alphacdn.layer_assets import NO_LAYERS, LayerAssets, resolve_layers
 from alphacdn.mattes.preview import PREVIEW_HEADER
 from alphacdn.named import NamedTransformations
@@ -100,6 +100,8 @@ MatteNow = Callable[
 #: waits (at most the given seconds) until the real matte of (asset, removal) is made: True,
 #: or False when it was not (failed, wait over)
 MatteReady = Callable[[AssetRecord, BackgroundRemoval, float], Awaitable[bool]]
+#: `max-age` of an answer made from a fetched source standing in for its failing server
+_FETCH_STALE_MAX_AGE = 30
 #: how long the render of a previewed URL waits for its real matte in the background
 _PREVIEW_FOLLOW_UP = 120.0
 #: the faces of an asset's source as fractions of its upright size (`alphacdn.faces`):
@@ -379,33 +381,41 @@ class Delivery:
                 "only named transformations)"
             )
         fetched = self._fetched
-        cache_control = f"public, max-age={fetched.settings.ttl_seconds}"
 
-        def look() -> tuple[bool, Entry | None]:
+        def answer(served: Served, source: FetchedSource) -> Served:
+            """A fetched source's answer: cached for the TTL, or briefly while it stands in
+            for its failing server (stale-if-error)."""
+            if not source.stale:
+                control = f"public, max-age={fetched.settings.ttl_seconds}"
+                return replace(served, cache_control=control, vary=hints.vary())
+            retry = min(_FETCH_STALE_MAX_AGE, fetched.settings.ttl_seconds)
+            extra = {**served.extra_headers, "X-Alphacdn-Fetch": "stale"}
+            return replace(
+                served,
+                cache_control=f"public, max-age={retry}",
+                extra_headers=extra,
+                vary=hints.vary(),
+            )
+
+        def look() -> tuple[FetchedSource | None, Entry | None]:
             # a hit needs what is known about the URL (fresh), not its bytes: one thread hop
             known = fetched.known(req.public_id)
             if known is None or p.layered:
-                return known is not None, None
+                return known, None
             key = key_of(known.record(req.cloud), canonical_text, fmt_key, NO_LAYERS)
-            return True, self._derived.get(key)
+            return known, self._derived.get(key)
 
-        checked, hit = await anyio.to_thread.run_sync(look)
-        if hit is not None:
-            served = _served(hit, "HIT", cache_control, req)
-            return served if hints is NO_HINTS else replace(served, vary=hints.vary())
+        known, hit = await anyio.to_thread.run_sync(look)
+        if hit is not None and known is not None:
+            return answer(_served(hit, "HIT", "", req), known)
         # (revalidated after the TTL, an unchanged source finds its derived files again)
         source = await fetched.get(req.public_id)
         asset = source.record(req.cloud)
         served = await self._render(
-            asset, req.plan, canonical_text, fmt_key, accept, default_format, checked=checked,
-            client=client, source=source.body, hints=hints,
+            asset, req.plan, canonical_text, fmt_key, accept, default_format,
+            checked=known is not None, client=client, source=source.body, hints=hints,
         )  # fmt: skip
-        return replace(
-            served,
-            cache_control=cache_control,
-            download_name=_download_name(req, served.extension),
-            vary=hints.vary(),
-        )
+        return answer(replace(served, download_name=_download_name(req, served.extension)), source)
 
     def _parse(self, path: str, query: str = "") -> _Parsed:
         """`parse_url`, once per path: a URL without named transformations cannot change, one

@@ -8,6 +8,13 @@
                 the source pixel limits) and stored
     forget(url) ── the admin API's delete: the next get downloads it again
 
+When the server of a source we hold fails (a timeout, a 5xx or 429, no connection) after the
+TTL, the held bytes stand in for up to ALPHACDN_FETCH_STALE_IF_ERROR seconds past it (as HTTP's
+`stale-if-error`), marked `stale` (the delivery answers a short Cache-Control and
+`X-Alphacdn-Fetch: stale`); the server is tried again after `_RETRY_SECONDS` at most, so an
+outage costs one timeout per URL per retry interval, not one per request. A 404 or 410 is an
+answer, not a failure: it is passed on.
+
 Two entries in the derived store (evictable like any derived file): per URL, what is known
 about it (`fetched_key`: validators, when it was checked, its content's md5, format and size);
 per content, the bytes (`fetched_body_key`). The md5 is the source's identity: it names the
@@ -25,7 +32,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
@@ -59,6 +66,9 @@ _BACKOFF = 0.25
 #: `forget` in another worker process is seen after this)
 _MEMO_MAX = 4096
 _MEMO_SECONDS = 5.0
+#: while a source's server fails, its held bytes are served this long before it is tried again
+#: (at most the TTL)
+_RETRY_SECONDS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,8 @@ class FetchedSource:
     height: int
     #: frames of an animation (1 for a still image)
     pages: int = 1
+    #: held past its TTL because its server failed (stale-if-error)
+    stale: bool = False
 
     def record(self, cloud: str) -> AssetRecord:
         """The record it renders as: keyed by content, version 0."""
@@ -115,6 +127,8 @@ class FetchedSources:
         #: conditional GETs answered 304 and full downloads, in this process (for /metrics)
         self.revalidated = 0
         self.downloaded = 0
+        #: held sources served in place of a failing server (stale-if-error)
+        self.stood_in = 0
 
     def check_allowed(self, url: str) -> None:
         """403 before any work when fetch is off or the URL's host is not on the allow-list
@@ -154,7 +168,7 @@ class FetchedSources:
             if known is None or not self._fresh(known.meta):
                 return None
             meta = self._remember(url, known.meta)
-        return _source(url, b"", meta)
+        return _source(url, b"", meta, stale=self._stale(meta))
 
     def _remember(self, url: str, meta: Mapping[str, Any]) -> Mapping[str, Any]:
         if len(self._memo) >= _MEMO_MAX and url not in self._memo:
@@ -182,10 +196,22 @@ class FetchedSources:
         if body is None:
             return None, {}
         self._remember(url, known.meta)
-        return _source(url, body.body, known.meta), known.meta
+        return _source(url, body.body, known.meta, stale=self._stale(meta=known.meta)), known.meta
 
     def _fresh(self, meta: Mapping[str, Any]) -> bool:
-        return time.time() - float(meta.get("checked_at", 0)) < self.settings.ttl_seconds
+        """Checked within the TTL, or standing in for a failing server until its retry."""
+        return not self._stale(meta) or time.time() < float(meta.get("retry_at", 0))
+
+    def _stale(self, meta: Mapping[str, Any]) -> bool:
+        return time.time() - float(meta.get("checked_at", 0)) >= self.settings.ttl_seconds
+
+    def _stands_in(self, meta: Mapping[str, Any], exc: FetchError) -> bool:
+        """Whether held bytes (checked at `meta`'s time) may answer for a server that failed
+        with `exc`: a transient failure, within ALPHACDN_FETCH_STALE_IF_ERROR past the TTL."""
+        if not isinstance(exc, FetchFailed) or not (exc.retryable or exc.timed_out):
+            return False  # a 404/410/403, an unsafe redirect, a file too large: an answer
+        expired_at = float(meta.get("checked_at", 0)) + self.settings.ttl_seconds
+        return time.time() - expired_at <= self.settings.stale_if_error
 
     async def _refresh(
         self, url: str, held: FetchedSource | None, meta: Mapping[str, Any]
@@ -204,13 +230,19 @@ class FetchedSources:
                 backoff=_BACKOFF,
             )
         except FetchError as exc:
-            raise self._error(url, exc) from None
+            if held is None or not self._stands_in(meta, exc):
+                raise self._error(url, exc) from None
+            self.stood_in += 1
+            retry = time.time() + min(_RETRY_SECONDS, self.settings.ttl_seconds)
+            await anyio.to_thread.run_sync(self._put_known, url, {**meta, "retry_at": retry})
+            return replace(held, stale=True)
         now = time.time()
         if fetched.not_modified and held is not None:
             self.revalidated += 1
-            checked = {**meta, "checked_at": now}
+            checked = {k: v for k, v in meta.items() if k != "retry_at"}
+            checked["checked_at"] = now
             await anyio.to_thread.run_sync(self._put_known, url, checked)
-            return held
+            return replace(held, stale=False)
         body = fetched.body
         info = await anyio.to_thread.run_sync(self._probe, url, body, fetched.content_type)
         self.downloaded += 1
@@ -265,7 +297,9 @@ class FetchedSources:
         return BadGateway(f"Remote fetch failed ({exc}): {url}")
 
 
-def _source(url: str, body: bytes, meta: Mapping[str, Any]) -> FetchedSource:
+def _source(
+    url: str, body: bytes, meta: Mapping[str, Any], *, stale: bool = False
+) -> FetchedSource:
     return FetchedSource(
         url=url,
         body=body,
@@ -274,6 +308,7 @@ def _source(url: str, body: bytes, meta: Mapping[str, Any]) -> FetchedSource:
         width=int(meta["width"]),
         height=int(meta["height"]),
         pages=int(meta.get("pages", 1)),
+        stale=stale,
     )
 
 

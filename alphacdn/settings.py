@@ -211,6 +211,13 @@ FETCH_TTL = Var(
     "seconds a fetched source is used before it is revalidated with its server (ETag / "
     "Last-Modified); a changed source gets new derived files",
 )
+FETCH_STALE_IF_ERROR = Var(
+    "ALPHACDN_FETCH_STALE_IF_ERROR",
+    v.natural,
+    "seconds past its TTL a fetched source we hold is still served when its server fails "
+    "(timeout, 5xx, unreachable; never after a 404 or 410), with a short Cache-Control and "
+    "`X-Alphacdn-Fetch: stale`; 0: the failure is answered (502 / 504)",
+)
 FETCH_MAX_BYTES = Var(
     "ALPHACDN_FETCH_MAX_BYTES",
     v.size,
@@ -460,6 +467,8 @@ class FetchSettings:
     domains: tuple[str, ...] = field(default=(), metadata=FETCH_DOMAINS.meta)
     #: seconds before a fetched source is revalidated
     ttl_seconds: int = field(default=3600, metadata=FETCH_TTL.meta)
+    #: seconds past the TTL a held source stands in for a failing server
+    stale_if_error: int = field(default=86400, metadata=FETCH_STALE_IF_ERROR.meta)
     max_bytes: int = field(default=20 * 1024**2, metadata=FETCH_MAX_BYTES.meta)
     timeout: float = field(default=10.0, metadata=FETCH_TIMEOUT.meta)
 

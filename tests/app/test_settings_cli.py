@@ -48,6 +48,7 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
         ["img.example.com", "*.cdn.example.com"],
     ),
     "fetch_ttl": ("60", 60),
+    "fetch_stale_if_error": ("600", 600),
     "fetch_max_bytes": ("5MB", "5MB"),
     "fetch_timeout": ("2.5", 2.5),
     "cors_origins": (

@@ -28,6 +28,8 @@ class Origin:
         self.modified_at: dict[str, float] = {}
         #: validators sent: "etag" (default), "last-modified", or "none"
         self.validators: dict[str, str] = {}
+        #: paths answered with this status instead of their file (an outage, a removal)
+        self.failing: dict[str, int] = {}
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -88,6 +90,8 @@ class Origin:
                 if path == "/redirect-metadata.png":  # the classic SSRF target
                     return self._redirect("http://169.254.169.254/latest/meta-data/")
                 path = self.path  # files: by path and query
+                if path in outer.failing:
+                    return self._send(outer.failing[path], b"failing", "text/plain")
                 body = outer.files.get(path)
                 if body is None:
                     return self._send(404, b"not found", "text/plain")

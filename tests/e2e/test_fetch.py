@@ -59,6 +59,8 @@ def origin() -> Iterator[Origin]:
             "/img/tiger.jpg": (E2E / "tiger-on-backdrop.jpg").read_bytes(),
             "/img/bomb.png": png_header_bomb(60_000, 60_000),  # a header claiming 3.6 GP
             "/img/women.jpg": WOMEN.read_bytes(),
+            "/img/outage.png": BLUE,
+            "/img/removed.png": BLUE,
         }
     )
     o.validators["/img/lm.png"] = "last-modified"
@@ -214,6 +216,58 @@ def test_a_changed_remote_image_is_served_after_the_ttl(fetching: Server, origin
     assert origin.hits["/img/mutable.png"] == 3
     fetches = httpx.get(fetching.url + "/metrics.json").json()["fetches"]
     assert fetches["revalidated"] >= 1
+
+
+def test_a_failing_server_after_the_ttl_gets_the_held_image_marked_stale(
+    fetching: Server, origin: Origin
+) -> None:
+    remote, removed = origin.url + "/img/outage.png", origin.url + "/img/removed.png"
+    for url in (remote, removed):
+        first, _ = _get(fetch_url(url, width=20, format="png"))
+        assert first.status_code == 200 and "x-alphacdn-fetch" not in first.headers
+    time.sleep(TTL + 0.5)
+    origin.failing["/img/outage.png"] = 503
+    origin.failing["/img/removed.png"] = 404
+    try:
+        hits = origin.hits["/img/outage.png"]
+        # a new transformation and the one already made: both from the bytes we hold
+        for options in ({"width": 30, "format": "png"}, {"width": 20, "format": "png"}):
+            resp, took = _get(fetch_url(remote, **options))
+            assert resp.status_code == 200, resp.headers.get("x-cld-error")
+            assert resp.headers["x-alphacdn-fetch"] == "stale"
+            assert resp.headers["cache-control"] == f"public, max-age={TTL}"  # min(30 s, TTL)
+            assert decode(resp.content).width == options["width"] and took < QUICK
+        # tried once (and once more: the fetcher's retry of a 5xx), then not per request
+        assert origin.hits["/img/outage.png"] - hits <= 2
+        gone, _ = _get(fetch_url(removed, width=30, format="png"))  # a 404 is an answer
+        assert gone.status_code == 404, gone.text
+        time.sleep(TTL + 0.5)  # the retry interval is over; the server is back
+        del origin.failing["/img/outage.png"]
+        back, _ = _get(fetch_url(remote, width=40, format="png"))
+        assert back.status_code == 200 and "x-alphacdn-fetch" not in back.headers
+        assert back.headers["cache-control"] == f"public, max-age={TTL}"
+    finally:
+        origin.failing.clear()
+
+
+def test_stale_if_error_zero_answers_the_failure(
+    tmp_path_factory: pytest.TempPathFactory, origin: Origin
+) -> None:
+    srv = Server(
+        tmp_path_factory.mktemp("fetch-nostale"), env=_env(ALPHACDN_FETCH_STALE_IF_ERROR="0")
+    ).start()
+    try:
+        configure_sdk(srv)
+        url = origin.url + "/img/outage.png?strict"
+        origin.files["/img/outage.png?strict"] = BLUE
+        assert _get(fetch_url(url, width=20, format="png"))[0].status_code == 200
+        time.sleep(TTL + 0.5)
+        origin.failing["/img/outage.png?strict"] = 503
+        resp, _ = _get(fetch_url(url, width=20, format="png"))
+        assert resp.status_code == 502, resp.text
+    finally:
+        origin.failing.clear()
+        srv.stop()
 
 
 def test_an_animated_fetched_source_keeps_its_frames(fetching: Server, origin: Origin) -> None:
