@@ -179,7 +179,7 @@ def with_face(decision: RouteDecision, faces: FaceDetector, rgb: U8) -> RouteDec
 
 def confirm(decision: RouteDecision, person: F32, salient: F32) -> RouteDecision:
     """Keep the person route only when the network's matte covers ≥ CONFIRM_COVER of the salient
-    foreground inside the person box (boots, a dandelion held up to a face: it does not)."""
+    foreground inside the person box (a dandelion held up to a face: it does not)."""
     if decision.route != "person" or decision.box is None:
         return decision
     p, s = _shrink(person)
