@@ -448,10 +448,12 @@ def routes(
                 "pid": os.getpid(),
                 "renders": delivery_flow.renders,
                 "derived_bytes": derived.volume(),
-                # remote fetches: downloads, and revalidations answered 304
+                # remote fetches: downloads, revalidations answered 304, and held sources
+                # served for a failing server (stale-if-error)
                 "fetches": {
                     "downloaded": fetched.downloaded if fetched is not None else 0,
                     "revalidated": fetched.revalidated if fetched is not None else 0,
+                    "stale": fetched.stood_in if fetched is not None else 0,
                 },
                 # face detections run by this process (once per original content)
                 "face_detections": faces.runs if faces is not None else 0,

@@ -239,6 +239,7 @@ def test_a_failing_server_after_the_ttl_gets_the_held_image_marked_stale(
             assert decode(resp.content).width == options["width"] and took < QUICK
         # tried once (and once more: the fetcher's retry of a 5xx), then not per request
         assert origin.hits["/img/outage.png"] - hits <= 2
+        assert httpx.get(fetching.url + "/metrics.json").json()["fetches"]["stale"] >= 1
         gone, _ = _get(fetch_url(removed, width=30, format="png"))  # a 404 is an answer
         assert gone.status_code == 404, gone.text
         time.sleep(TTL + 0.5)  # the retry interval is over; the server is back
