@@ -40,6 +40,7 @@ import time
 
 import httpx
 import pyvips
+from procstat import loadavg, machine_busy_s
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -58,15 +59,6 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 URL = "/demo/image/upload/c_fill,g_center,w_{w},h_{h},q_{q}/f_{fmt}/{stem}"
 FMTS = {"webp": "webp", "jpeg": "jpg"}
 SKIP = {"truncated-street-bus.jpg"}  # a corrupt file: a 422 by design, not a resize
-
-
-def loadavg() -> str:
-    return " ".join(open("/proc/loadavg").read().split()[:3])
-
-
-def machine_busy_s() -> float:
-    f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
-    return (sum(f[:8]) - f[3] - f[4]) / TICK
 
 
 def log(*a: object) -> None:

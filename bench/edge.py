@@ -44,14 +44,15 @@ import httpx
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from alphacdn.settings import DEV_API_KEY, DEV_API_SECRET  # noqa: E402
+from procstat import group_cpu_s, group_rss_mb, loadavg, machine_busy_s  # noqa: E402
+
+from tests.e2e.conftest import configure_sdk_at  # noqa: E402
 from tests.e2e.server import Server  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 
 NGINX = ROOT / "scripts" / "services" / "nginx.sh"
 PHOTO = ROOT.parent / "shared" / "data" / "photos" / "car-house.jpg"
 FIXTURE = ROOT / "tests" / "fixtures" / "e2e" / "car-house.jpg"
-TICK = os.sysconf("SC_CLK_TCK")
 ACCEPT = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8"  # Chrome's, for images
 AUTO = "/demo/image/upload/c_fill,w_400,h_300/f_auto,q_auto/bench-car"
 PLAIN = "/demo/image/upload/c_fill,w_400,h_300/bench-car.webp"
@@ -73,43 +74,6 @@ end
 
 def log(*a: object) -> None:
     print(*a, flush=True)
-
-
-def loadavg() -> str:
-    return " ".join(pathlib.Path("/proc/loadavg").read_text().split()[:3])
-
-
-def machine_busy_s() -> float:
-    f = [int(x) for x in pathlib.Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    return (sum(f[:8]) - f[3] - f[4]) / TICK
-
-
-def group_cpu_s(pgid: int) -> float:
-    """utime+stime of every live process in process group `pgid`."""
-    total = 0
-    for p in pathlib.Path("/proc").glob("[0-9]*"):
-        try:
-            f = (p / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(f[2]) == pgid:
-            total += int(f[11]) + int(f[12])
-    return total / TICK
-
-
-def group_rss_mb(pgid: int) -> float:
-    total = 0
-    for p in pathlib.Path("/proc").glob("[0-9]*"):
-        try:
-            f = (p / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(f[2]) != pgid:
-                continue
-            for line in (p / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return round(total / 1024, 1)
 
 
 def wrk(
@@ -181,14 +145,7 @@ def reload_nginx(state: pathlib.Path, port: int) -> None:
 
 
 def upload(edge: str) -> None:
-    cloudinary.reset_config()
-    cloudinary.config(
-        cloud_name="demo",
-        api_key=DEV_API_KEY,
-        api_secret=DEV_API_SECRET,
-        upload_prefix=edge,
-        secure=False,
-    )
+    configure_sdk_at(edge)
     photo = PHOTO if PHOTO.exists() else FIXTURE
     cloudinary.uploader.upload(str(photo), public_id="bench-car", overwrite=True)
 

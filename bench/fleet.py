@@ -48,8 +48,10 @@ import pyvips
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from alphacdn.settings import DEV_API_KEY, DEV_API_SECRET  # noqa: E402
+from procstat import group_cpu_s, loadavg, machine_busy_s  # noqa: E402
+
 from tests.conftest import MODELS_DIR  # noqa: E402
+from tests.e2e.conftest import configure_sdk_at  # noqa: E402
 from tests.e2e.server import Server, metric_sum  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 
@@ -70,35 +72,11 @@ NAMES = (
     "portrait-longhair.jpg",
     "dog-golden-snow.jpg",
 )
-TICK = os.sysconf("SC_CLK_TCK")
 POLL_SECONDS = 300
 
 
 def log(*a: object) -> None:
     print(*a, flush=True)
-
-
-def loadavg() -> str:
-    return " ".join(pathlib.Path("/proc/loadavg").read_text().split()[:3])
-
-
-def group_cpu_s(pgid: int) -> float:
-    """utime+stime of every live process in process group `pgid`."""
-    total = 0
-    for p in pathlib.Path("/proc").glob("[0-9]*"):
-        try:
-            f = (p / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(f[2]) == pgid:
-            total += int(f[11]) + int(f[12])
-    return total / TICK
-
-
-def machine_busy_s() -> float:
-    """CPU-seconds the whole machine spent busy so far (all processes, /proc/stat)."""
-    f = [int(x) for x in pathlib.Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    return (sum(f[:8]) - f[3] - f[4]) / TICK
 
 
 def cpu_of(pgids: list[int]) -> float:
@@ -111,14 +89,7 @@ def photos() -> list[pathlib.Path]:
 
 
 def sdk(server: Server) -> None:
-    cloudinary.reset_config()
-    cloudinary.config(
-        cloud_name="demo",
-        api_key=DEV_API_KEY,
-        api_secret=DEV_API_SECRET,
-        upload_prefix=server.url,
-        secure=False,
-    )
+    configure_sdk_at(server.url)
 
 
 def upload(server: Server, path: pathlib.Path, public_id: str) -> None:

@@ -17,16 +17,21 @@ from tests.e2e.server import Server
 
 def configure_sdk(server: Server, cloud: str = "demo") -> None:
     """Point the real SDK at our server: uploads via upload_prefix, delivery via the host."""
-    host = f"127.0.0.1:{server.port}"
+    configure_sdk_at(server.url, cloud, cname=f"127.0.0.1:{server.port}")
+
+
+def configure_sdk_at(url: str, cloud: str = "demo", *, cname: str | None = None) -> None:
+    """Point the real SDK's uploads (and, with `cname`, its delivery URLs) at `url`: a server,
+    or an nginx edge in front of replicas."""
+    delivery: dict[str, Any] = {"cname": cname, "private_cdn": False} if cname else {}
     cloudinary.reset_config()
     cloudinary.config(
         cloud_name=cloud,
         api_key=DEV_API_KEY,
         api_secret=DEV_API_SECRET,
-        upload_prefix=server.url,
+        upload_prefix=url,
         secure=False,
-        cname=host,
-        private_cdn=False,
+        **delivery,
     )
 
 

@@ -22,9 +22,8 @@ import cloudinary.uploader
 import httpx
 import pytest
 
-from alphacdn.settings import DEV_API_KEY, DEV_API_SECRET
 from tests.conftest import MODELS_DIR, ROOT
-from tests.e2e.conftest import upload_fixture
+from tests.e2e.conftest import configure_sdk_at, upload_fixture
 from tests.ports import free_ports
 
 CLUSTER = ROOT / "scripts" / "cluster.sh"
@@ -76,14 +75,7 @@ def test_status_names_every_piece_up(cluster: tuple[str, dict[str, str]]) -> Non
 
 def test_an_upload_and_f_auto_through_the_cluster(cluster: tuple[str, dict[str, str]]) -> None:
     edge, _ = cluster
-    cloudinary.reset_config()
-    cloudinary.config(
-        cloud_name="demo",
-        api_key=DEV_API_KEY,
-        api_secret=DEV_API_SECRET,
-        upload_prefix=edge,
-        secure=False,
-    )
+    configure_sdk_at(edge)
     upload_fixture("car-house.jpg", "car")
     url = f"{edge}/demo/image/upload/c_fill,w_120,h_90/f_auto/car"
     for accept, content_type in (("image/avif,*/*", "image/avif"), ("*/*", "image/jpeg")):
@@ -103,14 +95,7 @@ def test_kill_9_of_a_web_replica_under_load_loses_nothing(
     it on web2), every upload acknowledged before or after the kill is readable, and
     `cluster.sh up` brings web1 back."""
     edge, env = cluster
-    cloudinary.reset_config()
-    cloudinary.config(
-        cloud_name="demo",
-        api_key=DEV_API_KEY,
-        api_secret=DEV_API_SECRET,
-        upload_prefix=edge,
-        secure=False,
-    )
+    configure_sdk_at(edge)
     upload_fixture("car-house.jpg", "kill-car")
     web1 = int((Path(env["CLUSTER_DIR"]) / "run" / "web1.pid").read_text())
     ports = [int(env["CLUSTER_PORT"]) + k for k in (1, 2)]

@@ -25,9 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alphacdn.delivery import accept_class
-from alphacdn.settings import DEV_API_KEY, DEV_API_SECRET
 from tests.conftest import ROOT
-from tests.e2e.conftest import upload_fixture
+from tests.e2e.conftest import configure_sdk_at, upload_fixture
 from tests.e2e.server import Server
 from tests.ports import free_port
 
@@ -78,14 +77,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     try:
         _start_nginx(edge.state, edge.port, replicas)
         # uploads go through nginx too (proxy_request_buffering off, client_max_body_size)
-        cloudinary.reset_config()
-        cloudinary.config(
-            cloud_name="demo",
-            api_key=DEV_API_KEY,
-            api_secret=DEV_API_SECRET,
-            upload_prefix=edge.url,
-            secure=False,
-        )
+        configure_sdk_at(edge.url)
         upload_fixture("car-house.jpg", "car")
         upload_fixture("dog-bike.jpg", "dog")
         upload_fixture("cat-street.jpg", "cat")
