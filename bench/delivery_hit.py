@@ -20,6 +20,7 @@ import json
 import os
 import pathlib
 import pstats
+import statistics
 import time
 
 from alphacdn.app import create_app
@@ -72,6 +73,32 @@ async def run(app, paths: list[str], n: int, concurrency: int) -> None:  # type:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
+def hit_paths() -> list[str]:
+    """The hit-phase URLs of `bench/delivery.py` (its corpus must have been rendered)."""
+    corpus = json.loads((WORK / "corpus" / "manifest.json").read_text())
+    return [
+        URL.format(w=400, h=300, q=80, fmt=ext, stem=i["stem"])
+        for ext in FMTS.values()
+        for i in corpus
+    ]
+
+
+async def alternate(stacks, paths: list[str], n: int, concurrency: int, rounds: int):  # type: ignore[no-untyped-def]
+    """CPU ms per hit of each ASGI app in `stacks` (name → app), after a warm-up, over
+    `rounds` rounds that alternate which app goes first; prints each app's median."""
+    for stack in stacks.values():
+        await run(stack, paths, 1000, concurrency)  # warm-up
+    cpu: dict[str, list[float]] = {name: [] for name in stacks}
+    for r in range(rounds):
+        for name in sorted(stacks, reverse=bool(r % 2)):
+            c0 = time.process_time()
+            await run(stacks[name], paths, n, concurrency)
+            cpu[name].append((time.process_time() - c0) * 1e3 / n)
+    for name, values in cpu.items():
+        print(f"{name:8} median {statistics.median(values):.4f} ms CPU/hit  {[round(v, 3) for v in values]}")  # fmt: skip
+    return {name: statistics.median(values) for name, values in cpu.items()}
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -81,12 +108,7 @@ async def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--profile", action="store_true", help="print the top of a cProfile of one rep")
     a = ap.parse_args()
-    corpus = json.loads((WORK / "corpus" / "manifest.json").read_text())
-    paths = [
-        URL.format(w=400, h=300, q=80, fmt=ext, stem=i["stem"])
-        for ext in FMTS.values()
-        for i in corpus
-    ]
+    paths = hit_paths()
     app = create_app(Settings.from_env({"ALPHACDN_DATA_DIR": str(DATA)}))
     await run(app, paths, 500, a.concurrency)  # warm-up: parse memo, page cache
     for rep in range(a.reps):

@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 
@@ -34,7 +31,7 @@ async def main() -> None:
         from alphacdn import metrics_dir
 
         metrics_dir.prepare(Path(tempfile.mkdtemp(prefix="bench-observe-")))
-    from delivery_hit import DATA, FMTS, URL, WORK, run
+    from delivery_hit import DATA, alternate, hit_paths
     from starlette.applications import Starlette
 
     from alphacdn import metrics
@@ -45,25 +42,15 @@ async def main() -> None:
         f"metrics in {'files (multiprocess)' if metrics.MULTIPROCESS else 'memory'}",
         file=sys.stderr,
     )
-    corpus = json.loads((WORK / "corpus" / "manifest.json").read_text())
-    paths = [URL.format(w=400, h=300, q=80, fmt=e, stem=i["stem"]) for e in FMTS.values() for i in corpus]  # fmt: skip
+    paths = hit_paths()
     app = create_app(Settings.from_env({"ALPHACDN_DATA_DIR": str(DATA)}))
     stacks = {
         "observe": app.build_middleware_stack(),
         "bare": NoSniff(Starlette.build_middleware_stack(app)),
     }
-    for stack in stacks.values():
-        await run(stack, paths, 1000, a.concurrency)  # warm-up
-    cpu: dict[str, list[float]] = {name: [] for name in stacks}
-    for r in range(a.rounds):
-        for name in sorted(stacks, reverse=bool(r % 2)):  # alternate which goes first
-            c0 = time.process_time()
-            await run(stacks[name], paths, a.n, a.concurrency)
-            cpu[name].append((time.process_time() - c0) * 1e3 / a.n)
-    for name, values in cpu.items():
-        print(f"{name:8} median {statistics.median(values):.4f} ms CPU/hit  {[round(v, 3) for v in values]}")  # fmt: skip
-    diff = statistics.median(cpu["observe"]) - statistics.median(cpu["bare"])
-    ratio = statistics.median(cpu["observe"]) / statistics.median(cpu["bare"])
+    medians = await alternate(stacks, paths, a.n, a.concurrency, a.rounds)
+    diff = medians["observe"] - medians["bare"]
+    ratio = medians["observe"] / medians["bare"]
     print(
         f"observe - bare: {diff * 1e3:+.1f} µs/hit, ratio {ratio:.3f}, load {os.getloadavg()[0]:.1f}"
     )
